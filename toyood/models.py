@@ -1,0 +1,115 @@
+"""Networks: a (leaky-)ReLU MLP with a swappable output head, and an RBF network.
+
+Heads (``HEADS``):
+- ``linear``: an affine layer to K logits (softmax classifier);
+- ``reject``: an affine layer to K+1 logits, the last one the reject class (Vernekar et al.);
+- ``dismax``: ``DisMaxHead``, logits = -scale·‖f(x) − p_j‖ (Macêdo et al., eq. 6-7).
+All models return logits; ``softmax(model(x))`` are the probabilities in both train and eval mode.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+HEADS = ("linear", "reject", "dismax")
+
+
+class DisMaxHead(nn.Module):
+    """Distance-to-prototype logits, paper version (Macêdo et al., eq. 6 and 7).
+
+    logits_j = −α·‖f − p_j‖ (Euclidean, no bias), prototypes initialised to zero. α is
+    ``train_scale`` (paper: 10) in training mode and ``eval_scale`` (paper: 1) in eval mode.
+    """
+
+    def __init__(self, in_features: int, n_classes: int, train_scale: float = 10.0, eval_scale: float = 1.0):
+        super().__init__()
+        self.prototypes = nn.Parameter(torch.zeros(n_classes, in_features))
+        self.train_scale = float(train_scale)
+        self.eval_scale = float(eval_scale)
+
+    def distances(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(features[:, None, :] - self.prototypes[None], dim=-1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        scale = self.train_scale if self.training else self.eval_scale
+        return -scale * self.distances(features)
+
+
+class MLP(nn.Module):
+    """Dense → (leaky) ReLU blocks, then a head. ``body`` maps inputs to the last hidden layer."""
+
+    def __init__(self, hidden: tuple[int, ...] = (500, 500), n_classes: int = 2, head: str = "linear",
+                 negative_slope: float = 0.0, in_features: int = 2):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden widths must be positive integers, got {hidden}")
+        self.negative_slope = float(negative_slope)
+        self.head_kind = head
+        widths = (in_features, *hidden)
+        self.hidden_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        if head == "dismax":
+            self.head = DisMaxHead(hidden[-1], n_classes)
+        else:
+            self.head = nn.Linear(hidden[-1], n_classes + (head == "reject"))
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.hidden_layers:
+            x = torch.nn.functional.leaky_relu(layer(x), self.negative_slope)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+class RBFNet(nn.Module):
+    """f_k(x) = Σ_l α_kl exp(−γ‖x − c_l‖²) (Hein et al., Thm 3.2): confidence → 1/K far away.
+
+    Centres c_l, log γ and weights α are all learned; no bias, so every logit → 0 far out.
+    """
+
+    def __init__(self, centres: torch.Tensor, n_classes: int = 2, gamma: float = 0.5):
+        super().__init__()
+        self.centres = nn.Parameter(centres.clone().float())
+        self.log_gamma = nn.Parameter(torch.tensor(float(np.log(gamma))))
+        self.weights = nn.Parameter(0.1 * torch.randn(n_classes, len(centres)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        squared = torch.cdist(x, self.centres.to(x.dtype)).square()
+        return torch.exp(-self.log_gamma.exp() * squared) @ self.weights.t()
+
+
+def n_outputs(model: nn.Module) -> int:
+    """Number of logits (K, or K+1 with a reject class)."""
+    if isinstance(model, RBFNet):
+        return model.weights.shape[0]
+    head = model.head
+    return head.prototypes.shape[0] if isinstance(head, DisMaxHead) else head.out_features
+
+
+def has_reject_class(model: nn.Module) -> bool:
+    return isinstance(model, MLP) and model.head_kind == "reject"
+
+
+def piecewise_affine_layers(model: nn.Module) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+    """The model's piecewise-affine part as float64 (W, b) pairs and its negative slope.
+
+    For linear/reject heads this is the whole network up to the logits; for DisMax it is the body
+    up to the features (the distance head is not affine). RBF networks have none.
+    """
+    if not isinstance(model, MLP):
+        raise ValueError("only MLP models are piecewise affine")
+    layers = list(model.hidden_layers)
+    if model.head_kind != "dismax":
+        layers.append(model.head)
+    pairs = [(l.weight.detach().double().cpu().numpy(), l.bias.detach().double().cpu().numpy()) for l in layers]
+    return pairs, model.negative_slope
+
+
+def float64_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode float64 copy (for evaluations far out, where float32 loses the offsets)."""
+    return copy.deepcopy(model).cpu().double().eval()
