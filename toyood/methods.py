@@ -121,30 +121,44 @@ class ConfidenceLoss(Method):
 
 @dataclass(frozen=True)
 class CEDA(Method):
-    """Confidence enhancing data augmentation, Hein et al. 2019 eq. (1).
+    """Confidence enhancing data augmentation, Hein et al. 2019 eq. (1)-(3).
 
-    CE(in) + λ·E_out[log max_k p_k(z)] ("max_conf" L_out of the authors' code), λ = 1.
+    CE(in) + λ·E_out[L_out(z)], λ = 1. ``objective`` picks L_out: ``max_conf`` (default) is
+    log max_k p_k(z), eq. (2) and the authors' code; ``uniform`` is CE against uniform labels, the
+    code's alternative (= KL(U‖p) + log K, the confidence loss's term). log max_k p_k has gradient
+    1 − p_max, which vanishes where the net is already confident: on the 2-D toy the far OOD
+    samples saturate within the first epoch and stay confident (see the project notes).
     Needs OOD samples (noise); linear head; score = max softmax probability.
     """
 
     name: ClassVar[str] = "ceda"
     needs_ood: ClassVar[bool] = True
     lam: float = 1.0
+    objective: str = "max_conf"
+
+    def __post_init__(self):
+        if self.objective not in CEDA_OBJECTIVES:
+            raise ValueError(f"CEDA objective must be one of {', '.join(CEDA_OBJECTIVES)}, got {self.objective!r}")
+
+    def out_objective(self, logits: torch.Tensor) -> torch.Tensor:
+        """L_out per row (what CEDA minimises and ACET's attack maximises)."""
+        log_probs = F.log_softmax(logits, -1)
+        if self.objective == "max_conf":
+            return log_probs.max(-1).values
+        return -log_probs.mean(-1)
 
     def ood_loss(self, logits: torch.Tensor) -> torch.Tensor:
-        return self.lam * log_max_confidence(logits).mean()
+        return self.lam * self.out_objective(logits).mean()
 
 
-def log_max_confidence(logits: torch.Tensor) -> torch.Tensor:
-    """log max_k softmax(logits)_k per row."""
-    return F.log_softmax(logits, -1).max(-1).values
+CEDA_OBJECTIVES = ("max_conf", "uniform")
 
 
 @dataclass(frozen=True)
 class ACET(CEDA):
     """Adversarial confidence enhancing training, Hein et al. 2019 eq. (4)-(5).
 
-    As CEDA, but each OOD sample z is first moved to u = argmax_{‖u−z‖∞≤ε} log max_k p_k(u) by
+    As CEDA, but each OOD sample z is first moved to u = argmax_{‖u−z‖∞≤ε} L_out(u) by
     ``pgd_maximise`` (random start, ``steps`` signed-gradient steps of ``step_size``, best iterate
     kept; model in eval mode during the attack). Images: ε = 0.3, 40 steps, step 0.0075, clipped to
     [0, 1] (Hein's code). 2-D defaults: ε = 2 (two σ of the paper's data), 10 steps of 0.5, no clip.
@@ -163,7 +177,7 @@ class ACET(CEDA):
         if outside.any():
             was_training = model.training
             model.eval()
-            moved = pgd_maximise(lambda u: log_max_confidence(model(u)), x[outside], self.eps, self.steps,
+            moved = pgd_maximise(lambda u: self.out_objective(model(u)), x[outside], self.eps, self.steps,
                                  self.step_size, self.lower, self.upper, generator)
             model.train(was_training)
             x = x.clone()

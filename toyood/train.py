@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from . import data as toydata
-from .methods import OOD_LABEL, Method, method_by_name, METHODS
+from .methods import CEDA_OBJECTIVES, METHODS, OOD_LABEL, Method, method_by_name
 from .models import MLP, RBFNet
 
 Progress = Callable[[float, str], None]
@@ -145,18 +145,18 @@ def fit(model: nn.Module, method: Method, x_in: torch.Tensor, y_in: torch.Tensor
 
 PRESETS = {
     # Vernekar et al.'s reference settings (REFERENCE.md): Adam 1e-3, 32 + 32 per step, 200 epochs.
-    "vernekar": dict(epochs=200, batch_size=32, lr=1e-3),
+    "vernekar": dict(epochs=200, batch_size=32, lr=1e-3, acet_steps=10),
     # Fast enough to feel instant in the app (~2 s on 2 CPU cores for 2×500) with the same phenomena.
-    "interactive": dict(epochs=40, batch_size=64, lr=1e-3),
+    "interactive": dict(epochs=40, batch_size=64, lr=1e-3, acet_steps=5),
 }
-OOD_CHOICES = ("none", *toydata.OOD_SOURCES)
+OOD_CHOICES = ("none", *toydata.OOD_SOURCES, "gan")
 
 
 @dataclass(frozen=True)
 class ToyConfig:
     """Everything that determines a toy run (hashable: it is the app's cache key).
 
-    ``epochs``, ``batch_size`` and ``lr`` left as None take the preset's values. ``ood`` None takes
+    ``epochs``, ``batch_size``, ``lr`` and ``acet_steps`` left as None take the preset's values. ``ood`` None takes
     'boundary' for methods that need OOD data and 'none' for the others. ``ood_weight`` is β of the
     confidence loss or λ of CEDA/ACET (ignored by the other methods).
     """
@@ -175,8 +175,9 @@ class ToyConfig:
     n_per_class: int = 1000
     n_ood: int = 2000
     ood_weight: float = 1.0
+    ceda_objective: str = "max_conf"
     acet_eps: float = 2.0
-    acet_steps: int = 10
+    acet_steps: int | None = None
     acet_step_size: float = 0.5
     rbf_centres: int = 20
     n_far: int = 10000
@@ -210,6 +211,8 @@ class ToyConfig:
         check(2 <= self.n_per_class <= 100_000, f"n_per_class must be in [2, 100000] (got {self.n_per_class})")
         check(1 <= self.n_ood <= 100_000, f"n_ood must be in [1, 100000] (got {self.n_ood})")
         check(0 < self.ood_weight <= 100, f"ood_weight must be in (0, 100] (got {self.ood_weight})")
+        check(self.ceda_objective in CEDA_OBJECTIVES,
+              f"ceda_objective must be one of {', '.join(CEDA_OBJECTIVES)} (got {self.ceda_objective!r})")
         check(self.acet_eps > 0 and self.acet_step_size > 0 and 1 <= self.acet_steps <= 200,
               "ACET needs eps > 0, step size > 0 and 1 to 200 steps")
         check(1 <= self.rbf_centres <= 1000, f"rbf_centres must be in [1, 1000] (got {self.rbf_centres})")
@@ -218,8 +221,9 @@ class ToyConfig:
 
     def method_object(self) -> Method:
         params = {"plain": {}, "dismax": {}, "rbf": {}, "reject": {},
-                  "confidence": {"beta": self.ood_weight}, "ceda": {"lam": self.ood_weight},
-                  "acet": {"lam": self.ood_weight, "eps": self.acet_eps, "steps": self.acet_steps,
+                  "confidence": {"beta": self.ood_weight},
+                  "ceda": {"lam": self.ood_weight, "objective": self.ceda_objective},
+                  "acet": {"lam": self.ood_weight, "objective": self.ceda_objective, "eps": self.acet_eps, "steps": self.acet_steps,
                            "step_size": self.acet_step_size}}[self.method]
         return method_by_name(self.method, **params)
 
@@ -264,9 +268,13 @@ def build_model(config: ToyConfig, data: toydata.ToyData) -> nn.Module:
 
 
 def ood_pool(config: ToyConfig) -> np.ndarray | None:
-    """The fixed pool of training OOD samples for the config's source (None for 'none')."""
+    """The fixed pool of training OOD samples for the config's source (None for 'none'); 'gan' trains
+    a default GAN first (``toyood.gan.ood_pool``)."""
     if config.ood == "none":
         return None
+    if config.ood == "gan":
+        from . import gan
+        return gan.ood_pool(config)
     return toydata.sample_ood(config.ood, config.n_ood, config.sigma, config.seed)
 
 

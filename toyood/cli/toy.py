@@ -6,7 +6,7 @@ import sys
 
 from . import CliError, int_list, print_json
 from ..evaluate import toy_metrics
-from ..methods import METHODS
+from ..methods import CEDA_OBJECTIVES, METHODS
 from ..train import DEVICES, OOD_CHOICES, PRESETS, ConfigError, ToyConfig, TrainingDiverged, save_run, train_toy
 
 
@@ -24,8 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="in-distribution rows per step (as many OOD rows)")
     parser.add_argument("--lr", type=float, help="Adam learning rate")
     parser.add_argument("--weight", type=float, default=1.0, help="β (confidence) or λ (ceda/acet), default 1")
+    parser.add_argument("--ceda-objective", choices=list(CEDA_OBJECTIVES), default="max_conf",
+                        help="CEDA/ACET L_out: max_conf = log max p (Hein eq. 2, authors' code; default) or "
+                             "uniform = CE to uniform labels (the code's alternative)")
     parser.add_argument("--acet-eps", type=float, default=2.0, help="ACET ℓ∞ radius (2-D default 2)")
-    parser.add_argument("--acet-steps", type=int, default=10, help="ACET PGD steps (default 10)")
+    parser.add_argument("--acet-steps", type=int, help="ACET PGD steps (preset: 10 vernekar, 5 interactive)")
     parser.add_argument("--acet-step-size", type=float, default=0.5, help="ACET PGD step size (default 0.5)")
     parser.add_argument("--n-per-class", type=int, default=1000, help="samples per class, split 50/50 train/test")
     parser.add_argument("--n-far", type=int, default=10000, help="far test-OOD points for the metrics")
@@ -40,7 +43,7 @@ def config_from_args(args: argparse.Namespace) -> ToyConfig:
         return ToyConfig(method=args.method, ood=args.ood, sigma=args.sigma, hidden=args.hidden,
                          negative_slope=args.leaky, preset=args.preset, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                         n_per_class=args.n_per_class, ood_weight=args.weight, acet_eps=args.acet_eps,
+                         n_per_class=args.n_per_class, ood_weight=args.weight, ceda_objective=args.ceda_objective, acet_eps=args.acet_eps,
                          acet_steps=args.acet_steps, acet_step_size=args.acet_step_size, n_far=args.n_far)
     except ConfigError as error:
         raise CliError(str(error))
