@@ -4,7 +4,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from toyood import data as toydata
-from toyood.evaluate import evaluate_grid, probabilities, toy_metrics
+from toyood.evaluate import evaluate_grid, probabilities, tiled_grid_logits, toy_metrics
 from toyood.methods import RejectClass
 from toyood.models import MLP
 from toyood.train import ToyConfig, train_toy
@@ -55,3 +55,19 @@ def test_metrics_have_every_key_and_match_an_independent_computation(reject_run)
     labels = np.r_[np.ones(len(p_in)), np.zeros(len(p_far))]
     assert metrics["far_ood_auroc"] == pytest.approx(roc_auc_score(labels, np.r_[p_in[:, :2].max(1), p_far[:, :2].max(1)]))
     assert metrics["test_accuracy"] == pytest.approx(np.mean(p_in.argmax(1) == reject_run.data.y_test))
+
+
+@pytest.mark.parametrize("hidden,head,slope,shape", [((60, 70), "linear", 0.0, (37, 53)), ((40, 30, 20), "reject", 0.1, (16, 16)),
+                                                     ((50, 50), "dismax", 0.0, (33, 5))])
+def test_tiled_grid_equals_the_dense_forward_pass(hidden, head, slope, shape):
+    torch.manual_seed(1)
+    model = MLP(hidden, 2, head, slope).double().eval()
+    if head == "dismax":
+        with torch.no_grad():
+            model.head.prototypes.normal_()
+    xs, ys = np.linspace(-50, 30, shape[1]), np.linspace(-20, 45, shape[0])
+    with torch.inference_mode():
+        tiled = tiled_grid_logits(model, xs, ys, torch.float64, tile=8, tiles_per_chunk=5)
+        gx, gy = np.meshgrid(xs, ys)
+        dense = model(torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1))).reshape(*shape, -1)
+    np.testing.assert_allclose(tiled.numpy(), dense.numpy(), rtol=1e-9, atol=1e-9)
