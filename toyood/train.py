@@ -156,9 +156,9 @@ OOD_CHOICES = ("none", *toydata.OOD_SOURCES, "gan")
 class ToyConfig:
     """Everything that determines a toy run (hashable: it is the app's cache key).
 
-    ``epochs``, ``batch_size``, ``lr`` and ``acet_steps`` left as None take the preset's values. ``ood`` None takes
-    'boundary' for methods that need OOD data and 'none' for the others. ``ood_weight`` is β of the
-    confidence loss or λ of CEDA/ACET (ignored by the other methods).
+    ``epochs``, ``batch_size``, ``lr`` and ``acet_steps`` left as None take the preset's values.
+    ``ood`` None takes 'boundary' for methods that need OOD data and 'none' for the others.
+    ``ood_weight`` is β of the confidence loss or λ of CEDA/ACET (ignored by the other methods).
     """
 
     method: str = "plain"
@@ -196,9 +196,9 @@ class ToyConfig:
             object.__setattr__(self, "ood", "boundary" if needs_ood else "none")
         check(self.ood in OOD_CHOICES, f"ood must be one of {', '.join(OOD_CHOICES)} (got {self.ood!r})")
         check(not (needs_ood and self.ood == "none"),
-              f"method {self.method!r} trains on OOD samples: choose --ood boundary or general")
+              f"method {self.method!r} trains on OOD samples: choose an OOD source (boundary, general or gan)")
         check(needs_ood or self.ood == "none",
-              f"method {self.method!r} uses no OOD samples: leave out --ood (or use 'none')")
+              f"method {self.method!r} uses no OOD samples: set the OOD source to 'none'")
         check(0 < self.sigma <= 5, f"sigma must be in (0, 5] (got {self.sigma})")
         check(1 <= len(self.hidden) <= 6 and all(1 <= h <= 4096 for h in self.hidden),
               f"hidden must be 1 to 6 layer widths between 1 and 4096 (got {self.hidden})")
@@ -223,8 +223,8 @@ class ToyConfig:
         params = {"plain": {}, "dismax": {}, "rbf": {}, "reject": {},
                   "confidence": {"beta": self.ood_weight},
                   "ceda": {"lam": self.ood_weight, "objective": self.ceda_objective},
-                  "acet": {"lam": self.ood_weight, "objective": self.ceda_objective, "eps": self.acet_eps, "steps": self.acet_steps,
-                           "step_size": self.acet_step_size}}[self.method]
+                  "acet": {"lam": self.ood_weight, "objective": self.ceda_objective, "eps": self.acet_eps,
+                           "steps": self.acet_steps, "step_size": self.acet_step_size}}[self.method]
         return method_by_name(self.method, **params)
 
     def to_dict(self) -> dict:
