@@ -183,7 +183,7 @@ class ToyConfig:
     n_far: int = 10000
 
     def __post_init__(self):
-        check = _Checker()
+        check = ConfigChecker()
         check(self.method in METHODS, f"method must be one of {', '.join(METHODS)} (got {self.method!r})")
         check(self.preset in PRESETS, f"preset must be one of {', '.join(PRESETS)} (got {self.preset!r})")
         check.raise_if_any()
@@ -231,7 +231,7 @@ class ToyConfig:
         return dataclasses.asdict(self)
 
 
-class _Checker:
+class ConfigChecker:
     """Collects every failed check so the user sees all problems at once."""
 
     def __init__(self):

@@ -1,0 +1,69 @@
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from toyood import data as toydata
+from toyood.gan import GanConfig, GanRun, GanSnapshot, coverage, ring_distance, view_extent
+from toyood.evaluate import grid_points
+from toyood.plots.gan import coverage_figure, gan_animation
+from toyood.train import ToyRun
+
+
+def hand_made_run(n_snapshots: int = 41, classifier: str = "confidence") -> GanRun:
+    """A GanRun with the default snapshot sizes (200 samples, 40×40 grid), no training."""
+    config = GanConfig(classifier=classifier)
+    rng = np.random.default_rng(0)
+    xs, ys, points = grid_points(view_extent(config.sigma), config.grid_resolution)
+    distance = toydata.distance_to_nearest_mean(points).reshape(len(ys), len(xs))
+    snapshots = []
+    for i in range(n_snapshots):
+        samples = (rng.normal(0, 3, (config.snapshot_samples, 2)) * (1 - i / n_snapshots)).astype(np.float32)
+        confidence = (0.5 + 0.5 * np.exp(-distance / (1 + i))).astype(np.float32)
+        snapshots.append(GanSnapshot(25 * i, samples, confidence, coverage(samples, 1.0),
+                                     ring_distance(samples, 1.0)))
+    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
+    classifier_run = ToyRun(config.toy_config(), torch.nn.Identity(), data, snapshots[-1].samples)
+    return GanRun(config, None, None, classifier_run, snapshots, xs, ys, 1.0)
+
+
+def test_animation_has_one_frame_per_snapshot_with_slider_and_play_pause():
+    run = hand_made_run()
+    fig = gan_animation(run)
+    assert isinstance(fig, go.Figure)
+    assert len(fig.frames) == len(run.snapshots)
+    assert [step.label for step in fig.layout.sliders[0].steps] == [str(s.iteration) for s in run.snapshots]
+    labels = [button.label for button in fig.layout.updatemenus[0].buttons]
+    assert any("Play" in label for label in labels) and any("Pause" in label for label in labels)
+    assert fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["redraw"] is True  # heatmaps need a redraw
+    xmin, xmax, ymin, ymax = view_extent(1.0)
+    assert tuple(fig.layout.xaxis.range) == (xmin, xmax) and tuple(fig.layout.yaxis.range) == (ymin, ymax)
+    assert fig.layout.xaxis.autorange is False
+
+
+def test_frames_update_the_heatmap_and_the_samples_and_show_coverage():
+    run = hand_made_run(5)
+    fig = gan_animation(run)
+    heatmap, samples = fig.data[fig.frames[0].traces[0]], fig.data[fig.frames[0].traces[1]]
+    assert isinstance(heatmap, go.Heatmap) and samples.name.startswith("generated")
+    assert any(trace.name == "3σ boundary" for trace in fig.data)
+    last = fig.frames[-1]
+    assert np.array_equal(np.asarray(last.data[0].z), np.rint(100 * run.snapshots[-1].confidence))
+    np.testing.assert_allclose(last.data[1].x, run.snapshots[-1].samples[:, 0], atol=0.051)
+    assert f"{run.snapshots[-1].coverage:.0%}" in last.layout.title.text
+
+
+def test_default_sized_animation_is_small_enough_for_a_browser():
+    size = len(gan_animation(hand_made_run()).to_json())
+    assert size < 400_000, size
+
+
+@pytest.mark.parametrize("classifier,zmin", [("confidence", 50), ("reject", 0)])
+def test_colour_scale_starts_at_the_lowest_possible_confidence(classifier, zmin):
+    assert gan_animation(hand_made_run(2, classifier)).data[0].zmin == zmin
+
+
+def test_coverage_figure_has_one_line_per_run():
+    fig = coverage_figure({"a": hand_made_run(3), "b": hand_made_run(4)})
+    assert [len(trace.x) for trace in fig.data] == [3, 4]
+    assert tuple(fig.layout.yaxis.range) == (0, 1)

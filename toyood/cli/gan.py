@@ -1,0 +1,91 @@
+"""``python -m toyood gan``: joint GAN + classifier training on the toy (Lee et al. 2018, eq. 2) and
+how much of the 3σ boundary the generated samples cover (Vernekar et al. 2019, Sec. 5.2)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import torch
+
+from . import CliError, print_json
+from ..gan import CLASSIFIERS, STARTS, GanConfig, GanRun, gan_metrics, train_gan
+from ..train import DEVICES, ConfigError, TrainingDiverged, save_run
+
+DEFAULTS = GanConfig()
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classifier", choices=CLASSIFIERS, default=DEFAULTS.classifier,
+                        help="confidence: Lee's confidence loss, G pushed toward uniform predictions; reject: "
+                             "Vernekar's reject class, generated samples labelled reject and G pushed toward it")
+    parser.add_argument("--start", choices=STARTS, default=DEFAULTS.start,
+                        help="joint: G, D and classifier from scratch (Vernekar, default); pretrained: classifier "
+                             "first trained with boundary samples and then fixed (Lee's toy setting)")
+    parser.add_argument("--iterations", type=int, default=DEFAULTS.iterations,
+                        help=f"GAN iterations of 100 real + 100 generated rows (default {DEFAULTS.iterations}; "
+                             "Vernekar ~20000)")
+    parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help="β of the KL terms (default 1)")
+    parser.add_argument("--snapshot-every", type=int, default=DEFAULTS.snapshot_every,
+                        help=f"iterations between snapshots (default {DEFAULTS.snapshot_every})")
+    parser.add_argument("--sigma", type=float, default=DEFAULTS.sigma, help="std of each Gaussian (default 1)")
+    parser.add_argument("--n-far", type=int, default=DEFAULTS.n_far, help="far test-OOD points for the metrics")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument("--device", choices=DEVICES, default=DEFAULTS.device)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="intra-op CPU threads (default 1: the nets are small, and with more threads than "
+                             "free cores OpenMP spin-waiting makes training many times slower)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write the classifier run (config.json, model.pt, metrics.json), gan_config.json, "
+                             "generator.pt and snapshots.npz here")
+    parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
+
+
+def config_from_args(args: argparse.Namespace) -> GanConfig:
+    try:
+        return GanConfig(classifier=args.classifier, start=args.start, iterations=args.iterations, beta=args.beta,
+                         snapshot_every=args.snapshot_every, sigma=args.sigma, n_far=args.n_far, seed=args.seed,
+                         device=args.device)
+    except ConfigError as error:
+        raise CliError(str(error))
+
+
+def save(run: GanRun, metrics: dict, directory: str) -> None:
+    try:
+        path = save_run(run.classifier, directory, metrics)
+        (path / "gan_config.json").write_text(json.dumps(run.config.to_dict(), indent=2))
+        torch.save(run.generator.state_dict(), path / "generator.pt")
+        np.savez_compressed(path / "snapshots.npz", iterations=[s.iteration for s in run.snapshots],
+                            samples=np.stack([s.samples for s in run.snapshots]),
+                            confidence=np.stack([s.confidence for s in run.snapshots]),
+                            grid_xs=run.grid_xs, grid_ys=run.grid_ys)
+    except OSError as error:
+        raise CliError(f"cannot write to {directory}: {error}")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if args.threads < 1:
+        raise CliError(f"--threads must be at least 1 (got {args.threads})")
+    torch.set_num_threads(args.threads)
+    progress = None if args.json else (lambda f, text: print(f"\r{text}", end="", file=sys.stderr, flush=True))
+    try:
+        trained = train_gan(config, progress)
+    except (ConfigError, TrainingDiverged) as error:
+        raise CliError(str(error))
+    if progress:
+        print(file=sys.stderr)
+    metrics = gan_metrics(trained)
+    if args.out:
+        save(trained, metrics, args.out)
+    if args.json:
+        print_json(metrics)
+    else:
+        curve = " ".join(f"{c:.2f}" for c in metrics["coverage_curve"])
+        scalars = {k: v for k, v in metrics.items() if not isinstance(v, list)}
+        width = max(map(len, scalars))
+        for key, value in scalars.items():
+            print(f"{key:<{width}}  {value:.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        print(f"coverage curve ({len(metrics['coverage_curve'])} snapshots): {curve}")
+    return 0

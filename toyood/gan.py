@@ -1,0 +1,390 @@
+"""Joint GAN + classifier training on the toy (Lee et al. 2018, eq. 2) and how well the generated
+"boundary" samples cover the in-distribution boundary (Vernekar et al. 2019, Sec. 5.2).
+
+One iteration, as in Lee et al.'s code (``run_joint_confidence.py``), on 100 real + 100 generated rows:
+
+1. D step: BCE(D(x), real) + BCE(D(G(z)), fake)                       — eq. (2) term (c);
+2. G step: BCE(D(G(z)), real) + β·KL(target ‖ p_θ(y | G(z))), same G(z) — eq. (2) terms (b) + (c);
+3. classifier step: the method's own loss (``ConfidenceLoss(β)`` or ``RejectClass``) on the real
+   rows plus a fresh generated batch labelled OOD                     — eq. (2) terms (a) + (b).
+
+The KL target of the G step is the classifier's own OOD target: the uniform distribution for the
+confidence classifier (Lee's KL(U ‖ p)), the reject class for the reject classifier (KL(e_K ‖ p) =
+CE to class K). Either way G seeks where the classifier already says "OOD" and D holds it near the
+data, which is the boundary analogue. The entropy term −H(P_G) of eq. (2) is left out, as in the
+authors' code.
+
+Networks (Vernekar's 2-D GAN, their Fig. 5): G = Dense 256 ×3 (LeakyReLU 0.2) → 2 linear on
+z ~ N(0, I₁₀₀); D the same → 1 logit (sigmoid in the BCE); Adam(2e-4, β = (0.5, 0.999)) for G, D
+and the classifier. G and D work on standardised data: per axis, D's input is (x − mean) / std and
+G's output is mean + std · G(z), with the training data's mean and std (about (0, 0) and (10, 1)
+for σ = 1). A single factor of 10 left the y-spread at 0.1 in D's units and G collapsed to a thin
+line; per-axis standardisation lets it spread in both directions. The classifier sees the toy's own
+coordinates.
+
+``start='joint'`` trains all three from scratch (Vernekar's experiment, the default);
+``start='pretrained'`` is Lee et al.'s toy setting as Vernekar describes it: the classifier is first
+trained with boundary samples (``train_toy`` with ood='boundary') and then held fixed while the GAN
+trains against it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data as toydata
+from .evaluate import evaluate_grid, grid_points, toy_metrics
+from .methods import OOD_LABEL, Method, RejectClass
+from .models import MLP
+from .train import (DEVICES, PoolSampler, Progress, ToyConfig, ToyRun, TrainingDiverged, ConfigChecker, build_model,
+                    resolve_device, train_toy)
+
+CLASSIFIERS = ("confidence", "reject")
+STARTS = ("joint", "pretrained")
+ADAM_BETAS = (0.5, 0.999)
+LEAKY_SLOPE = 0.2
+RING_SECTORS = 36
+PRETRAIN_SHARE = 0.2  # of the progress bar, for start='pretrained'
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Everything that determines a GAN run (hashable: the app's cache key).
+
+    ``beta`` weighs the G step's KL term and the confidence classifier's KL term (the reject
+    classifier's CE to the reject class has weight 1, as in ``RejectClass``). Snapshots are taken
+    at iteration 0, every ``snapshot_every`` iterations and at the end. Invalid values raise
+    ``toyood.train.ConfigError`` naming every problem.
+    """
+
+    classifier: str = "confidence"
+    start: str = "joint"
+    iterations: int = 800
+    beta: float = 1.0
+    seed: int = 0
+    snapshot_every: int = 20
+    snapshot_samples: int = 200
+    grid_resolution: int = 40
+    sigma: float = 1.0
+    n_per_class: int = 1000
+    hidden: tuple[int, ...] = (500, 500)
+    gan_hidden: tuple[int, ...] = (256, 256, 256)
+    latent_dim: int = 100
+    batch_size: int = 100
+    lr: float = 2e-4
+    device: str = "auto"
+    n_far: int = 10000
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "gan_hidden", tuple(int(h) for h in self.gan_hidden))
+        check = ConfigChecker()
+        check(self.classifier in CLASSIFIERS,
+              f"classifier must be one of {', '.join(CLASSIFIERS)} (got {self.classifier!r})")
+        check(self.start in STARTS, f"start must be one of {', '.join(STARTS)} (got {self.start!r})")
+        check(1 <= self.iterations <= 100_000, f"iterations must be between 1 and 100000 (got {self.iterations})")
+        check(0 < self.beta <= 100, f"beta must be in (0, 100] (got {self.beta})")
+        check(1 <= self.snapshot_every, f"snapshot_every must be at least 1 (got {self.snapshot_every})")
+        check(self.iterations // max(self.snapshot_every, 1) <= 500,
+              f"at most 500 snapshots: raise snapshot_every (now {self.snapshot_every}) "
+              f"or lower iterations (now {self.iterations})")
+        check(1 <= self.snapshot_samples <= 5000,
+              f"snapshot_samples must be in [1, 5000] (got {self.snapshot_samples})")
+        check(2 <= self.grid_resolution <= 200,
+              f"grid_resolution must be in [2, 200] (got {self.grid_resolution})")
+        check(1 <= len(self.gan_hidden) <= 6 and all(1 <= h <= 4096 for h in self.gan_hidden),
+              f"gan_hidden must be 1 to 6 layer widths between 1 and 4096 (got {self.gan_hidden})")
+        check(1 <= self.latent_dim <= 1024, f"latent_dim must be in [1, 1024] (got {self.latent_dim})")
+        check(1 <= self.batch_size <= 4096, f"batch size must be between 1 and 4096 (got {self.batch_size})")
+        check(0 < self.lr <= 1, f"learning rate must be in (0, 1] (got {self.lr})")
+        check(self.device in DEVICES, f"device must be one of {', '.join(DEVICES)} (got {self.device!r})")
+        check.raise_if_any()
+        self.toy_config()  # validates sigma, hidden, seed, n_per_class and n_far
+
+    def toy_config(self) -> ToyConfig:
+        """The classifier's toy configuration: its method, data and seed, with the GAN as OOD source."""
+        return ToyConfig(method=self.classifier, ood="gan", sigma=self.sigma, hidden=self.hidden, seed=self.seed,
+                         device=self.device, n_per_class=self.n_per_class, ood_weight=self.beta, n_far=self.n_far)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Standardised(nn.Module):
+    """Per-axis mean and std of the training data (buffers): ``to_unit`` and ``from_unit`` map between
+    toy coordinates and the standardised ones G and D work in."""
+
+    def __init__(self, x: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", x.mean(0))
+        self.register_buffer("std", x.std(0))
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def from_unit(self, u: torch.Tensor) -> torch.Tensor:
+        return self.mean + self.std * u
+
+
+class Generator(nn.Module):
+    """z → Dense ×L (LeakyReLU 0.2) → 2 linear, mapped back to toy coordinates."""
+
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...], x_train: torch.Tensor):
+        super().__init__()
+        self.net = MLP(hidden, 2, "linear", LEAKY_SLOPE, in_features=latent_dim)
+        self.standardised = Standardised(x_train)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.standardised.from_unit(self.net(z))
+
+
+class Discriminator(nn.Module):
+    """Standardised x → Dense ×L (LeakyReLU 0.2) → the logit of "x is real"."""
+
+    def __init__(self, hidden: tuple[int, ...], x_train: torch.Tensor):
+        super().__init__()
+        self.net = MLP(hidden, 1, "linear", LEAKY_SLOPE, in_features=2)
+        self.standardised = Standardised(x_train)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.standardised.to_unit(x)).squeeze(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coverage of the 3σ boundary circles
+
+def ring_coverage(points: np.ndarray, sigma: float, sectors: int = RING_SECTORS,
+                  band: float | None = None) -> np.ndarray:
+    """Per mean, the share of the 3σ circle's ``sectors`` equal angular sectors that hold at least
+    one point within ``band`` (default 1σ) of the circle. Returns shape (number of means,)."""
+    band = sigma if band is None else band
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    shares = []
+    for mean in toydata.MEANS:
+        offset = points - mean
+        near = np.abs(np.linalg.norm(offset, axis=1) - toydata.OOD_RADIUS_SIGMAS * sigma) <= band
+        angle = np.arctan2(offset[near, 1], offset[near, 0]) % (2 * np.pi)
+        sector = np.minimum((angle / (2 * np.pi) * sectors).astype(int), sectors - 1)
+        shares.append(len(np.unique(sector)) / sectors)
+    return np.array(shares)
+
+
+def coverage(points: np.ndarray, sigma: float, sectors: int = RING_SECTORS, band: float | None = None) -> float:
+    """Mean over the two 3σ circles of ``ring_coverage``: 1 = every sector of both circles is hit."""
+    return float(ring_coverage(points, sigma, sectors, band).mean())
+
+
+def ring_distance(points: np.ndarray, sigma: float) -> float:
+    """Mean over points of the distance to the nearer 3σ circle (toy units; NaN without points)."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if not len(points):
+        return math.nan
+    radii = np.linalg.norm(points[:, None, :] - toydata.MEANS[None], axis=-1)
+    return float(np.abs(radii - toydata.OOD_RADIUS_SIGMAS * sigma).min(1).mean())
+
+
+def view_extent(sigma: float) -> tuple[float, float, float, float]:
+    """The fixed plot and grid box: the data and its 3σ circles plus a margin of 10."""
+    margin = toydata.OOD_RADIUS_SIGMAS * sigma + 10.0
+    return (-10.0 - margin, 10.0 + margin, -margin, margin)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+@dataclass(frozen=True)
+class GanSnapshot:
+    """The state after ``iteration`` iterations: G on the fixed snapshot latents, the classifier's
+    confidence (largest real-class probability) on the grid (ny, nx), and the coverage figures."""
+
+    iteration: int
+    samples: np.ndarray
+    confidence: np.ndarray
+    coverage: float
+    ring_distance: float
+
+
+@dataclass
+class GanRun:
+    """A trained GAN run: G and D, the classifier as a ``ToyRun`` (config ood='gan', its OOD samples
+    the last snapshot's), the snapshots and the grid they were evaluated on."""
+
+    config: GanConfig
+    generator: Generator
+    discriminator: Discriminator
+    classifier: ToyRun
+    snapshots: list[GanSnapshot]
+    grid_xs: np.ndarray
+    grid_ys: np.ndarray
+    train_seconds: float
+
+
+def generator_ood_term(method: Method, logits: torch.Tensor, beta: float) -> torch.Tensor:
+    """β·KL(target ‖ p_θ(y|G(z))), Lee et al. eq. (2) term (b), with the classifier's own OOD target:
+    uniform for ``ConfidenceLoss`` (its ``ood_loss`` carries β) or the reject class for ``RejectClass``."""
+    if isinstance(method, RejectClass):
+        return beta * method.ood_loss(logits)
+    return method.ood_loss(logits)
+
+
+def make_adam(module: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam(lr, β = (0.5, 0.999)), the fused kernel where available."""
+    try:
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=ADAM_BETAS, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=ADAM_BETAS)
+
+
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One step on ``loss`` for the optimizer's own parameters only: gradients flow through the
+    other networks to their inputs but never land on their weights."""
+    params = optimizer.param_groups[0]["params"]
+    for param, grad in zip(params, torch.autograd.grad(loss, params)):
+        param.grad = grad
+    optimizer.step()
+
+
+def discriminator_step(discriminator: Discriminator, optimizer: torch.optim.Optimizer, real: torch.Tensor,
+                       fake: torch.Tensor) -> torch.Tensor:
+    """D step, eq. (2) term (c): BCE(D(x), real) + BCE(D(G(z)), fake), G(z) detached."""
+    is_real = torch.cat([torch.ones(len(real), device=real.device), torch.zeros(len(fake), device=real.device)])
+    loss = F.binary_cross_entropy_with_logits(discriminator(torch.cat([real, fake.detach()])), is_real)
+    update(optimizer, loss)
+    return loss.detach()
+
+
+def generator_step(optimizer: torch.optim.Optimizer, discriminator: Discriminator, classifier: nn.Module,
+                   method: Method, fake: torch.Tensor, beta: float) -> torch.Tensor:
+    """G step, eq. (2) terms (b) + (c): BCE(D(G(z)), real) + β·KL(target ‖ p_θ(y|G(z)))."""
+    is_real = torch.ones(len(fake), device=fake.device)
+    loss = (F.binary_cross_entropy_with_logits(discriminator(fake), is_real)
+            + generator_ood_term(method, classifier(fake), beta))
+    update(optimizer, loss)
+    return loss.detach()
+
+
+def classifier_step(classifier: nn.Module, optimizer: torch.optim.Optimizer, method: Method, x: torch.Tensor,
+                    y: torch.Tensor, fake: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+    """Classifier step, eq. (2) terms (a) + (b): the method's loss on real rows + generated rows
+    labelled OOD (``ConfidenceLoss``: CE + β·KL(U ‖ p); ``RejectClass``: CE + CE to the reject class)."""
+    labels = torch.cat([y, torch.full((len(fake),), OOD_LABEL, dtype=y.dtype, device=y.device)])
+    loss = method.loss(classifier, torch.cat([x, fake.detach()]), labels, rng)
+    update(optimizer, loss)
+    return loss.detach()
+
+
+def build_gan(config: GanConfig, x_train: torch.Tensor) -> tuple[Generator, Discriminator]:
+    """Untrained G and D for the training points ``x_train``: PyTorch default initialisation under
+    ``config.seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return (Generator(config.latent_dim, config.gan_hidden, x_train),
+                Discriminator(config.gan_hidden, x_train))
+
+
+def _classifier(config: GanConfig, data: toydata.ToyData, progress: Progress | None) -> tuple[nn.Module, bool]:
+    """The classifier and whether it keeps training: untrained (joint) or boundary-trained and fixed."""
+    toy = config.toy_config()
+    if config.start == "joint":
+        return build_model(toy, data), True
+    pretrain_progress = None if progress is None else (
+        lambda f, text: progress(PRETRAIN_SHARE * f, f"pre-training the classifier: {text}"))
+    return train_toy(dataclasses.replace(toy, ood="boundary"), pretrain_progress).model, False
+
+
+def train_gan(config: GanConfig, progress: Progress | None = None) -> GanRun:
+    """Train G, D and the classifier alternately per batch (see the module docstring); deterministic
+    for a config on one device. ``progress(fraction, text)`` is called at every snapshot."""
+    start_time = time.perf_counter()
+    device = resolve_device(config.device)
+    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
+    classifier, train_classifier = _classifier(config, data, progress)
+    classifier = classifier.to(device).train()
+    method = config.toy_config().method_object()
+    x_train, y_train = torch.from_numpy(data.x_train).to(device), torch.from_numpy(data.y_train).to(device)
+    generator, discriminator = (net.to(device).train() for net in build_gan(config, x_train))
+    opt_g, opt_d, opt_c = (make_adam(net, config.lr) for net in (generator, discriminator, classifier))
+
+    rng = torch.Generator(device=device)
+    rng.manual_seed(config.seed)
+    real_rows = PoolSampler(torch.arange(len(x_train), device=device))
+    n, latent = config.batch_size, config.latent_dim
+    snapshot_latents = torch.randn(config.snapshot_samples, latent, generator=rng, device=device)
+    extent = view_extent(config.sigma)
+    offset = PRETRAIN_SHARE if config.start == "pretrained" else 0.0
+
+    def snapshot(iteration: int) -> GanSnapshot:
+        with torch.no_grad():
+            samples = generator(snapshot_latents).cpu().numpy()
+        grid = evaluate_grid(classifier, method, extent, config.grid_resolution)
+        classifier.train()
+        return GanSnapshot(iteration, samples, grid.confidence.astype(np.float32),
+                           coverage(samples, config.sigma), ring_distance(samples, config.sigma))
+
+    snapshots = [snapshot(0)]
+    for iteration in range(1, config.iterations + 1):
+        rows = real_rows(n, rng)
+        x, y = x_train[rows], y_train[rows]
+        fake = generator(torch.randn(n, latent, generator=rng, device=device))
+        d_loss = discriminator_step(discriminator, opt_d, x, fake)
+        g_loss = generator_step(opt_g, discriminator, classifier, method, fake, config.beta)
+        if train_classifier:
+            with torch.no_grad():
+                fresh = generator(torch.randn(n, latent, generator=rng, device=device))
+            classifier_step(classifier, opt_c, method, x, y, fresh, rng)
+        if iteration % config.snapshot_every == 0 or iteration == config.iterations:
+            losses = torch.stack([d_loss, g_loss]).tolist()
+            if not all(map(math.isfinite, losses)):
+                raise TrainingDiverged(f"GAN training diverged at iteration {iteration} (D, G losses {losses}); "
+                                       f"lower the learning rate (now {config.lr:g}) or β (now {config.beta:g})")
+            snapshots.append(snapshot(iteration))
+            if progress is not None:
+                progress(offset + (1 - offset) * iteration / config.iterations,
+                         f"iteration {iteration}/{config.iterations} · coverage {snapshots[-1].coverage:.0%}")
+    classifier.eval()
+    seconds = time.perf_counter() - start_time
+    final = snapshots[-1].samples
+    toy_run = ToyRun(config.toy_config(), classifier.cpu(), data, final, seconds)
+    xs, ys, _ = grid_points(extent, config.grid_resolution)
+    return GanRun(config, generator.cpu().eval(), discriminator.cpu().eval(), toy_run, snapshots, xs, ys, seconds)
+
+
+def gan_metrics(run: GanRun) -> dict:
+    """The classifier's toy metrics (``toy_metrics``: far_ood_overconfident, far_ood_rejected, ...)
+    plus the final coverage and ring distance and their curves over the snapshots."""
+    metrics = toy_metrics(run.classifier)
+    metrics.update(
+        classifier=run.config.classifier,
+        start=run.config.start,
+        iterations=run.config.iterations,
+        coverage=run.snapshots[-1].coverage,
+        ring_distance=run.snapshots[-1].ring_distance,
+        snapshot_iterations=[s.iteration for s in run.snapshots],
+        coverage_curve=[s.coverage for s in run.snapshots],
+        ring_distance_curve=[s.ring_distance for s in run.snapshots],
+    )
+    return metrics
+
+
+def generated_samples(run: GanRun, n: int, seed: int) -> np.ndarray:
+    """``n`` samples of the trained generator from latents drawn under ``seed`` (float32, toy units)."""
+    rng = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        return run.generator(torch.randn(n, run.config.latent_dim, generator=rng)).numpy().astype(np.float32)
+
+
+def ood_pool(config: ToyConfig) -> np.ndarray:
+    """The 'gan' OOD source for ``toyood.train.ood_pool``: ``config.n_ood`` samples of a GAN trained
+    with the defaults above, jointly with a confidence classifier (a reject one for method 'reject'),
+    on the config's data and seed."""
+    classifier = "reject" if config.method == "reject" else "confidence"
+    gan = GanConfig(classifier=classifier, seed=config.seed, sigma=config.sigma, n_per_class=config.n_per_class,
+                    hidden=config.hidden, device=config.device)
+    return generated_samples(train_gan(gan), config.n_ood, config.seed)
