@@ -280,11 +280,6 @@ def region_map(config: ToyConfig, halfwidth: float, colour_by: str) -> go.Figure
     run = _quiet_run(config)
     fig = region_plots.region_map_figure(linear_regions(config, halfwidth), colour_by, points=run.data.x_train,
                                          labels=run.data.y_train, class_names=class_names(config), max_outlines=0)
-    for image in fig.select_traces(selector=dict(type="image")):
-        # The raster's first row is its top row at y0 near ymax, but on an upward y axis plotly draws
-        # rows upwards from y0, off the plot: step downwards instead. (Remove once plots.regions does.)
-        if image.dy > 0 and image.y0 > 0.5 * sum(fig.layout.yaxis.range):
-            image.dy = -image.dy
     return fig.update_layout(title="Regions in the box (red outline: unbounded)", height=640,
                              legend=dict(orientation="h", y=-0.08))
 

@@ -42,7 +42,8 @@ def region_map_figure(regions: Regions, color_by: str = "region", bounds: tuple 
     else:
         rgb = _pixel_colours(regions, ids, color_by, (xmin, xmax, ymin, ymax))
         dx, dy = (xmax - xmin) / resolution, (ymax - ymin) / resolution
-        fig.add_trace(go.Image(source=_png_uri(rgb[::-1]), x0=xmin + dx / 2, dx=dx, y0=ymax - dy / 2, dy=dy,
+        # row 0 of the raster is its bottom row: on the upward y axis it starts at ymin
+        fig.add_trace(go.Image(source=_png_uri(rgb), x0=xmin + dx / 2, dx=dx, y0=ymin + dy / 2, dy=dy,
                                hoverinfo="skip", name="regions"))
     _add_hover(fig, regions, (xmin, xmax, ymin, ymax), hover_resolution, names)
     _add_unbounded(fig, regions)

@@ -1,0 +1,86 @@
+"""Figures of the image benchmark: confidence histograms per evaluation set (log counts, as Hein et
+al.'s Fig. 4) and sample grids of noise, adversarial noise and adversarial samples (their Fig. 2-3)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..images.benchmark import SET_TITLES, BenchResult, evaluation_sets
+
+METHOD_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+GAP = 2  # white pixels between the tiles of a sample grid
+
+
+def confidence_histograms_figure(result: BenchResult, columns: int = 3) -> go.Figure:
+    """One panel per evaluation set (the in-distribution test set first): the histogram of every
+    method's confidence (largest real-class probability), counts on a log scale."""
+    sets = ["in", *evaluation_sets(result)]
+    titles = [f"{SET_TITLES[result.config.dataset]} (in-dist.)", *(SET_TITLES[s] for s in sets[1:])]
+    rows = -(-len(sets) // columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.06,
+                        vertical_spacing=0.12 if rows > 1 else 0.0)
+    for m, (name, method_result) in enumerate(result.methods.items()):
+        for i, set_name in enumerate(sets):
+            fig.add_trace(go.Histogram(x=method_result.confidences[set_name],
+                                       xbins=dict(start=0, end=1.0001, size=0.05),
+                                       name=name, legendgroup=name, showlegend=i == 0, opacity=0.6,
+                                       marker_color=METHOD_COLOURS[m % len(METHOD_COLOURS)],
+                                       hovertemplate=f"{name}<br>confidence %{{x}}<br>%{{y}} images<extra></extra>"),
+                          row=i // columns + 1, col=i % columns + 1)
+    fig.update_xaxes(range=[0, 1], title_text="confidence")
+    fig.update_yaxes(type="log", dtick=1, title_text="images")
+    fig.update_layout(barmode="overlay", height=280 * rows + 80, legend=dict(orientation="h", y=-0.08),
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def _mosaic(rows: list[np.ndarray]) -> np.ndarray:
+    """Rows of N×C×H×W images in [0, 1] tiled into one H'×W'×3 uint8 picture with white gaps."""
+    n_cols = max(len(row) for row in rows)
+    _, _, h, w = rows[0].shape
+    picture = np.full((len(rows) * (h + GAP) - GAP, n_cols * (w + GAP) - GAP, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            rgb = np.repeat(image, 3, 0) if image.shape[0] == 1 else image
+            picture[r * (h + GAP):r * (h + GAP) + h, c * (w + GAP):c * (w + GAP) + w] = (
+                np.clip(rgb.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
+    return picture
+
+
+def _grid_figure(rows: dict[str, np.ndarray], confidences: dict[str, np.ndarray | None], title: str) -> go.Figure:
+    labels = list(rows)
+    picture = _mosaic(list(rows.values()))
+    h, w = next(iter(rows.values())).shape[2:]
+    fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
+    for r, label in enumerate(labels):
+        for c, value in enumerate(confidences[label] if confidences[label] is not None else ()):
+            fig.add_annotation(x=c * (w + GAP) + w / 2, y=r * (h + GAP) + h, text=f"{value:.2f}", showarrow=False,
+                               yanchor="bottom", font=dict(size=11, color="white"), bgcolor="rgba(0, 0, 0, 0.65)")
+    fig.update_yaxes(tickvals=[r * (h + GAP) + h / 2 for r in range(len(labels))], ticktext=labels)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_layout(title=title, height=90 * len(labels) + 80, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def noise_grid_figure(result: BenchResult) -> go.Figure:
+    """Hein's noise images (shared by all methods) and, per method, their adversarial versions with
+    the method's confidence on each."""
+    first = next(iter(result.methods.values()))
+    n = len(first.samples["noise"])
+    rows = {"noise": first.samples["noise"],
+            **{f"adv. noise · {m}": r.samples["adv_noise"] for m, r in result.methods.items()}}
+    confidences = {"noise": None,
+                   **{f"adv. noise · {m}": r.confidences["adv_noise"][:n] for m, r in result.methods.items()}}
+    return _grid_figure(rows, confidences, "Noise and adversarial noise (number: the method's confidence)")
+
+
+def adversarial_samples_figure(result: BenchResult) -> go.Figure:
+    """Test images and, per method, their adversarial samples with the method's confidence on each."""
+    first = next(iter(result.methods.values()))
+    n = len(first.samples["test"])
+    rows = {"test images": first.samples["test"],
+            **{f"adv. samples · {m}": r.samples["adv_samples"] for m, r in result.methods.items()}}
+    confidences = {"test images": None,
+                   **{f"adv. samples · {m}": r.confidences["adv_samples"][:n] for m, r in result.methods.items()}}
+    return _grid_figure(rows, confidences, "Adversarial samples (number: the method's confidence)")
