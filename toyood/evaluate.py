@@ -84,7 +84,7 @@ def evaluate_grid(model: nn.Module, method: Method, extent: tuple[float, float, 
 
 
 def tiled_grid_logits(model: MLP, xs: np.ndarray, ys: np.ndarray, dtype: torch.dtype = torch.float32,
-                      tile: int = 16, tiles_per_chunk: int = 64) -> torch.Tensor:
+                      tile: int = 12, tiles_per_chunk: int = 32) -> torch.Tensor:
     """Logits of a 2-D-input MLP on the grid xs × ys → (len(ys), len(xs), C), without the dense
     layer-2 product.
 
@@ -132,11 +132,11 @@ def tiled_grid_logits(model: MLP, xs: np.ndarray, ys: np.ndarray, dtype: torch.d
         rows, cols = torch.nonzero(crossing[chunk], as_tuple=True)
         index[rows, rank[rows, cols]] = cols
         cx, cy = px[chunk], py[chunk]
-        z = (cx[..., None] * maps[chunk, None, :, 0] + cy[..., None] * maps[chunk, None, :, 1]
-             + maps[chunk, None, :, 2] + b2)
+        coordinates = torch.stack([cx, cy, torch.ones_like(cx)], -1)  # nt × P × 3
+        z = torch.baddbmm(b2, coordinates, maps[chunk].transpose(1, 2))
         pre = padded_a[index][:, None] * cx[..., None] + padded_b[index][:, None] * cy[..., None] + padded_c[index][:, None]
-        z = z + torch.bmm(torch.nn.functional.leaky_relu(pre, slope), padded_w2t[index])
-        h = torch.nn.functional.leaky_relu(z, slope)
+        z = torch.baddbmm(z, torch.nn.functional.leaky_relu(pre, slope), padded_w2t[index])
+        h = torch.nn.functional.leaky_relu(z, slope, inplace=True)
         for layer in model.hidden_layers[2:]:
             h = torch.nn.functional.leaky_relu(layer(h), slope)
         logits = model.head(h.reshape(-1, h.shape[-1])).reshape(len(chunk), h.shape[1], -1)
