@@ -15,13 +15,7 @@ from toyood.models import MLP
 from toyood.train import ConfigError, ToyConfig, train_toy
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread, as the app runs (``ui.py``): small nets, and no OpenMP spin-waiting."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SMALL = dict(iterations=20, snapshot_every=10, hidden=(16, 16), gan_hidden=(16, 16), latent_dim=8, batch_size=16,

@@ -22,14 +22,7 @@ TINY = Preset(n_train=64, n_test=24, epochs=1, acet_steps=2, adv_noise_steps=3, 
               n_adversarial=10, alpha_trials=6, lr_decay=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as the app uses: with small nets on a busy machine, OpenMP spin-waiting
-    across threads made these runs several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

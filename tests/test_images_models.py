@@ -5,14 +5,7 @@ from toyood.images.models import ImageClassifier, LeNet, PreActResNet, build_ima
 from toyood.models import DisMaxHead, n_outputs
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as the app uses: with small nets on a busy machine, OpenMP spin-waiting
-    across threads made these runs several times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
