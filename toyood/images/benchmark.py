@@ -333,7 +333,7 @@ def alpha_scaling(model: nn.Module, method: Method, shape: tuple[int, ...], tria
     alpha[found] = high
     median = float(alpha.median())  # the lower median: one of the trials' values
     projected = scaled(x[found], high).clamp(0, 1)
-    share = float((confidence(projected) > PROJECTED_THRESHOLD).float().mean())
+    share = float((confidence(projected) > PROJECTED_THRESHOLD).double().mean())
     return (median if math.isfinite(median) else None), share
 
 
@@ -382,7 +382,7 @@ def evaluate_method(model: nn.Module, method: Method, data: BenchData, config: B
     samples = {"noise": noise[shown].numpy(), "adv_noise": adv_noise[shown].numpy(),
                "test": data.x_test[shown].numpy(), "adv_samples": adv_samples[shown].numpy()}
     report(1.0, "evaluation done")
-    return MethodResult(method.name, float((p_test.argmax(-1) != data.y_test).float().mean()),
+    return MethodResult(method.name, float((p_test.argmax(-1) != data.y_test).double().mean()),
                         mean_max_confidence(confidences["in"]), sets, median_alpha, overconfident, 0.0,
                         time.perf_counter() - start, [], confidences, samples, model)
 
