@@ -153,6 +153,17 @@ def configs_for(methods: list[str], settings: TrainingSettings) -> dict[str, Toy
         return None
 
 
+def configs_or_stop(methods: list[str], settings: TrainingSettings | None) -> dict[str, ToyConfig]:
+    """``configs_for``, stopping the page (after saying why) when nothing can be trained."""
+    if not methods:
+        st.info("Choose at least one method in the sidebar.")
+        st.stop()
+    configs = configs_for(methods, settings) if settings is not None else None
+    if configs is None:
+        st.stop()
+    return configs
+
+
 # ---------------------------------------------------------------------------------------------
 # Cached training and evaluation
 

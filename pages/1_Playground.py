@@ -24,12 +24,7 @@ else:
 settings = ui.training_settings(show_ood=any(METHODS[m].needs_ood for m in methods))
 halfwidth = st.select_slider("View half-width (the training data lives in [−50, 50]²)", ZOOM_LEVELS, 50,
                              format_func=lambda v: f"{v:,}", key="halfwidth")
-if not methods:
-    st.info("Choose at least one method in the sidebar.")
-    st.stop()
-configs = ui.configs_for(methods, settings) if settings is not None else None
-if configs is None:
-    st.stop()
+configs = ui.configs_or_stop(methods, settings)
 runs = {m: run for m, config in configs.items() if (run := ui.trained(config)) is not None}
 if not runs:
     st.stop()

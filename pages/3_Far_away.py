@@ -32,12 +32,7 @@ else:
     if point == (0.0, 0.0):
         st.error("The origin stays at the origin for every α: pick another point.")
         st.stop()
-if not methods:
-    st.info("Choose at least one method in the sidebar.")
-    st.stop()
-configs = ui.configs_for(methods, settings) if settings is not None else None
-if configs is None:
-    st.stop()
+configs = ui.configs_or_stop(methods, settings)
 trained = [m for m, config in configs.items() if ui.trained(config) is not None]
 if not trained:
     st.stop()
