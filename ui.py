@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import os
 import threading
 import zipfile
 from contextlib import contextmanager
@@ -185,11 +186,13 @@ def _slot(config: ToyConfig) -> _RunSlot:
 
 
 @contextmanager
-def _one_thread():
-    """One intra-op thread while training or evaluating a toy net: the nets are small, sessions run
-    in parallel, and with more threads than free cores OpenMP spin-waiting made it 2-10× slower."""
+def torch_threads():
+    """One intra-op thread while training or evaluating (``TOYOOD_THREADS`` overrides it). The
+    server shares the cores with the browser and other sessions: measured in Chromium on 2 cores,
+    the cold playground took 10.6 s with one thread and 14.9 s with two (OpenMP spin-waiting)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    wanted = os.environ.get("TOYOOD_THREADS", "1")
+    torch.set_num_threads(int(wanted) if wanted.isdigit() and int(wanted) >= 1 else 1)
     try:
         yield
     finally:
@@ -198,7 +201,7 @@ def _one_thread():
 
 def _train_into(slot: _RunSlot, config: ToyConfig, progress=None) -> None:
     try:
-        with _one_thread():
+        with torch_threads():
             slot.run = train_toy(config, progress)
     except (ConfigError, TrainingDiverged) as error:
         slot.error = str(error)
@@ -238,7 +241,7 @@ def metrics(config: ToyConfig) -> dict:
     run = _quiet_run(config)
     with slot.lock:
         if slot.metrics is None:
-            with st.spinner(f"Evaluating {method_label(config.method)} …"), _one_thread():
+            with st.spinner(f"Evaluating {method_label(config.method)} …"), torch_threads():
                 slot.metrics = toy_metrics(run)
     return slot.metrics
 
@@ -247,7 +250,7 @@ def metrics(config: ToyConfig) -> dict:
 def grid(config: ToyConfig, halfwidth: float, resolution: int) -> GridEvaluation:
     """The trained model of ``config`` on a resolution² grid over [−halfwidth, halfwidth]²."""
     run = _quiet_run(config)
-    with _one_thread():
+    with torch_threads():
         return evaluate_grid(run.model, config.method_object(), halfwidth, resolution)
 
 
@@ -255,7 +258,7 @@ def grid(config: ToyConfig, halfwidth: float, resolution: int) -> GridEvaluation
 def ray_confidence(config: ToyConfig, point: tuple[float, float], alphas: tuple[float, ...]) -> np.ndarray:
     """Confidence at α·point for each α (float64)."""
     run = _quiet_run(config)
-    with _one_thread():
+    with torch_threads():
         probs = farfield.ray_probabilities(run.model, np.array([point]), np.array(alphas))[0]
     return config.method_object().confidence(torch.from_numpy(probs)).numpy()
 
@@ -265,7 +268,7 @@ def limit_confidence(config: ToyConfig, n_angles: int) -> tuple[np.ndarray, np.n
     """Angles and lim_{α→∞} confidence(α·u(θ)) on ``n_angles`` equally spaced directions."""
     run = _quiet_run(config)
     angles = (np.arange(n_angles) + 0.5) * 2 * np.pi / n_angles
-    with _one_thread():
+    with torch_threads():
         probs = farfield.asymptotic_probabilities(run.model, angles)
     return angles, config.method_object().confidence(torch.from_numpy(probs)).numpy()
 

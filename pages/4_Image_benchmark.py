@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
-import torch
 
 import ui
 from toyood.images.benchmark import (IMAGE_METHODS, OOD_SETS, PRESETS, SET_TITLES, BenchConfig, ResultStore,
@@ -62,10 +61,8 @@ if missing:
     if not st.button(f"Run {len(missing)} method{'s' * (len(missing) > 1)}", type="primary"):
         st.stop()
     bar = st.progress(0.0, text="Loading data …")
-    threads = torch.get_num_threads()
     try:
-        with store.lock:  # another session may have run some of them meanwhile
-            torch.set_num_threads(1)  # as the other pages: sessions share the cores (OpenMP spin-waiting)
+        with store.lock, ui.torch_threads():  # another session may have run some of them meanwhile
             if missing := store.missing(config):
                 store.add(run_benchmark(replace(config, methods=tuple(missing)),
                                         lambda fraction, text: bar.progress(fraction, text=text)))
@@ -73,7 +70,6 @@ if missing:
         st.error(str(error))
         st.stop()
     finally:
-        torch.set_num_threads(threads)
         bar.empty()
 result = store.result(config)
 

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 import ui
 from toyood.evaluate import GridEvaluation, evaluate_grid
@@ -49,17 +48,12 @@ def gan_slot(config: GanConfig) -> GanSlot:
 
 
 def compute(config: GanConfig, progress) -> GanResult:
-    """Train and evaluate with one intra-op thread, as ``ui.py`` does: the nets are small, sessions
-    share the cores, and with more threads than free cores OpenMP spin-waiting made it ~20× slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    """Train and evaluate on ``ui.torch_threads`` (one thread unless TOYOOD_THREADS says otherwise)."""
+    with ui.torch_threads():
         run = train_gan(config, progress)
         grid = evaluate_grid(run.classifier.model, run.classifier.config.method_object(), FINAL_HALFWIDTH,
                              FINAL_RESOLUTION)
         return GanResult(run, gan_metrics(run), gan_plots.gan_animation(run), grid)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def trained(config: GanConfig) -> GanSlot:
