@@ -135,7 +135,7 @@ def ray_probabilities(model: nn.Module, x: np.ndarray, alphas: np.ndarray) -> np
     if len(x) == 0:
         return np.zeros((0, len(alphas), n_outputs(model)))
     points = (x[:, None, :] * alphas[None, :, None]).reshape(-1, 2)
-    double = float64_copy(model)
+    double = model.eval() if next(model.parameters()).dtype == torch.float64 else float64_copy(model)
     with torch.inference_mode():
         probs = torch.cat([torch.softmax(double(p), -1) for p in torch.from_numpy(points).split(65536)])
     return probs.numpy().reshape(len(x), len(alphas), -1)
@@ -197,6 +197,7 @@ def alpha_to_confidence(model: nn.Module, method: Method, points: np.ndarray, th
     ``alpha_max``): first crossing on a log grid of ``grid`` values, refined by bisection."""
     points = np.atleast_2d(np.asarray(points, dtype=np.float64))
     alphas = np.geomspace(1.0, alpha_max, grid)
+    model = float64_copy(model)  # once, not per bisection step
     confident = _confidence_along(model, method, points, alphas) >= threshold  # n × grid
     reached = confident.any(1)
     first = confident.argmax(1)

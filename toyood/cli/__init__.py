@@ -38,6 +38,19 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+class StderrProgress:
+    """The ``progress(fraction, text)`` callback of the CLI: one rewritten line on stderr."""
+
+    def __call__(self, fraction: float, text: str) -> None:
+        print(f"\r{text}", end="", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        print(file=sys.stderr)
+
+
 def print_json(obj) -> None:
     """The machine-readable result: one JSON object as the last line of stdout."""
     print(json.dumps(obj, sort_keys=True), flush=True)

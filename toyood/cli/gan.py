@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import numpy as np
 import torch
 
-from . import CliError, print_json
+from . import CliError, StderrProgress, print_json
 from ..gan import CLASSIFIERS, STARTS, GanConfig, GanRun, gan_metrics, train_gan
 from ..train import DEVICES, ConfigError, TrainingDiverged, save_run
 
@@ -69,13 +68,14 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise CliError(f"--threads must be at least 1 (got {args.threads})")
     torch.set_num_threads(args.threads)
-    progress = None if args.json else (lambda f, text: print(f"\r{text}", end="", file=sys.stderr, flush=True))
     try:
-        trained = train_gan(config, progress)
+        if args.json:
+            trained = train_gan(config)
+        else:
+            with StderrProgress() as progress:
+                trained = train_gan(config, progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    if progress:
-        print(file=sys.stderr)
     metrics = gan_metrics(trained)
     if args.out:
         save(trained, metrics, args.out)

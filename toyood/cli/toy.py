@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from . import CliError, int_list, print_json
+from . import CliError, StderrProgress, int_list, print_json
 from ..evaluate import toy_metrics
 from ..methods import CEDA_OBJECTIVES, METHODS
 from ..train import DEVICES, OOD_CHOICES, PRESETS, ConfigError, ToyConfig, TrainingDiverged, save_run, train_toy
@@ -51,13 +50,14 @@ def config_from_args(args: argparse.Namespace) -> ToyConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    progress = None if args.json else (lambda f, text: print(f"\r{text}", end="", file=sys.stderr, flush=True))
     try:
-        trained = train_toy(config, progress)
+        if args.json:
+            trained = train_toy(config)
+        else:
+            with StderrProgress() as progress:
+                trained = train_toy(config, progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    if progress:
-        print(file=sys.stderr)
     metrics = toy_metrics(trained)
     if args.out:
         try:
