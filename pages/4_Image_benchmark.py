@@ -10,7 +10,7 @@ from toyood.images.benchmark import (IMAGE_METHODS, OOD_SETS, PRESETS, SET_TITLE
                                      run_benchmark, table_records)
 from toyood.images.datasets import DatasetUnavailable, available_datasets
 from toyood.plots import images as plots
-from toyood.train import ConfigError, TrainingDiverged
+from toyood.errors import ConfigError, TrainingDiverged
 
 st.title("Image benchmark")
 st.caption("The same methods on images (Hein et al., CVPR 2019, Tables 1-2): LeNet on 28×28 data, a small "

@@ -16,7 +16,7 @@ from toyood.images import benchmark, datasets
 from toyood.images.benchmark import (BenchConfig, Preset, ResultStore, alpha_scaling, format_table, image_method,
                                      run_benchmark, table_records)
 from toyood.methods import Plain
-from toyood.train import ConfigError
+from toyood.errors import ConfigError
 
 TINY = Preset(n_train=64, n_test=24, epochs=1, acet_steps=2, adv_noise_steps=3, adv_samples_steps=2,
               n_adversarial=10, alpha_trials=6, lr_decay=False)
@@ -86,7 +86,7 @@ def test_overrides_replace_preset_values():
 
 
 def test_acet_uses_heins_image_attack():
-    acet = image_method("acet", benchmark.PRESETS["paper"]["lenet"])
+    acet = image_method("acet", BenchConfig(dataset="mnist", preset="paper"))
     assert (acet.eps, acet.steps, acet.step_size, acet.lower, acet.upper) == (0.3, 40, 0.3 / 40, 0.0, 1.0)
 
 

@@ -5,14 +5,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from . import CliError, print_json
 from ..images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, format_table, run_benchmark, save_result
 from ..images.datasets import DATASET_NAMES, DatasetUnavailable, available_datasets
 from ..plots.images import adversarial_samples_figure, confidence_histograms_figure, noise_grid_figure
-from ..train import DEVICES, ConfigError, TrainingDiverged
+from ..device import DEVICES
+from ..errors import ConfigError, TrainingDiverged
+from ..progress import StderrProgress
 
 
 def name_list(text: str) -> tuple[str, ...]:
@@ -53,25 +54,6 @@ def list_datasets(data_dir: str | None) -> int:
     return 0
 
 
-class _ProgressLine:
-    """Progress on stderr: one updating line on a terminal, a line per 5% otherwise."""
-
-    def __init__(self):
-        self.terminal = sys.stderr.isatty()
-        self.last_step = -1
-
-    def __call__(self, fraction: float, text: str) -> None:
-        if self.terminal:
-            print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
-        elif int(fraction * 20) > self.last_step:
-            self.last_step = int(fraction * 20)
-            print(text, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.terminal:
-            print(file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.list:
         return list_datasets(args.data_dir)
@@ -81,13 +63,11 @@ def run(args: argparse.Namespace) -> int:
                              epochs=args.epochs, n_train=args.n_train, n_test=args.n_test)
     except ConfigError as error:
         raise CliError(str(error))
-    progress = _ProgressLine()
     try:
-        result = run_benchmark(config, progress)
+        with StderrProgress() as progress:
+            result = run_benchmark(config, progress)
     except (ConfigError, TrainingDiverged, DatasetUnavailable) as error:
         raise CliError(str(error))
-    finally:
-        progress.close()
     if args.out:
         try:
             save_result(result, args.out)

@@ -35,10 +35,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..evaluate import probabilities
-from ..methods import METHODS, Method, method_by_name, pgd_maximise
+from ..device import resolve_device
+from ..errors import ConfigError
+from ..farfield import first_alpha_reaching
+from ..methods import CEDA_OBJECTIVES, METHODS, Method, pgd_maximise
 from ..metrics import mean_max_confidence, ood_metrics
-from ..train import ConfigError, Progress, fit, resolve_device
+from ..predict import probabilities
+from ..progress import Progress, with_eta
+from ..train import fit
 from .datasets import DATASET_NAMES, N_CLASSES, SHAPES, TITLES, DatasetUnavailable, augmentation, load_split
 from .models import build_image_model, default_architecture
 from .noise import NoiseSampler, hein_noise
@@ -110,6 +114,8 @@ class BenchConfig:
     epochs: int | None = None
     n_train: int | None = None
     n_test: int | None = None
+    ood_weight: float = 1.0  # β (confidence loss) or λ (CEDA/ACET): Hein's and Lee's 1
+    ceda_objective: str = "max_conf"  # CEDA/ACET L_out: 'max_conf' (Hein eq. 2) or 'uniform'
 
     def __post_init__(self):
         object.__setattr__(self, "methods", tuple(self.methods))
@@ -140,8 +146,25 @@ class BenchConfig:
             value = getattr(self, name)
             if value is not None and value < 10:
                 problems.append(f"{name} must be at least 10 (got {value})")
+        if not (0 < self.ood_weight < 1e6):
+            problems.append(f"ood_weight must be positive and below 10^6 (got {self.ood_weight})")
+        if self.ceda_objective not in CEDA_OBJECTIVES:
+            problems.append(f"ceda_objective must be one of {', '.join(CEDA_OBJECTIVES)} (got {self.ceda_objective!r})")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    # The settings ``Method.from_options`` reads for ACET: Hein's image attack, ε = 0.3 with
+    # step ε / steps, inputs clipped to [0, 1].
+    acet_eps = ACET_EPS
+    input_lower, input_upper = 0.0, 1.0
+
+    @property
+    def acet_steps(self) -> int:
+        return self.preset_values().acet_steps
+
+    @property
+    def acet_step_size(self) -> float:
+        return ACET_EPS / self.acet_steps
 
     @property
     def architecture(self) -> str:
@@ -246,18 +269,16 @@ def load_bench_data(config: BenchConfig) -> BenchData:
 # ---------------------------------------------------------------------------------------------
 # Training
 
-def image_method(name: str, preset: Preset) -> Method:
-    """The method with Hein et al.'s image settings: λ = β = 1; ACET ε = 0.3, step ε/steps, clip to [0, 1]."""
-    params = {"acet": dict(eps=ACET_EPS, steps=preset.acet_steps, step_size=ACET_EPS / preset.acet_steps,
-                           lower=0.0, upper=1.0)}.get(name, {})
-    return method_by_name(name, **params)
+def image_method(name: str, config: BenchConfig) -> Method:
+    """The method with its own settings built from ``config`` (``Method.from_options``)."""
+    return METHODS[name].from_options(config)
 
 
 def train_method(config: BenchConfig, name: str, data: BenchData, progress: Progress | None = None):
     """Build and train one method's network on ``data``; returns (model in eval mode, ``FitResult``)."""
     preset = config.preset_values()
     device = resolve_device(config.device)
-    method = image_method(name, preset)
+    method = image_method(name, config)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = build_image_model(tuple(data.x_train.shape[1:]), data.n_classes, method.head, config.architecture)
@@ -308,32 +329,22 @@ def alpha_scaling(model: nn.Module, method: Method, shape: tuple[int, ...], tria
                   generator: torch.Generator, bisections: int = 12) -> tuple[float | None, float | None]:
     """Hein et al.'s Table 2 for uniform noise x: (median over ``trials`` of the smallest α ≥ 1 with
     confidence(αx) ≥ 0.999, or None beyond 10⁶; share of clip(αx, 0, 1) with confidence > 0.95 among
-    the trials whose α was found, or None when none was). α: first crossing on a log grid, then bisection."""
+    the trials whose α was found, or None when none was). α by ``farfield.first_alpha_reaching``."""
     x = torch.rand((trials, *shape), generator=generator)
-    alphas = torch.logspace(0, math.log10(ALPHA_MAX), 31, dtype=torch.float64)
 
-    def confidence(points: torch.Tensor) -> torch.Tensor:
-        return method.confidence(_probs(model, points.float()))
+    def confidence(points: torch.Tensor) -> np.ndarray:
+        return method.confidence(_probs(model, points.float())).numpy()
 
-    def scaled(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:  # one α per image
-        return images * factors.float().view(-1, *[1] * len(shape))
+    def scaled(index: np.ndarray, alphas: np.ndarray) -> torch.Tensor:  # one α per image
+        return x[index] * torch.from_numpy(alphas).float().view(-1, *[1] * len(shape))
 
-    confident = torch.stack([confidence(x * a) >= ALPHA_THRESHOLD for a in alphas], 1)
-    found = confident.any(1)
-    if not found.any():
+    alpha = first_alpha_reaching(lambda index, alphas: confidence(scaled(index, alphas)), trials,
+                                 ALPHA_THRESHOLD, ALPHA_MAX, grid=31, bisections=bisections)
+    found = np.nonzero(np.isfinite(alpha))[0]
+    if not len(found):
         return None, None
-    first = confident[found].float().argmax(1)
-    high = alphas[first]
-    low = torch.where(first > 0, alphas[(first - 1).clamp_min(0)], high)
-    for _ in range(bisections):
-        middle = (low * high).sqrt()
-        above = confidence(scaled(x[found], middle)) >= ALPHA_THRESHOLD
-        high, low = torch.where(above, middle, high), torch.where(above, low, middle)
-    alpha = torch.full((trials,), math.inf, dtype=torch.float64)
-    alpha[found] = high
-    median = float(alpha.median())  # the lower median: one of the trials' values
-    projected = scaled(x[found], high).clamp(0, 1)
-    share = float((confidence(projected) > PROJECTED_THRESHOLD).double().mean())
+    median = float(np.sort(alpha)[(trials - 1) // 2])  # the lower median: one of the trials' values
+    share = float((confidence(scaled(found, alpha[found]).clamp(0, 1)) > PROJECTED_THRESHOLD).mean())
     return (median if math.isfinite(median) else None), share
 
 
@@ -407,7 +418,7 @@ def run_method(config: BenchConfig, name: str, data: BenchData, progress: Progre
     train_share = training / (training + evaluation)
     report = progress or (lambda fraction, text: None)
     model, fit_result = train_method(config, name, data, lambda f, text: report(train_share * f, text))
-    result = evaluate_method(model, image_method(name, preset), data, config,
+    result = evaluate_method(model, image_method(name, config), data, config,
                              lambda f, text: report(train_share + (1 - train_share) * f, f"{name}: {text}"))
     result.train_seconds, result.epoch_losses = fit_result.seconds, fit_result.epoch_losses
     return result
@@ -423,7 +434,7 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> Benc
     costs = {name: sum(method_costs(preset, name, len(data.x_train), len(data.x_test), len(data.ood)))
              for name in config.methods}
     total, done = sum(costs.values()), 0.0
-    eta = EtaReporter(progress) if progress is not None else None
+    eta = with_eta(progress) if progress is not None else None
     results = {}
     for name in config.methods:
         report = None
@@ -462,28 +473,6 @@ class ResultStore:
         parts = [self.entries[self.key(config, m)] for m in config.methods]
         return BenchResult(config, {m: part.methods[m] for m, part in zip(config.methods, parts)},
                            parts[0].skipped, parts[0].n_train, parts[0].n_test)
-
-
-class EtaReporter:
-    """Passes (fraction, text) on as (fraction, "text · 42% · about 1 min 5 s left")."""
-
-    def __init__(self, progress: Progress):
-        self.progress = progress
-        self.start = time.perf_counter()
-
-    def __call__(self, fraction: float, text: str) -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        elapsed = time.perf_counter() - self.start
-        left = f" · about {format_duration(elapsed * (1 - fraction) / fraction)} left" if fraction >= 0.01 else ""
-        self.progress(fraction, f"{text} · {fraction:.0%}{left}")
-
-
-def format_duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 # ---------------------------------------------------------------------------------------------

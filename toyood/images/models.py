@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import HEADS, DisMaxHead
+from ..models import make_head
 
 ARCHITECTURES = ("lenet", "resnet")
 
@@ -92,14 +92,9 @@ class ImageClassifier(nn.Module):
 
     def __init__(self, body: nn.Module, n_classes: int, head: str = "linear"):
         super().__init__()
-        if head not in HEADS:
-            raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         self.body = body
         self.head_kind = head
-        if head == "dismax":
-            self.head = DisMaxHead(body.n_features, n_classes)
-        else:
-            self.head = nn.Linear(body.n_features, n_classes + (head == "reject"))
+        self.head = make_head(head, body.n_features, n_classes)
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 _he_normal_(module)
