@@ -37,6 +37,7 @@ Polygons may carry collinear vertices: the points where neighbouring regions' bo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -234,33 +235,84 @@ def _split_cells(xy, ring, start, z, tol, gtol, first_layer) -> _Split:
     """Cut every cell (``ring``/``start``: CCW vertex ids) by the zero lines of the neurons whose
     values ``z`` (V×N, affine on each cell) change sign on it. ``first_layer``: (W, b) when z is
     globally affine (sign of cut neurons read from it), else None (sign from the chords)."""
+    pairs = _cutting_pairs(z, ring, start, tol)
+    if len(pairs.cell) == 0:
+        return _Split(np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros(0, np.int64),
+                      ring, start, np.arange(len(start) - 1), pairs.positive, pairs.cell, pairs.neuron)
+    ends = _chord_ends(z, ring, start, tol, pairs)
+    edge = _edge_crossings(xy, z, ends, gtol)
+    boundary = _boundary_rings(ring, start, ends, edge)
+    chords = _chords(pairs, edge, boundary)
+    inner = _chord_crossings(chords, z, edge, gtol)
+    faces = _faces(boundary, inner)
+    bits = _face_bits(faces, inner.xy, pairs, ends, edge, chords, first_layer)
+    return _assemble(ring, start, pairs, edge, chords, inner, faces, bits)
+
+
+class _Pairs(NamedTuple):
+    """Which neurons cut which cells: packed cell×neuron bits ``cut`` (the neuron has both signs on
+    the cell) and ``positive`` (> 0 somewhere on it, < 0 nowhere); the cutting ``cell``/``neuron``
+    pairs, sorted by cell."""
+
+    cut: np.ndarray
+    positive: np.ndarray
+    cell: np.ndarray
+    neuron: np.ndarray
+
+
+def _cutting_pairs(z, ring, start, tol, chunk: int = 8192) -> _Pairs:
+    """Signs of every neuron at every corner (beyond ±``tol``: nonzero), or-ed over each cell."""
     n_vert, n_neurons = z.shape
-    size = np.diff(start)
-    above = np.concatenate([np.packbits(z[lo:lo + 8192] > tol, axis=1) for lo in range(0, n_vert, 8192)])
-    below = np.concatenate([np.packbits(z[lo:lo + 8192] < -tol, axis=1) for lo in range(0, n_vert, 8192)])
+    above = np.concatenate([np.packbits(z[lo:lo + chunk] > tol, axis=1) for lo in range(0, n_vert, chunk)])
+    below = np.concatenate([np.packbits(z[lo:lo + chunk] < -tol, axis=1) for lo in range(0, n_vert, chunk)])
     any_above = np.bitwise_or.reduceat(above[ring], start[:-1], axis=0)
     any_below = np.bitwise_or.reduceat(below[ring], start[:-1], axis=0)
     cut = any_above & any_below
-    uncut_bits = any_above & ~any_below
     rows = np.flatnonzero(cut.any(axis=1))
-    cut_row, cut_neuron = np.nonzero(np.unpackbits(cut[rows], axis=1, count=n_neurons))
-    cut_cell = rows[cut_row]
-    if len(cut_cell) == 0:
-        return _Split(np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros(0, np.int64),
-                      ring, start, np.arange(len(size)), uncut_bits, cut_cell, cut_neuron)
-    # --- where each cutting neuron enters (up: − → +) and leaves (down: + → −) its cell, CCW
-    n_pairs = len(cut_cell)
-    count = size[cut_cell]
+    row, neuron = np.nonzero(np.unpackbits(cut[rows], axis=1, count=n_neurons))
+    return _Pairs(cut, any_above & ~any_below, rows[row], neuron)
+
+
+class _Ends(NamedTuple):
+    """Where each cutting pair's zero line meets its cell's boundary. Event e belongs to pair e mod P
+    (P pairs): for e < P where the neuron turns from + to − going counter-clockwise (``down``), else
+    from − to + (``up``). The event is at corner ``corner[e]`` (position ``rank[e]`` on the cell's
+    ring) or, if ``on_edge[e]``, strictly inside the edge from it to ``next_corner[e]``. ``cell`` and
+    ``neuron`` per event; ``majority`` per pair: the sign of the neuron's largest |value| on the cell."""
+
+    corner: np.ndarray
+    next_corner: np.ndarray
+    rank: np.ndarray
+    on_edge: np.ndarray
+    cell: np.ndarray
+    neuron: np.ndarray
+    majority: np.ndarray
+
+
+def _chord_ends(z, ring, start, tol, pairs: _Pairs) -> _Ends:
+    """The two events of every cutting pair, from the neuron's signs at the cell's corners."""
+    count = np.diff(start)[pairs.cell]
+    pair, rank = _rank_within_segments(count)
     block = np.cumsum(count) - count
-    pair = np.repeat(np.arange(n_pairs), count)
-    index = np.arange(len(pair))
-    k = index - block[pair]
-    corner = ring[start[cut_cell][pair] + k]
-    value = z[corner, cut_neuron[pair]]
-    limit = tol[cut_neuron[pair]]
+    corner = ring[start[pairs.cell][pair] + rank]
+    value = z[corner, pairs.neuron[pair]]
+    limit = tol[pairs.neuron[pair]]
     sign = (value > limit).astype(np.int8) - (value < -limit)
-    following = np.where(k + 1 == count[pair], block[pair], index + 1)
-    preceding = np.where(k == 0, block[pair] + count[pair] - 1, index - 1)
+    following = _ring_next(np.r_[block, len(pair)])
+    events = np.concatenate(_sign_changes(sign, following, pair, block, count))
+    majority = np.sign(np.maximum.reduceat(value, block) + np.minimum.reduceat(value, block))
+    twice = np.tile(np.arange(len(count)), 2)
+    return _Ends(corner[events], corner[following[events]], rank[events], sign[events] != 0,
+                 pairs.cell[twice], pairs.neuron[twice], majority)
+
+
+def _sign_changes(sign, following, pair, block, count) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair, the index (into ``sign``, rings of ``count`` corners from ``block``) of its down and
+    up event: the last corner of one sign before the other sign, or the zero corner between them."""
+    n_pairs = len(block)
+    index = np.arange(len(sign))
+    preceding = np.empty_like(following)
+    preceding[following] = index
     s_next, s_prev = sign[following], sign[preceding]
     down = ((sign == 1) & (s_next == -1)) | ((sign == 0) & (s_prev == 1) & (s_next == -1))
     up = ((sign == -1) & (s_next == 1)) | ((sign == 0) & (s_prev == -1) & (s_next == 1))
@@ -270,212 +322,311 @@ def _split_cells(xy, ring, start, z, tol, gtol, first_layer) -> _Split:
     down_at, up_at = np.zeros(n_pairs, np.int64), np.zeros(n_pairs, np.int64)
     down_at[pair[down]] = index[down]
     up_at[pair[up]] = index[up]
-    for p in np.flatnonzero(~clean):
+    for p in np.flatnonzero(~clean):  # zero runs or several sign changes: degenerate, rare
         first_down, first_up = _chord_events(sign[block[p]:block[p] + count[p]].tolist())
         down_at[p], up_at[p] = block[p] + first_down, block[p] + first_up
-    majority = np.sign(np.maximum.reduceat(value, block) + np.minimum.reduceat(value, block)) if n_pairs else value
-    # --- crossing points on edges, one per (edge, neuron), merged along the edge
-    events = np.concatenate([down_at, up_at])
-    ev_pair = np.concatenate([np.arange(n_pairs)] * 2)
-    on_edge = sign[events] != 0
-    a, b = corner[events], corner[following[events]]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    neuron = cut_neuron[ev_pair]
-    key = (lo * n_vert + hi)[on_edge] * n_neurons + neuron[on_edge]
-    keys, first_event, crossing_of = np.unique(key, return_index=True, return_inverse=True)
-    edge_events = np.flatnonzero(on_edge)
-    c_lo, c_hi, c_neuron = lo[edge_events][first_event], hi[edge_events][first_event], neuron[edge_events][first_event]
-    z_lo, z_hi = z[c_lo, c_neuron], z[c_hi, c_neuron]
-    c_t = z_lo / (z_lo - z_hi)
-    c_len = np.linalg.norm(xy[c_hi] - xy[c_lo], axis=1)
-    order = np.lexsort((c_t, c_hi, c_lo))
-    same_edge = (c_lo[order][1:] == c_lo[order][:-1]) & (c_hi[order][1:] == c_hi[order][:-1])
-    close = same_edge & (np.diff(c_t[order]) * c_len[order][1:] <= gtol)
-    nodes = n_vert + np.arange(len(keys))
-    snap_lo = c_t * c_len <= gtol
-    snap_hi = ~snap_lo & ((1 - c_t) * c_len <= gtol)
-    rep = _merge(n_vert + len(keys),
-                 np.concatenate([nodes[order][:-1][close], nodes[snap_lo], nodes[snap_hi]]),
-                 np.concatenate([nodes[order][1:][close], c_lo[snap_lo], c_hi[snap_hi]]))
-    new1 = np.unique(rep[nodes][rep[nodes] >= n_vert]) - n_vert  # crossings that become vertices
-    vid = np.arange(n_vert + len(keys))
-    vid[n_vert + new1] = n_vert + np.arange(len(new1))
-    vid = vid[rep]
-    n_vert1 = n_vert + len(new1)
-    xy1 = np.concatenate([xy, xy[c_lo[new1]] + c_t[new1, None] * (xy[c_hi[new1]] - xy[c_lo[new1]])])
-    rep1_index = np.concatenate([np.stack([np.arange(n_vert)] * 2, 1), np.stack([c_lo[new1], c_hi[new1]], 1)])
-    rep1_weight = np.concatenate([np.tile([1.0, 0.0], (n_vert, 1)), np.stack([1 - c_t[new1], c_t[new1]], 1)])
-    new1_cell = cut_cell[ev_pair[edge_events[first_event[new1]]]]
-    ev_vertex = corner[events].copy()
-    ev_vertex[edge_events] = vid[n_vert + crossing_of]
-    ev_cell = cut_cell[ev_pair]
-    # --- new boundary rings of the cut cells: corners and crossings in CCW order
-    cut_cells = np.unique(cut_cell)
-    c_count = size[cut_cells]
-    b_cell = np.repeat(cut_cells, c_count)
-    b_k = np.arange(c_count.sum()) - np.repeat(np.cumsum(c_count) - c_count, c_count)
-    b_vertex = ring[start[b_cell] + b_k]
-    t_here = np.where(a[edge_events] == lo[edge_events], c_t[crossing_of], 1 - c_t[crossing_of])
-    e_cell = ev_cell[edge_events]
-    e_key = k[events][edge_events] + t_here
-    all_cell = np.concatenate([b_cell, e_cell])
-    all_key = np.concatenate([b_k.astype(np.float64), e_key])
-    all_vertex = np.concatenate([b_vertex, ev_vertex[edge_events]])
-    order = np.lexsort((all_key, all_cell))
-    all_cell, all_vertex = all_cell[order], all_vertex[order]
-    keep = np.r_[True, (all_cell[1:] != all_cell[:-1]) | (all_vertex[1:] != all_vertex[:-1])]
-    all_cell, all_vertex = all_cell[keep], all_vertex[keep]
-    cell_first = np.r_[True, all_cell[1:] != all_cell[:-1]]
-    first_pos = np.flatnonzero(cell_first)
-    last_pos = np.r_[first_pos[1:], len(all_cell)] - 1
-    wrap = all_vertex[last_pos] == all_vertex[first_pos]
-    keep = np.ones(len(all_cell), bool)
-    keep[last_pos[wrap]] = False
-    b_cell, b_vertex = all_cell[keep], all_vertex[keep]
-    b_start = np.r_[np.flatnonzero(np.r_[True, b_cell[1:] != b_cell[:-1]]), len(b_cell)]
-    b_size = np.diff(b_start)
-    b_pos = np.arange(len(b_cell)) - np.repeat(b_start[:-1], b_size)
-    b_next = np.arange(len(b_cell)) + 1
-    b_next[b_start[1:] - 1] = b_start[:-1]
-    locate_key = b_cell * n_vert1 + b_vertex
-    locate_order = np.argsort(locate_key)
+    return down_at, up_at
 
-    def ring_position(cell, vertex):
-        found = locate_order[np.searchsorted(locate_key[locate_order], cell * n_vert1 + vertex)]
-        return b_pos[found], b_size[np.searchsorted(b_start, found, side="right") - 1]
-    # --- chords: one per distinct (cell, end points); none along an edge
-    d_vertex, u_vertex = ev_vertex[:n_pairs], ev_vertex[n_pairs:]
-    pos_d, cell_size = ring_position(cut_cell, d_vertex)
-    pos_u, _ = ring_position(cut_cell, u_vertex)
-    gap = np.abs(pos_d - pos_u)
-    real = (gap != 0) & (gap != 1) & (gap != cell_size - 1)
-    lo_v, hi_v = np.minimum(d_vertex, u_vertex), np.maximum(d_vertex, u_vertex)
-    chord_pairs = np.flatnonzero(real)
-    order = np.lexsort((hi_v[chord_pairs], lo_v[chord_pairs], cut_cell[chord_pairs]))
-    chord_pairs = chord_pairs[order]
-    distinct = np.r_[True, (np.diff(cut_cell[chord_pairs]) != 0) | (np.diff(lo_v[chord_pairs]) != 0)
-                     | (np.diff(hi_v[chord_pairs]) != 0)]
-    chord_rep = chord_pairs[distinct]
-    ch_cell, ch_d, ch_u, ch_neuron = cut_cell[chord_rep], d_vertex[chord_rep], u_vertex[chord_rep], cut_neuron[chord_rep]
-    ch_pd, ch_pu = pos_d[chord_rep], pos_u[chord_rep]
-    # --- chord crossings inside cells: chords whose end points interleave on the boundary
-    ch_a, ch_b = _pairs_within(ch_cell)
-    a1, a2 = np.minimum(ch_pd[ch_a], ch_pu[ch_a]), np.maximum(ch_pd[ch_a], ch_pu[ch_a])
-    b1, b2 = np.minimum(ch_pd[ch_b], ch_pu[ch_b]), np.maximum(ch_pd[ch_b], ch_pu[ch_b])
+
+class _EdgeVertices(NamedTuple):
+    """The vertices after adding the edge crossings: ``xy``, where vertex i = Σ_t weight[i, t] · (old
+    vertex index[i, t]); a new one lies in old cell ``cell``. Per event: its ``event_vertex`` and its
+    ``event_position`` on the cell's ring (corner rank + fraction of the edge)."""
+
+    xy: np.ndarray
+    index: np.ndarray
+    weight: np.ndarray
+    cell: np.ndarray
+    event_vertex: np.ndarray
+    event_position: np.ndarray
+
+
+def _edge_crossings(xy, z, ends: _Ends, gtol) -> _EdgeVertices:
+    """One vertex per (edge, neuron) crossing, interpolated from the edge's end values in the edge's
+    own orientation (lower vertex id first), so the cells on both sides get the same point."""
+    n_vert, n_neurons = z.shape
+    a, b = ends.corner, ends.next_corner
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    edge_events = np.flatnonzero(ends.on_edge)
+    key = (lo * n_vert + hi)[edge_events] * n_neurons + ends.neuron[edge_events]
+    _, first, crossing_of = np.unique(key, return_index=True, return_inverse=True)
+    source = edge_events[first]
+    c_lo, c_hi, c_neuron = lo[source], hi[source], ends.neuron[source]
+    z_lo, z_hi = z[c_lo, c_neuron], z[c_hi, c_neuron]
+    t = z_lo / (z_lo - z_hi)
+    vertex_of, new = _merge_along_edges(n_vert, c_lo, c_hi, t, np.linalg.norm(xy[c_hi] - xy[c_lo], axis=1), gtol)
+    event_vertex = a.copy()
+    event_vertex[edge_events] = vertex_of[crossing_of]
+    position = ends.rank.astype(np.float64)
+    position[edge_events] += np.where(a[edge_events] == lo[edge_events], t[crossing_of], 1 - t[crossing_of])
+    return _EdgeVertices(
+        xy=np.concatenate([xy, xy[c_lo[new]] + t[new, None] * (xy[c_hi[new]] - xy[c_lo[new]])]),
+        index=np.concatenate([np.stack([np.arange(n_vert)] * 2, 1), np.stack([c_lo[new], c_hi[new]], 1)]),
+        weight=np.concatenate([np.tile([1.0, 0.0], (n_vert, 1)), np.stack([1 - t[new], t[new]], 1)]),
+        cell=ends.cell[source[new]], event_vertex=event_vertex, event_position=position)
+
+
+def _merge_along_edges(n_vert, lo, hi, t, length, gtol) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex id of each crossing at fraction ``t`` of edge (``lo``, ``hi``): crossings closer than
+    ``gtol`` along the edge are one vertex, one that close to an end is that end; and the crossings
+    that give the new vertices (ids from ``n_vert`` on)."""
+    order = np.lexsort((t, hi, lo))
+    same_edge = (lo[order][1:] == lo[order][:-1]) & (hi[order][1:] == hi[order][:-1])
+    close = same_edge & (np.diff(t[order]) * length[order][1:] <= gtol)
+    nodes = n_vert + np.arange(len(t))
+    snap_lo = t * length <= gtol
+    snap_hi = ~snap_lo & ((1 - t) * length <= gtol)
+    representative = _merge(n_vert + len(t),
+                            np.concatenate([nodes[order][:-1][close], nodes[snap_lo], nodes[snap_hi]]),
+                            np.concatenate([nodes[order][1:][close], lo[snap_lo], hi[snap_hi]]))
+    vertex_of, new = _merged_ids(representative, n_vert)
+    return vertex_of[n_vert:], new
+
+
+class _Boundary(NamedTuple):
+    """The boundary rings of the cut cells with their edge crossings, counter-clockwise: entry i is
+    ``vertex[i]`` of ``cell[i]``, at ``position[i]`` on a ring of ``size`` entries; rings from
+    ``start``; ``next`` entry. ``sorted_key``/``order``: cell · V + vertex, sorted, for look-ups."""
+
+    cell: np.ndarray
+    vertex: np.ndarray
+    start: np.ndarray
+    next: np.ndarray
+    position: np.ndarray
+    size: np.ndarray
+    sorted_key: np.ndarray
+    order: np.ndarray
+
+
+def _boundary_rings(ring, start, ends: _Ends, edge: _EdgeVertices) -> _Boundary:
+    """Corners and edge crossings of each cut cell merged by their position along its ring."""
+    cut_cells = np.unique(ends.cell)
+    corner_of, rank = _rank_within_segments(np.diff(start)[cut_cells])
+    corner_cell = cut_cells[corner_of]
+    on_edge = np.flatnonzero(ends.on_edge)
+    cell = np.concatenate([corner_cell, ends.cell[on_edge]])
+    key = np.concatenate([rank.astype(np.float64), edge.event_position[on_edge]])
+    vertex = np.concatenate([ring[start[corner_cell] + rank], edge.event_vertex[on_edge]])
+    order = np.lexsort((key, cell))
+    cell, vertex = cell[order], vertex[order]
+    keep = np.r_[True, (cell[1:] != cell[:-1]) | (vertex[1:] != vertex[:-1])]
+    cell, vertex = cell[keep], vertex[keep]
+    first = _run_starts(cell)
+    keep = np.ones(len(cell), bool)
+    keep[first[1:][vertex[first[1:] - 1] == vertex[first[:-1]]] - 1] = False  # last entry = first entry
+    cell, vertex = cell[keep], vertex[keep]
+    ring_start = _run_starts(cell)
+    size = np.diff(ring_start)
+    key = cell * len(edge.xy) + vertex
+    order = np.argsort(key)
+    return _Boundary(cell, vertex, ring_start, _ring_next(ring_start), _rank_within_segments(size)[1], size,
+                     key[order], order)
+
+
+def _ring_position(boundary: _Boundary, cell, vertex, n_vertices) -> tuple[np.ndarray, np.ndarray]:
+    """Position of ``vertex`` on the boundary ring of ``cell``, and that ring's size."""
+    found = boundary.order[np.searchsorted(boundary.sorted_key, cell * n_vertices + vertex)]
+    return boundary.position[found], boundary.size[np.searchsorted(boundary.start, found, side="right") - 1]
+
+
+class _Chords(NamedTuple):
+    """The distinct chords (zero-line segments through a cell's interior): ``cell``, end vertices
+    ``down``/``up``, ``neuron``, the ends' positions on the cell's ring. ``real`` (per pair): its
+    zero set in the cell is a chord, not a corner or an edge."""
+
+    cell: np.ndarray
+    down: np.ndarray
+    up: np.ndarray
+    neuron: np.ndarray
+    down_position: np.ndarray
+    up_position: np.ndarray
+    real: np.ndarray
+
+
+def _chords(pairs: _Pairs, edge: _EdgeVertices, boundary: _Boundary) -> _Chords:
+    """One chord per distinct (cell, end points); pairs whose ends are equal or adjacent make none."""
+    n_pairs = len(pairs.cell)
+    down, up = edge.event_vertex[:n_pairs], edge.event_vertex[n_pairs:]
+    down_position, ring_size = _ring_position(boundary, pairs.cell, down, len(edge.xy))
+    up_position, _ = _ring_position(boundary, pairs.cell, up, len(edge.xy))
+    gap = np.abs(down_position - up_position)
+    real = (gap != 0) & (gap != 1) & (gap != ring_size - 1)
+    lo, hi = np.minimum(down, up), np.maximum(down, up)
+    chosen = np.flatnonzero(real)
+    chosen = chosen[np.lexsort((hi[chosen], lo[chosen], pairs.cell[chosen]))]
+    distinct = np.r_[True, (np.diff(pairs.cell[chosen]) != 0) | (np.diff(lo[chosen]) != 0)
+                     | (np.diff(hi[chosen]) != 0)]
+    chosen = chosen[distinct]
+    return _Chords(pairs.cell[chosen], down[chosen], up[chosen], pairs.neuron[chosen],
+                   down_position[chosen], up_position[chosen], real)
+
+
+class _Inner(NamedTuple):
+    """The vertices after adding the chord crossings (``xy``; new vertex i is on ``chord[i]`` at
+    fraction ``fraction[i]`` from its down end) and the chord pieces between consecutive vertices
+    along each chord (``piece_cell``, ``piece_from``, ``piece_to``)."""
+
+    xy: np.ndarray
+    chord: np.ndarray
+    fraction: np.ndarray
+    piece_cell: np.ndarray
+    piece_from: np.ndarray
+    piece_to: np.ndarray
+
+
+def _chord_crossings(chords: _Chords, z, edge: _EdgeVertices, gtol) -> _Inner:
+    """Crossings of the chords inside their cells, merged along each chord, and the chord pieces."""
+    first, second = _crossing_chords(chords)
+    s_first = _fraction_along(chords, first, second, z, edge)
+    s_second = _fraction_along(chords, second, first, z, edge)
+    xy, n_old, n_cross, n_chords = edge.xy, len(edge.xy), len(first), len(chords.cell)
+    chord = np.concatenate([first, second, np.arange(n_chords), np.arange(n_chords)])
+    fraction = np.concatenate([s_first, s_second, np.zeros(n_chords), np.ones(n_chords)])
+    node = np.concatenate([n_old + np.arange(n_cross)] * 2 + [chords.down, chords.up])
+    order = np.lexsort((fraction, chord))
+    chord, fraction, node = chord[order], fraction[order], node[order]
+    length = np.linalg.norm(xy[chords.up] - xy[chords.down], axis=1)
+    close = (chord[1:] == chord[:-1]) & (np.diff(fraction) * length[chord[1:]] <= gtol)
+    vertex_of, new = _merged_ids(_merge(n_old + n_cross, node[:-1][close], node[1:][close]), n_old)
+    vertex = vertex_of[node]
+    keep = np.r_[True, (chord[1:] != chord[:-1]) | (vertex[1:] != vertex[:-1])]
+    chord, vertex = chord[keep], vertex[keep]
+    piece = np.flatnonzero(chord[1:] == chord[:-1])
+    down, up = xy[chords.down[first[new]]], xy[chords.up[first[new]]]
+    return _Inner(np.concatenate([xy, down + s_first[new, None] * (up - down)]), first[new], s_first[new],
+                  chords.cell[chord[piece]], vertex[piece], vertex[piece + 1])
+
+
+def _crossing_chords(chords: _Chords) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of chords of one cell whose end points interleave on its ring: they cross inside."""
+    a, b = _pairs_within(chords.cell)
+    pd, pu = chords.down_position, chords.up_position
+    a1, a2 = np.minimum(pd[a], pu[a]), np.maximum(pd[a], pu[a])
+    b1, b2 = np.minimum(pd[b], pu[b]), np.maximum(pd[b], pu[b])
     crosses = ((a1 != b1) & (a1 != b2) & (a2 != b1) & (a2 != b2)
                & (((a1 < b1) & (b1 < a2)) != ((a1 < b2) & (b2 < a2))))
-    ch_a, ch_b = ch_a[crosses], ch_b[crosses]
+    return a[crosses], b[crosses]
 
-    def value_at(vertex, neuron_):
-        return (rep1_weight[vertex] * z[rep1_index[vertex], neuron_[:, None]]).sum(axis=1)
 
-    def along(chord, other):
-        start_value = value_at(ch_d[chord], ch_neuron[other])
-        end_value = value_at(ch_u[chord], ch_neuron[other])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.clip(np.nan_to_num(start_value / (start_value - end_value), nan=0.5), 0.0, 1.0)
-        return s
+def _fraction_along(chords: _Chords, chord, other, z, edge: _EdgeVertices) -> np.ndarray:
+    """Where the neuron of chord ``other`` is 0 along ``chord``: the fraction from its down end,
+    interpolated from that neuron's values at the two ends."""
+    neuron = chords.neuron[other][:, None]
+    start_value = (edge.weight[chords.down[chord]] * z[edge.index[chords.down[chord]], neuron]).sum(axis=1)
+    end_value = (edge.weight[chords.up[chord]] * z[edge.index[chords.up[chord]], neuron]).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(np.nan_to_num(start_value / (start_value - end_value), nan=0.5), 0.0, 1.0)
 
-    s_a, s_b = along(ch_a, ch_b), along(ch_b, ch_a)
-    x_cross = xy1[ch_d[ch_a]] + s_a[:, None] * (xy1[ch_u[ch_a]] - xy1[ch_d[ch_a]])
-    n_cross = len(ch_a)
-    n_chords = len(ch_cell)
-    entry_chord = np.concatenate([ch_a, ch_b, np.arange(n_chords), np.arange(n_chords)])
-    entry_s = np.concatenate([s_a, s_b, np.zeros(n_chords), np.ones(n_chords)])
-    entry_node = np.concatenate([n_vert1 + np.arange(n_cross)] * 2 + [ch_d, ch_u])
-    order = np.lexsort((entry_s, entry_chord))
-    entry_chord, entry_s, entry_node = entry_chord[order], entry_s[order], entry_node[order]
-    ch_len = np.linalg.norm(xy1[ch_u] - xy1[ch_d], axis=1)
-    close = (entry_chord[1:] == entry_chord[:-1]) & (np.diff(entry_s) * ch_len[entry_chord[1:]] <= gtol)
-    rep = _merge(n_vert1 + n_cross, entry_node[:-1][close], entry_node[1:][close])
-    new2 = np.unique(rep[n_vert1:][rep[n_vert1:] >= n_vert1]) - n_vert1
-    vid = np.arange(n_vert1 + n_cross)
-    vid[n_vert1 + new2] = n_vert1 + np.arange(len(new2))
-    vid = vid[rep]
-    n_vert2 = n_vert1 + len(new2)
-    xy2 = np.concatenate([xy1, x_cross[new2]])
-    entry_vertex = vid[entry_node]
-    keep = np.r_[True, (entry_chord[1:] != entry_chord[:-1]) | (entry_vertex[1:] != entry_vertex[:-1])]
-    entry_chord, entry_vertex = entry_chord[keep], entry_vertex[keep]
-    piece = np.flatnonzero(entry_chord[1:] == entry_chord[:-1])
-    piece_cell, piece_from, piece_to = ch_cell[entry_chord[piece]], entry_vertex[piece], entry_vertex[piece + 1]
-    # --- faces of the cut cells from half-edges: boundary (inner side real, outer side virtual) + chords
-    all_cell = np.concatenate([b_cell, piece_cell])
-    all_lo = np.concatenate([np.minimum(b_vertex, b_vertex[b_next]), np.minimum(piece_from, piece_to)])
-    all_hi = np.concatenate([np.maximum(b_vertex, b_vertex[b_next]), np.maximum(piece_from, piece_to)])
+
+class _Faces(NamedTuple):
+    """The faces of positive area of the cut cells: vertex ``ring``/``start`` (CCW), old ``cell``."""
+
+    ring: np.ndarray
+    start: np.ndarray
+    cell: np.ndarray
+
+
+def _faces(boundary: _Boundary, inner: _Inner) -> _Faces:
+    """Trace the faces of every cut cell along the ``next`` pointers of its half-edges."""
+    cell, origin, target, twin, n_real = _half_edges(boundary, inner)
+    successor = _next_half_edge(cell, origin, target, twin, n_real, inner.xy)
+    face_of, rank = _cycles(successor)
+    real_cell, real_origin = cell[:n_real], origin[:n_real]
+    order = np.lexsort((rank, face_of, real_cell))
+    ring = real_origin[order]
+    start = _run_starts(face_of[order])
+    face_cell = real_cell[order][start[:-1]]
+    keep = _shoelace(inner.xy[ring], start) > 0
+    ring, start = _select(ring, start, keep)
+    return _Faces(ring, start, face_cell[keep])
+
+
+def _half_edges(boundary: _Boundary, inner: _Inner):
+    """Half-edges (``cell``, ``origin``, ``target``, ``twin``) of each cut cell: its boundary edges
+    both ways and its distinct chord pieces both ways. The first ``n_real`` (the boundary's inner
+    sides and the pieces) bound faces; the others (the boundary's outer sides) are only twins."""
+    b_cell, b_from, b_to = boundary.cell, boundary.vertex, boundary.vertex[boundary.next]
+    p_cell, p_from, p_to = inner.piece_cell, inner.piece_from, inner.piece_to
+    all_cell = np.concatenate([b_cell, p_cell])
+    all_lo = np.concatenate([np.minimum(b_from, b_to), np.minimum(p_from, p_to)])
+    all_hi = np.concatenate([np.maximum(b_from, b_to), np.maximum(p_from, p_to)])
     order = np.lexsort((np.arange(len(all_cell)), all_hi, all_lo, all_cell))
     repeated = np.zeros(len(all_cell), bool)
     repeated[order[1:]] = ((all_cell[order][1:] == all_cell[order][:-1]) & (all_lo[order][1:] == all_lo[order][:-1])
                            & (all_hi[order][1:] == all_hi[order][:-1]))
-    unique_piece = ~repeated[len(b_cell):]
-    piece_cell, piece_from, piece_to = piece_cell[unique_piece], piece_from[unique_piece], piece_to[unique_piece]
-    n_b, n_p = len(b_cell), len(piece_cell)
-    he_cell = np.concatenate([b_cell, b_cell, piece_cell, piece_cell])
-    he_from = np.concatenate([b_vertex, b_vertex[b_next], piece_from, piece_to])
-    he_to = np.concatenate([b_vertex[b_next], b_vertex, piece_to, piece_from])
-    twin = np.concatenate([np.arange(n_b) + n_b, np.arange(n_b), np.arange(n_p) + 2 * n_b + n_p,
-                           np.arange(n_p) + 2 * n_b])
-    delta = xy2[he_to] - xy2[he_from]
-    angle = np.arctan2(delta[:, 1], delta[:, 0])
-    order = np.lexsort((angle, he_from, he_cell))
-    new_group = np.r_[True, (he_cell[order][1:] != he_cell[order][:-1]) | (he_from[order][1:] != he_from[order][:-1])]
-    group_first = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
-    group_last = np.r_[np.flatnonzero(new_group)[1:], len(order)]
-    group_last = np.repeat(group_last, np.diff(np.r_[np.flatnonzero(new_group), len(order)])) - 1
+    unique = ~repeated[len(b_cell):]  # a piece along the boundary or repeated is no new edge
+    p_cell, p_from, p_to = p_cell[unique], p_from[unique], p_to[unique]
+    n_b, n_p = len(b_cell), len(p_cell)
+    cell = np.concatenate([b_cell, p_cell, p_cell, b_cell])
+    origin = np.concatenate([b_from, p_from, p_to, b_to])
+    target = np.concatenate([b_to, p_to, p_from, b_from])
+    twin = np.concatenate([np.arange(n_b) + n_b + 2 * n_p, np.arange(n_p) + n_b + n_p, np.arange(n_p) + n_b,
+                           np.arange(n_b)])
+    return cell, origin, target, twin, n_b + 2 * n_p
+
+
+def _next_half_edge(cell, origin, target, twin, n_real, xy) -> np.ndarray:
+    """For each of the first ``n_real`` half-edges the next one along its face: around the target
+    vertex (within the cell), the half-edge leaving it just clockwise of the twin."""
+    delta = xy[target] - xy[origin]
+    order = np.lexsort((np.arctan2(delta[:, 1], delta[:, 0]), origin, cell))
+    group = _run_starts(cell[order], origin[order])
+    group_of, _ = _rank_within_segments(np.diff(group))
     position = np.empty(len(order), np.int64)
     position[order] = np.arange(len(order))
-    real_he = np.r_[np.arange(n_b), np.arange(2 * n_b, 2 * n_b + 2 * n_p)]
-    p = position[twin[real_he]]
-    successor = order[np.where(p > group_first[p], p - 1, group_last[p])]
-    compact = np.full(len(he_cell), -1)
-    compact[real_he] = np.arange(len(real_he))
-    successor = compact[successor]
-    face_of, rank = _cycles(successor)
-    face_order = np.lexsort((rank, face_of, he_cell[real_he]))
-    f_vertex = he_from[real_he][face_order]
-    f_face = face_of[face_order]
-    f_start = np.r_[np.flatnonzero(np.r_[True, f_face[1:] != f_face[:-1]]), len(f_face)]
-    f_cell = he_cell[real_he][face_order][f_start[:-1]]
-    f_area = _shoelace(xy2[f_vertex], f_start)
-    keep_face = f_area > 0
-    f_vertex, f_start = _select(f_vertex, f_start, keep_face)
-    f_cell = f_cell[keep_face]
-    # --- this layer's bits: uncut neurons from the cell, cutting ones from the side of their chord
-    interior = np.add.reduceat(xy2[f_vertex], f_start[:-1], axis=0) / np.diff(f_start)[:, None]
-    f_bits = uncut_bits[f_cell]
+    p = position[twin[:n_real]]
+    first, last = group[group_of[p]], group[group_of[p] + 1] - 1
+    return order[np.where(p > first, p - 1, last)]
+
+
+def _face_bits(faces: _Faces, xy, pairs: _Pairs, ends: _Ends, edge: _EdgeVertices, chords: _Chords,
+               first_layer) -> np.ndarray:
+    """This layer's packed bits of every face: a neuron that does not cut its cell keeps the cell's
+    bit; a cutting one is read at the face's vertex mean, from ``first_layer`` when given, else from
+    the side of its chord (or its ``majority`` sign where its zero set is no chord)."""
+    interior = np.add.reduceat(xy[faces.ring], faces.start[:-1], axis=0) / np.diff(faces.start)[:, None]
+    bits = pairs.positive[faces.cell]
     if first_layer is not None:
         weight, bias = first_layer
-        for lo in range(0, len(f_cell), 8192):
+        for lo in range(0, len(faces.cell), 8192):
             x = interior[lo:lo + 8192]
             positive = x[:, :1] * weight[:, 0] + x[:, 1:] * weight[:, 1] + bias > 0
-            f_bits[lo:lo + 8192] |= np.packbits(positive, axis=1) & cut[f_cell[lo:lo + 8192]]
-    else:
-        face_first = np.searchsorted(f_cell, cut_cell)
-        face_count = np.searchsorted(f_cell, cut_cell, side="right") - face_first
-        pair_face = np.repeat(np.arange(n_pairs), face_count)
-        face = np.arange(face_count.sum()) - np.repeat(np.cumsum(face_count) - face_count, face_count) + \
-            np.repeat(face_first, face_count)
-        dv, uv = xy2[d_vertex[pair_face]], xy2[u_vertex[pair_face]]
-        rel = interior[face] - dv
-        side = (uv[:, 0] - dv[:, 0]) * rel[:, 1] - (uv[:, 1] - dv[:, 1]) * rel[:, 0]
-        positive = np.where(real[pair_face], side > 0, majority[pair_face] > 0)
-        cut_bits = np.zeros((len(f_cell), n_neurons), bool)
-        cut_bits.ravel()[face[positive] * n_neurons + cut_neuron[pair_face][positive]] = True
-        f_bits |= np.packbits(cut_bits, axis=1)
-    uncut_cells = np.flatnonzero(~np.isin(np.arange(len(size)), cut_cells))
-    u_vertex_ring, u_start = _select(ring, start, ~np.isin(np.arange(len(size)), cut_cells))
-    new_ring = np.concatenate([u_vertex_ring, f_vertex])
-    new_start = np.r_[u_start[:-1], len(u_vertex_ring) + f_start]
-    rep_index = np.concatenate([np.concatenate([rep1_index[n_vert:]] * 2, 1),
-                                np.concatenate([rep1_index[ch_d[ch_a[new2]]], rep1_index[ch_u[ch_a[new2]]]], 1)])
-    s_new = s_a[new2, None]
-    rep_weight = np.concatenate([np.concatenate([rep1_weight[n_vert:], np.zeros((len(new1), 2))], 1),
-                                 np.concatenate([(1 - s_new) * rep1_weight[ch_d[ch_a[new2]]],
-                                                 s_new * rep1_weight[ch_u[ch_a[new2]]]], 1)])
-    return _Split(new_xy=xy2[n_vert:], rep_index=rep_index, rep_weight=rep_weight,
-                  new_cell=np.concatenate([new1_cell, ch_cell[ch_a[new2]]]), ring=new_ring, start=new_start,
-                  parent=np.concatenate([uncut_cells, f_cell]), bits=np.concatenate([uncut_bits[uncut_cells], f_bits]),
-                  cut_cell=cut_cell, cut_neuron=cut_neuron)
+            bits[lo:lo + 8192] |= np.packbits(positive, axis=1) & pairs.cut[faces.cell[lo:lo + 8192]]
+        return bits
+    face_first = np.searchsorted(faces.cell, pairs.cell)
+    pair, rank = _rank_within_segments(np.searchsorted(faces.cell, pairs.cell, side="right") - face_first)
+    face = face_first[pair] + rank
+    n_pairs = len(pairs.cell)
+    down, up = xy[edge.event_vertex[:n_pairs][pair]], xy[edge.event_vertex[n_pairs:][pair]]
+    relative = interior[face] - down
+    side = (up[:, 0] - down[:, 0]) * relative[:, 1] - (up[:, 1] - down[:, 1]) * relative[:, 0]
+    positive = np.where(chords.real[pair], side > 0, ends.majority[pair] > 0)
+    n_neurons = pairs.cut.shape[1] * 8
+    cut_bits = np.zeros((len(faces.cell), n_neurons), bool)
+    cut_bits.ravel()[face[positive] * n_neurons + pairs.neuron[pair][positive]] = True
+    return bits | np.packbits(cut_bits, axis=1)
+
+
+def _assemble(ring, start, pairs: _Pairs, edge: _EdgeVertices, chords: _Chords, inner: _Inner,
+              faces: _Faces, bits) -> _Split:
+    """The uncut cells followed by the faces of the cut ones, and the new vertices as convex
+    combinations of old ones (an edge crossing: two; a chord crossing: its chord's two ends' four)."""
+    n_vert = len(edge.index) - len(edge.cell)
+    uncut = np.ones(len(start) - 1, bool)
+    uncut[pairs.cell] = False
+    uncut_ring, uncut_start = _select(ring, start, uncut)
+    down, up = chords.down[inner.chord], chords.up[inner.chord]
+    s = inner.fraction[:, None]
+    index = np.concatenate([np.concatenate([edge.index[n_vert:]] * 2, 1),
+                            np.concatenate([edge.index[down], edge.index[up]], 1)])
+    weight = np.concatenate([np.concatenate([edge.weight[n_vert:], np.zeros((len(edge.cell), 2))], 1),
+                             np.concatenate([(1 - s) * edge.weight[down], s * edge.weight[up]], 1)])
+    uncut_cells = np.flatnonzero(uncut)
+    return _Split(new_xy=inner.xy[n_vert:], rep_index=index, rep_weight=weight,
+                  new_cell=np.concatenate([edge.cell, chords.cell[inner.chord]]),
+                  ring=np.concatenate([uncut_ring, faces.ring]), start=np.r_[uncut_start[:-1], len(uncut_ring) + faces.start],
+                  parent=np.concatenate([uncut_cells, faces.cell]),
+                  bits=np.concatenate([pairs.positive[uncut_cells], bits]), cut_cell=pairs.cell, cut_neuron=pairs.neuron)
 
 
 def _chord_events(signs: list[int]) -> tuple[int, int]:
@@ -500,6 +651,42 @@ def _merge(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     smallest = np.full(label.max() + 1, n_nodes)
     np.minimum.at(smallest, label, np.arange(n_nodes))
     return smallest[label]
+
+
+def _merged_ids(representative: np.ndarray, n_old: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex ids after merging every node into its group's ``representative`` (from ``_merge``): the
+    ``n_old`` old vertices keep theirs, every other group becomes one new vertex, numbered from
+    ``n_old`` on; also the nodes (counted from ``n_old``) that give those new vertices."""
+    rest = representative[n_old:]
+    new = np.unique(rest[rest >= n_old]) - n_old
+    vertex = np.arange(len(representative))
+    vertex[n_old + new] = n_old + np.arange(len(new))
+    return vertex[representative], new
+
+
+def _rank_within_segments(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For segments of ``count`` elements laid end to end: each element's segment and rank in it."""
+    segment = np.repeat(np.arange(len(count)), count)
+    return segment, np.arange(len(segment)) - np.repeat(np.cumsum(count) - count, count)
+
+
+def _run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal consecutive rows of ``keys`` starts, followed by the total length."""
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(1, np.int64)
+    change = np.zeros(n - 1, bool)
+    for key in keys:
+        change |= key[1:] != key[:-1]
+    return np.r_[0, np.flatnonzero(change) + 1, n]
+
+
+def _ring_next(start: np.ndarray) -> np.ndarray:
+    """Index of the next element around each ring (rings laid end to end from ``start``, which ends
+    with the total length)."""
+    following = np.arange(1, start[-1] + 1)
+    following[start[1:] - 1] = start[:-1]
+    return following
 
 
 def _pairs_within(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -544,8 +731,7 @@ def _select(ring: np.ndarray, start: np.ndarray, keep: np.ndarray) -> tuple[np.n
 
 
 def _shoelace(vertices: np.ndarray, start: np.ndarray) -> np.ndarray:
-    following = np.arange(len(vertices)) + 1
-    following[start[1:] - 1] = start[:-1]
+    following = _ring_next(start)
     relative = vertices - np.repeat(vertices[start[:-1]], np.diff(start), axis=0)
     x, y = relative[:, 0], relative[:, 1]
     cross = x * y[following] - x[following] * y
@@ -558,9 +744,8 @@ def _extend(next_old, z, split: _Split, next_weight, negative_slope) -> np.ndarr
     idx, w = split.rep_index, split.rep_weight
     base = np.einsum("nt,ntk->nk", w, next_old[idx])
     first = np.searchsorted(split.cut_cell, split.new_cell)
-    count = np.searchsorted(split.cut_cell, split.new_cell, side="right") - first
-    vertex = np.repeat(np.arange(len(idx)), count)
-    pair = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(first, count)
+    vertex, rank = _rank_within_segments(np.searchsorted(split.cut_cell, split.new_cell, side="right") - first)
+    pair = first[vertex] + rank
     neuron = split.cut_neuron[pair]
     values = z[idx[vertex], neuron[:, None]]
     weights = w[vertex]
@@ -696,27 +881,24 @@ def rasterize(regions: Regions, bounds: tuple[float, float, float, float] | None
     lower, upper = np.minimum.reduceat(points, start[:-1], axis=0), np.maximum.reduceat(points, start[:-1], axis=0)
     visible = (upper[:, 0] >= xmin) & (lower[:, 0] <= xmax) & (upper[:, 1] >= ymin) & (lower[:, 1] <= ymax)
     poly = np.repeat(np.arange(len(size)), size)
-    follow = np.arange(len(points)) + 1
-    follow[start[1:] - 1] = start[:-1]
+    follow = _ring_next(start)
     edge = np.flatnonzero(visible[poly])
     p, q = points[edge], points[follow[edge]]
     row_of = lambda y: np.clip(np.ceil((y - ymin) / dy - 0.5), 0, height).astype(np.int64)  # noqa: E731
     first_row, end_row = row_of(np.minimum(p[:, 1], q[:, 1])), row_of(np.maximum(p[:, 1], q[:, 1]))
-    count = end_row - first_row
-    which = np.repeat(np.arange(len(edge)), count)
-    row = first_row[which] + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    which, rank = _rank_within_segments(end_row - first_row)
+    row = first_row[which] + rank
     y = ymin + (row + 0.5) * dy
     p, q = p[which], q[which]
     x = p[:, 0] + (y - p[:, 1]) * (q[:, 0] - p[:, 0]) / (q[:, 1] - p[:, 1])
     owner = poly[edge][which]
     order = np.lexsort((row, owner))
     owner, row, x = owner[order], row[order], x[order]
-    first = np.flatnonzero(np.r_[True, (owner[1:] != owner[:-1]) | (row[1:] != row[:-1])])
+    first = _run_starts(owner, row)[:-1]
     x_left, x_right = np.minimum.reduceat(x, first), np.maximum.reduceat(x, first)
     col_of = lambda v: np.clip(np.ceil((v - xmin) / dx - 0.5), 0, width).astype(np.int64)  # noqa: E731
     c0, c1 = col_of(x_left), col_of(x_right)
-    n = np.maximum(c1 - c0, 0)
-    span = np.repeat(np.arange(len(first)), n)
-    col = c0[span] + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    span, rank = _rank_within_segments(np.maximum(c1 - c0, 0))
+    col = c0[span] + rank
     ids[row[first][span], col] = owner[first][span]
     return ids
