@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toyood.gan import CLASSIFIERS, STARTS, GanConfig, gan_metrics, train_gan  # noqa: E402
-from toyood.plots.gan import gan_animation  # noqa: E402
+from toyood.evaluate import gan_metrics
+from toyood.gan import CLASSIFIERS, STARTS, GanConfig, train_gan
+from toyood.plots.gan import gan_animation
 
 
 def main() -> None:

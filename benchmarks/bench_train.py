@@ -21,10 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toyood.evaluate import evaluate_grid  # noqa: E402
-from toyood.train import ToyConfig, train_toy, ood_pool  # noqa: E402
-from toyood import data as toydata  # noqa: E402
+from toyood.evaluate import evaluate_grid
+from toyood.toy import ToyConfig, ood_pool, train_toy
+from toyood import data as toydata
 
 
 def straightforward_loop(config: ToyConfig) -> float:

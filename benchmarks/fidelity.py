@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from toyood.evaluate import toy_metrics  # noqa: E402
-from toyood.train import ToyConfig, train_toy  # noqa: E402
+from toyood.evaluate import toy_metrics
+from toyood.toy import ToyConfig, train_toy
 
 CASES = [("plain", None, {}), ("confidence", "boundary", {}), ("reject", "boundary", {}), ("reject", "general", {}),
          ("confidence", "general", {}), ("ceda", "general", {}), ("ceda", "general", {"ceda_objective": "uniform"}),

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from toyood.train import TrainingDiverged
+from toyood.errors import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 180

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
     (["--snapshot-every", "0"], "snapshot_every"),
     (["--sigma", "0"], "sigma"),
     (["--iterations", "100000", "--snapshot-every", "1"], "at most 500 snapshots"),
-    (["--threads", "0"], "--threads"),
+    (["--threads", "0"], "threads must be between 1 and"),
 ])
 def test_bad_flags_exit_2_with_one_line(flags, message, capsys):
     assert main(["gan", *flags]) == 2

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from toyood.cli import main
-from toyood.train import load_run
+from toyood.runfiles import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--hidden", "16,16", "--epochs", "2", "--n-per-class", "100", "--n-far", "500"]

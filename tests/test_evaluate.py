@@ -4,10 +4,11 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from toyood import data as toydata
-from toyood.evaluate import evaluate_grid, probabilities, tiled_grid_logits, toy_metrics
+from toyood.evaluate import evaluate_grid, tiled_grid_logits, toy_metrics
+from toyood.predict import probabilities
 from toyood.methods import RejectClass
 from toyood.models import MLP
-from toyood.train import ToyConfig, train_toy
+from toyood.toy import ToyConfig, train_toy
 
 REQUIRED = {"test_accuracy", "far_ood_mmc", "far_ood_auroc", "far_ood_fpr95", "far_ood_overconfident",
             "far_ood_rejected", "asymptotic_overconfident", "asymptotic_rejected", "median_alpha_999",

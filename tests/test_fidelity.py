@@ -12,7 +12,7 @@ import pytest
 
 from toyood.evaluate import toy_metrics
 from toyood.farfield import ray_probabilities
-from toyood.train import ToyConfig, train_toy
+from toyood.toy import ToyConfig, train_toy
 
 SEEDS = (0, 1, 2)
 

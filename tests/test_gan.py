@@ -8,11 +8,14 @@ import torch
 
 from toyood import data as toydata
 from toyood import gan
-from toyood.gan import (GanConfig, build_gan, classifier_step, coverage, discriminator_step, gan_metrics,
-                        generator_step, make_adam, ring_coverage, ring_distance, train_gan)
+from toyood.evaluate import gan_metrics
+from toyood.gan import (ADAM_BETAS, GanConfig, build_gan, classifier_step, coverage, discriminator_step,
+                        generator_step, ring_coverage, ring_distance, train_gan)
 from toyood.methods import ConfidenceLoss, RejectClass
 from toyood.models import MLP
-from toyood.train import ConfigError, ToyConfig, train_toy
+from toyood.errors import ConfigError
+from toyood.toy import ToyConfig, train_toy
+from toyood.train import make_optimizer
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -90,34 +93,34 @@ def _changed(before, nets):
 def test_each_step_updates_only_its_own_network(method):
     config = GanConfig(**SMALL)
     x, y = torch.randn(8, 2) * 10, torch.randint(0, 2, (8,))
-    generator, discriminator = build_gan(config, x)
+    g_net, d_net = build_gan(config, x)
     classifier = MLP((16, 16), 2, method.head)
-    nets = (generator, discriminator, classifier)
-    opt_g, opt_d, opt_c = (make_adam(net, 1e-2) for net in nets)
+    nets = (g_net, d_net, classifier)
+    opt_g, opt_d, opt_c = (make_optimizer(net.parameters(), lr=1e-2, betas=ADAM_BETAS) for net in nets)
 
-    fake = generator(torch.randn(8, config.latent_dim))
+    fake = g_net(torch.randn(8, config.latent_dim))
     before = _state(*nets)
-    discriminator_step(discriminator, opt_d, x, fake)
+    discriminator_step(d_net, opt_d, x, fake)
     assert _changed(before, nets) == [False, True, False]
 
-    before, d_grads = _state(*nets), [p.grad for p in discriminator.parameters()]
-    generator_step(opt_g, discriminator, classifier, method, fake, 1.0)
+    before, d_grads = _state(*nets), [p.grad for p in d_net.parameters()]
+    generator_step(opt_g, d_net, classifier, method, fake, 1.0)
     assert _changed(before, nets) == [True, False, False]
-    assert all(p.grad is g for p, g in zip(discriminator.parameters(), d_grads))  # no gradient landed on D or C
+    assert all(p.grad is g for p, g in zip(d_net.parameters(), d_grads))  # no gradient landed on D or C
     assert all(p.grad is None for p in classifier.parameters())
 
     before = _state(*nets)
-    classifier_step(classifier, opt_c, method, x, y, generator(torch.randn(8, config.latent_dim)))
+    classifier_step(classifier, opt_c, method, x, y, g_net(torch.randn(8, config.latent_dim)))
     assert _changed(before, nets) == [False, False, True]
 
 
 def test_generator_and_discriminator_work_on_standardised_data():
     x = torch.tensor([[-10.0, 1.0], [10.0, -1.0], [-12.0, 0.0], [12.0, 0.0]])
-    generator, discriminator = build_gan(GanConfig(**SMALL), x)
-    unit = generator.standardised.to_unit(x)
+    g_net, d_net = build_gan(GanConfig(**SMALL), x)
+    unit = g_net.standardised.to_unit(x)
     torch.testing.assert_close(unit.mean(0), torch.zeros(2))
     torch.testing.assert_close(unit.std(0), torch.ones(2))
-    torch.testing.assert_close(generator.standardised.from_unit(unit), x)
+    torch.testing.assert_close(g_net.standardised.from_unit(unit), x)
 
 
 def test_the_generator_term_is_the_classifiers_own_ood_target():
@@ -168,9 +171,9 @@ def test_generated_samples_are_an_ood_source_for_the_other_methods(monkeypatch):
     monkeypatch.setattr(gan, "GanConfig", functools.partial(GanConfig, **small_gan))
     config = ToyConfig(method="confidence", ood="gan", hidden=(16, 16), epochs=2, n_per_class=60, n_ood=100,
                        device="cpu")
-    run = train_toy(config)
+    run = gan.train_toy_with_source(config)
     assert run.ood_train.shape == (100, 2) and run.ood_train.dtype == np.float32
-    np.testing.assert_array_equal(run.ood_train, train_toy(config).ood_train)
+    np.testing.assert_array_equal(run.ood_train, gan.train_toy_with_source(config).ood_train)
 
 
 # --- the page ---------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ import torch
 
 from toyood import data as toydata
 from toyood.gan import GanConfig, GanRun, GanSnapshot, coverage, ring_distance, view_extent
-from toyood.evaluate import grid_points
+from toyood.predict import grid_points
 from toyood.plots.gan import coverage_figure, gan_animation
-from toyood.train import ToyRun
+from toyood.toy import ToyRun
 
 
 def hand_made_run(n_snapshots: int = 41, classifier: str = "confidence") -> GanRun:

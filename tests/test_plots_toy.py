@@ -5,7 +5,7 @@ import pytest
 
 from toyood.evaluate import evaluate_grid
 from toyood.plots import toy as plots
-from toyood.train import ToyConfig, train_toy
+from toyood.toy import ToyConfig, train_toy
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -14,25 +13,11 @@ from .farfield import asymptotic_summary, median_alpha_to_confidence
 from .methods import Method, entropy
 from .metrics import mean_max_confidence, ood_metrics
 from .models import MLP, float64_copy
-
-if TYPE_CHECKING:
-    from .train import ToyRun
+from .predict import grid_points, probabilities
+from .gan import GanRun
+from .toy import ToyRun
 
 OVERCONFIDENT = 0.99  # "overconfident": predicted a real class with at least this probability
-
-
-def probabilities(model: nn.Module, x, chunk: int = 65536, dtype: torch.dtype = torch.float32) -> np.ndarray:
-    """softmax(model(x)) in eval mode, in chunks, on the model's device; returns numpy (n, C)."""
-    parameter = next(model.parameters())
-    model.eval()
-    x = torch.as_tensor(np.asarray(x), dtype=dtype)
-    if dtype != parameter.dtype:
-        raise ValueError(f"model is {parameter.dtype}, inputs requested as {dtype}")
-    out = []
-    with torch.inference_mode():
-        for part in x.split(chunk):
-            out.append(torch.softmax(model(part.to(parameter.device)), -1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0))
 
 
 @dataclass(frozen=True)
@@ -45,18 +30,6 @@ class GridEvaluation:
     confidence: np.ndarray
     predicted: np.ndarray
     entropy: np.ndarray
-
-
-def grid_points(extent: tuple[float, float, float, float], resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """xs, ys and the (ny·nx, 2) points of a resolution×resolution grid over (xmin, xmax, ymin, ymax)."""
-    xmin, xmax, ymin, ymax = extent
-    if not (xmin < xmax and ymin < ymax):
-        raise ValueError(f"grid extent must have xmin < xmax and ymin < ymax, got {extent}")
-    if not 2 <= resolution <= 4000:
-        raise ValueError(f"grid resolution must be between 2 and 4000, got {resolution}")
-    xs, ys = np.linspace(xmin, xmax, resolution), np.linspace(ymin, ymax, resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    return xs, ys, np.stack([gx.ravel(), gy.ravel()], 1)
 
 
 def evaluate_grid(model: nn.Module, method: Method, extent: tuple[float, float, float, float] | float,
@@ -147,7 +120,7 @@ def tiled_grid_logits(model: MLP, xs: np.ndarray, ys: np.ndarray, dtype: torch.d
     return image[:ny, :nx]
 
 
-def toy_metrics(run: "ToyRun", alpha_points: int = 200) -> dict:
+def toy_metrics(run: ToyRun, alpha_points: int = 200) -> dict:
     """All numbers of a toy run (the CLI's JSON and the app's table).
 
     Far test OOD: ``run.config.n_far`` points uniform in [-50,50]² outside the 3σ discs. Detection
@@ -160,7 +133,7 @@ def toy_metrics(run: "ToyRun", alpha_points: int = 200) -> dict:
     far = toydata.far_test_ood(config.n_far, config.sigma, config.seed)
     p_test = torch.from_numpy(probabilities(model, run.data.x_test))
     p_far = torch.from_numpy(probabilities(model, far))
-    reject = p_far.shape[-1] - 1 if method.head == "reject" else None
+    reject = method.reject_index(p_far.shape[-1])
     predicted_far = p_far.argmax(-1)
     real_far = predicted_far != reject if reject is not None else torch.ones_like(predicted_far, dtype=torch.bool)
     detection = ood_metrics(method.score(p_test).numpy(), method.score(p_far).numpy())
@@ -185,4 +158,21 @@ def toy_metrics(run: "ToyRun", alpha_points: int = 200) -> dict:
         "train_seconds": float(run.train_seconds),
     }
     metrics["eval_seconds"] = time.perf_counter() - start
+    return metrics
+
+
+def gan_metrics(run: GanRun) -> dict:
+    """The classifier's toy metrics (``toy_metrics``: far_ood_overconfident, far_ood_rejected, ...)
+    plus the final coverage and ring distance and their curves over the snapshots."""
+    metrics = toy_metrics(run.classifier)
+    metrics.update(
+        classifier=run.config.classifier,
+        start=run.config.start,
+        iterations=run.config.iterations,
+        coverage=run.snapshots[-1].coverage,
+        ring_distance=run.snapshots[-1].ring_distance,
+        snapshot_iterations=[s.iteration for s in run.snapshots],
+        coverage_curve=[s.coverage for s in run.snapshots],
+        ring_distance_curve=[s.ring_distance for s in run.snapshots],
+    )
     return metrics

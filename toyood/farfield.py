@@ -17,6 +17,7 @@ formula (ties; DisMax with no feature growth), it is evaluated in float64 at α 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -181,7 +182,8 @@ def asymptotic_summary(model: nn.Module, method: Method) -> dict:
     mmc = float(confidence.mean())
     if isinstance(model, MLP) and not isinstance(model.head, DisMaxHead):
         share = lambda mask: float(arcs.length[mask].sum() / TWO_PI)  # noqa: E731
-        reject = n_outputs(model) - 1 if method.head == "reject" else -2
+        reject = method.reject_index(n_outputs(model))
+        reject = -2 if reject is None else reject
         rejected = share(arcs.limit_class == reject)
         overconfident = share((arcs.limit_class >= 0) & (arcs.limit_class != reject))
         return {"overconfident": overconfident, "rejected": rejected,
@@ -191,26 +193,39 @@ def asymptotic_summary(model: nn.Module, method: Method) -> dict:
             "arcs": None}
 
 
-def alpha_to_confidence(model: nn.Module, method: Method, points: np.ndarray, threshold: float = 0.999,
-                        alpha_max: float = 1e12, grid: int = 100, bisections: int = 40) -> np.ndarray:
-    """Smallest α ≥ 1 with confidence(α·x) ≥ threshold for each point (inf when not reached by
-    ``alpha_max``): first crossing on a log grid of ``grid`` values, refined by bisection."""
-    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+def first_alpha_reaching(confidence_at: Callable[[np.ndarray, np.ndarray], np.ndarray], n: int,
+                         threshold: float = 0.999, alpha_max: float = 1e12, grid: int = 100,
+                         bisections: int = 40) -> np.ndarray:
+    """Smallest α ≥ 1 with confidence(α·x_i) ≥ threshold for each of ``n`` inputs (inf when not
+    reached by ``alpha_max``): the first crossing on a log grid of ``grid`` values, refined by
+    bisection in log α. ``confidence_at(index, alphas)`` returns the confidence of inputs ``index``
+    scaled by ``alphas`` (one α per input). The one α-search of toy points and images alike."""
     alphas = np.geomspace(1.0, alpha_max, grid)
-    model = float64_copy(model)  # once, not per bisection step
-    confident = _confidence_along(model, method, points, alphas) >= threshold  # n × grid
-    reached = confident.any(1)
-    first = confident.argmax(1)
-    result = np.full(len(points), np.inf)
+    everyone = np.arange(n)
+    confident = np.stack([confidence_at(everyone, np.full(n, a)) >= threshold for a in alphas], 1)
+    reached, first = confident.any(1), confident.argmax(1)
+    result = np.full(n, np.inf)
     result[reached & (first == 0)] = 1.0
     refine = np.nonzero(reached & (first > 0))[0]
     low, high = alphas[first[refine] - 1], alphas[first[refine]]
-    for _ in range(bisections):
+    for _ in range(bisections if len(refine) else 0):
         middle = np.sqrt(low * high)
-        above = _confidence_along(model, method, points[refine] * middle[:, None], np.ones(1))[:, 0] >= threshold
+        above = confidence_at(refine, middle) >= threshold
         high, low = np.where(above, middle, high), np.where(above, low, middle)
     result[refine] = high
     return result
+
+
+def alpha_to_confidence(model: nn.Module, method: Method, points: np.ndarray, threshold: float = 0.999,
+                        alpha_max: float = 1e12, grid: int = 100, bisections: int = 40) -> np.ndarray:
+    """``first_alpha_reaching`` for 2-D points, evaluated in float64."""
+    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    model = float64_copy(model)  # once, not per bisection step
+
+    def confidence_at(index: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+        return _confidence_along(model, method, points[index] * alphas[:, None], np.ones(1))[:, 0]
+
+    return first_alpha_reaching(confidence_at, len(points), threshold, alpha_max, grid, bisections)
 
 
 def _confidence_along(model, method, points, alphas):

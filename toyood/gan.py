@@ -40,11 +40,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as toydata
-from .evaluate import evaluate_grid, grid_points, toy_metrics
+from .device import DEVICES, resolve_device
+from .errors import ConfigChecker, TrainingDiverged
 from .methods import OOD_LABEL, Method, RejectClass
 from .models import MLP
-from .train import (DEVICES, PoolSampler, Progress, ToyConfig, ToyRun, TrainingDiverged, ConfigChecker, build_model,
-                    resolve_device, train_toy)
+from .predict import grid_points, probabilities
+from .progress import Progress, phase
+from .toy import ToyConfig, ToyRun, build_model, train_toy
+from .train import PoolSampler, make_optimizer
 
 CLASSIFIERS = ("confidence", "reject")
 STARTS = ("joint", "pretrained")
@@ -52,6 +55,7 @@ ADAM_BETAS = (0.5, 0.999)
 LEAKY_SLOPE = 0.2
 RING_SECTORS = 36
 PRETRAIN_SHARE = 0.2  # of the progress bar, for start='pretrained'
+GAN_SHARE = 0.8  # of the progress bar of a toy run with the 'gan' source
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class Standardised(nn.Module):
         return self.mean + self.std * u
 
 
-class Generator(nn.Module):
+class GeneratorNet(nn.Module):
     """z → Dense ×L (LeakyReLU 0.2) → 2 linear, mapped back to toy coordinates."""
 
     def __init__(self, latent_dim: int, hidden: tuple[int, ...], x_train: torch.Tensor):
@@ -145,7 +149,7 @@ class Generator(nn.Module):
         return self.standardised.from_unit(self.net(z))
 
 
-class Discriminator(nn.Module):
+class DiscriminatorNet(nn.Module):
     """Standardised x → Dense ×L (LeakyReLU 0.2) → the logit of "x is real"."""
 
     def __init__(self, hidden: tuple[int, ...], x_train: torch.Tensor):
@@ -217,8 +221,8 @@ class GanRun:
     the last snapshot's), the snapshots and the grid they were evaluated on."""
 
     config: GanConfig
-    generator: Generator
-    discriminator: Discriminator
+    generator_net: GeneratorNet
+    discriminator_net: DiscriminatorNet
     classifier: ToyRun
     snapshots: list[GanSnapshot]
     grid_xs: np.ndarray
@@ -234,14 +238,6 @@ def generator_ood_term(method: Method, logits: torch.Tensor, beta: float) -> tor
     return method.ood_loss(logits)
 
 
-def make_adam(module: nn.Module, lr: float) -> torch.optim.Optimizer:
-    """Adam(lr, β = (0.5, 0.999)), the fused kernel where available."""
-    try:
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=ADAM_BETAS, fused=True)
-    except (RuntimeError, ValueError):
-        return torch.optim.Adam(module.parameters(), lr=lr, betas=ADAM_BETAS)
-
-
 def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     """One step on ``loss`` for the optimizer's own parameters only: gradients flow through the
     other networks to their inputs but never land on their weights."""
@@ -251,7 +247,7 @@ def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     optimizer.step()
 
 
-def discriminator_step(discriminator: Discriminator, optimizer: torch.optim.Optimizer, real: torch.Tensor,
+def discriminator_step(discriminator: DiscriminatorNet, optimizer: torch.optim.Optimizer, real: torch.Tensor,
                        fake: torch.Tensor) -> torch.Tensor:
     """D step, eq. (2) term (c): BCE(D(x), real) + BCE(D(G(z)), fake), G(z) detached."""
     is_real = torch.cat([torch.ones(len(real), device=real.device), torch.zeros(len(fake), device=real.device)])
@@ -260,7 +256,7 @@ def discriminator_step(discriminator: Discriminator, optimizer: torch.optim.Opti
     return loss.detach()
 
 
-def generator_step(optimizer: torch.optim.Optimizer, discriminator: Discriminator, classifier: nn.Module,
+def generator_step(optimizer: torch.optim.Optimizer, discriminator: DiscriminatorNet, classifier: nn.Module,
                    method: Method, fake: torch.Tensor, beta: float) -> torch.Tensor:
     """G step, eq. (2) terms (b) + (c): BCE(D(G(z)), real) + β·KL(target ‖ p_θ(y|G(z)))."""
     is_real = torch.ones(len(fake), device=fake.device)
@@ -280,13 +276,13 @@ def classifier_step(classifier: nn.Module, optimizer: torch.optim.Optimizer, met
     return loss.detach()
 
 
-def build_gan(config: GanConfig, x_train: torch.Tensor) -> tuple[Generator, Discriminator]:
+def build_gan(config: GanConfig, x_train: torch.Tensor) -> tuple[GeneratorNet, DiscriminatorNet]:
     """Untrained G and D for the training points ``x_train``: PyTorch default initialisation under
     ``config.seed``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return (Generator(config.latent_dim, config.gan_hidden, x_train),
-                Discriminator(config.gan_hidden, x_train))
+        return (GeneratorNet(config.latent_dim, config.gan_hidden, x_train),
+                DiscriminatorNet(config.gan_hidden, x_train))
 
 
 def _classifier(config: GanConfig, data: toydata.ToyData, progress: Progress | None) -> tuple[nn.Module, bool]:
@@ -294,8 +290,7 @@ def _classifier(config: GanConfig, data: toydata.ToyData, progress: Progress | N
     toy = config.toy_config()
     if config.start == "joint":
         return build_model(toy, data), True
-    pretrain_progress = None if progress is None else (
-        lambda f, text: progress(PRETRAIN_SHARE * f, f"pre-training the classifier: {text}"))
+    pretrain_progress = phase(progress, 0.0, PRETRAIN_SHARE, "pre-training the classifier: ")
     return train_toy(dataclasses.replace(toy, ood="boundary"), pretrain_progress).model, False
 
 
@@ -309,82 +304,76 @@ def train_gan(config: GanConfig, progress: Progress | None = None) -> GanRun:
     classifier = classifier.to(device).train()
     method = config.toy_config().method_object()
     x_train, y_train = torch.from_numpy(data.x_train).to(device), torch.from_numpy(data.y_train).to(device)
-    generator, discriminator = (net.to(device).train() for net in build_gan(config, x_train))
-    opt_g, opt_d, opt_c = (make_adam(net, config.lr) for net in (generator, discriminator, classifier))
-
+    g_net, d_net = (net.to(device).train() for net in build_gan(config, x_train))
+    opt_g, opt_d, opt_c = (make_optimizer(net.parameters(), lr=config.lr, betas=ADAM_BETAS)
+                           for net in (g_net, d_net, classifier))
     rng = torch.Generator(device=device)
     rng.manual_seed(config.seed)
     real_rows = PoolSampler(torch.arange(len(x_train), device=device))
     n, latent = config.batch_size, config.latent_dim
     snapshot_latents = torch.randn(config.snapshot_samples, latent, generator=rng, device=device)
-    extent = view_extent(config.sigma)
+    xs, ys, grid = grid_points(view_extent(config.sigma), config.grid_resolution)
     offset = PRETRAIN_SHARE if config.start == "pretrained" else 0.0
 
     def snapshot(iteration: int) -> GanSnapshot:
         with torch.no_grad():
-            samples = generator(snapshot_latents).cpu().numpy()
-        grid = evaluate_grid(classifier, method, extent, config.grid_resolution)
+            samples = g_net(snapshot_latents).cpu().numpy()
+        confidence = method.confidence(torch.from_numpy(probabilities(classifier, grid.astype(np.float32))))
         classifier.train()
-        return GanSnapshot(iteration, samples, grid.confidence.astype(np.float32),
+        return GanSnapshot(iteration, samples, confidence.numpy().reshape(len(ys), len(xs)).astype(np.float32),
                            coverage(samples, config.sigma), ring_distance(samples, config.sigma))
 
     snapshots = [snapshot(0)]
     for iteration in range(1, config.iterations + 1):
         rows = real_rows(n, rng)
         x, y = x_train[rows], y_train[rows]
-        fake = generator(torch.randn(n, latent, generator=rng, device=device))
-        d_loss = discriminator_step(discriminator, opt_d, x, fake)
-        g_loss = generator_step(opt_g, discriminator, classifier, method, fake, config.beta)
+        fake = g_net(torch.randn(n, latent, generator=rng, device=device))
+        d_loss = discriminator_step(d_net, opt_d, x, fake)
+        g_loss = generator_step(opt_g, d_net, classifier, method, fake, config.beta)
         if train_classifier:
             with torch.no_grad():
-                fresh = generator(torch.randn(n, latent, generator=rng, device=device))
+                fresh = g_net(torch.randn(n, latent, generator=rng, device=device))
             classifier_step(classifier, opt_c, method, x, y, fresh, rng)
         if iteration % config.snapshot_every == 0 or iteration == config.iterations:
-            losses = torch.stack([d_loss, g_loss]).tolist()
-            if not all(map(math.isfinite, losses)):
-                raise TrainingDiverged(f"GAN training diverged at iteration {iteration} (D, G losses {losses}); "
-                                       f"lower the learning rate (now {config.lr:g}) or β (now {config.beta:g})")
+            _check_finite(iteration, d_loss, g_loss, config)
             snapshots.append(snapshot(iteration))
             if progress is not None:
                 progress(offset + (1 - offset) * iteration / config.iterations,
                          f"iteration {iteration}/{config.iterations} · coverage {snapshots[-1].coverage:.0%}")
     classifier.eval()
     seconds = time.perf_counter() - start_time
-    final = snapshots[-1].samples
-    toy_run = ToyRun(config.toy_config(), classifier.cpu(), data, final, seconds)
-    xs, ys, _ = grid_points(extent, config.grid_resolution)
-    return GanRun(config, generator.cpu().eval(), discriminator.cpu().eval(), toy_run, snapshots, xs, ys, seconds)
+    toy_run = ToyRun(config.toy_config(), classifier.cpu(), data, snapshots[-1].samples, seconds)
+    return GanRun(config, g_net.cpu().eval(), d_net.cpu().eval(), toy_run, snapshots, xs, ys, seconds)
 
 
-def gan_metrics(run: GanRun) -> dict:
-    """The classifier's toy metrics (``toy_metrics``: far_ood_overconfident, far_ood_rejected, ...)
-    plus the final coverage and ring distance and their curves over the snapshots."""
-    metrics = toy_metrics(run.classifier)
-    metrics.update(
-        classifier=run.config.classifier,
-        start=run.config.start,
-        iterations=run.config.iterations,
-        coverage=run.snapshots[-1].coverage,
-        ring_distance=run.snapshots[-1].ring_distance,
-        snapshot_iterations=[s.iteration for s in run.snapshots],
-        coverage_curve=[s.coverage for s in run.snapshots],
-        ring_distance_curve=[s.ring_distance for s in run.snapshots],
-    )
-    return metrics
+def _check_finite(iteration: int, d_loss: torch.Tensor, g_loss: torch.Tensor, config: GanConfig) -> None:
+    losses = torch.stack([d_loss, g_loss]).tolist()
+    if not all(map(math.isfinite, losses)):
+        raise TrainingDiverged(f"GAN training diverged at iteration {iteration} (D, G losses {losses}); "
+                               f"lower the learning rate (now {config.lr:g}) or β (now {config.beta:g})")
 
 
 def generated_samples(run: GanRun, n: int, seed: int) -> np.ndarray:
-    """``n`` samples of the trained generator from latents drawn under ``seed`` (float32, toy units)."""
+    """``n`` samples of the trained G from latents drawn under ``seed`` (float32, toy units)."""
     rng = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
-        return run.generator(torch.randn(n, run.config.latent_dim, generator=rng)).numpy().astype(np.float32)
+        return run.generator_net(torch.randn(n, run.config.latent_dim, generator=rng)).numpy().astype(np.float32)
 
 
-def ood_pool(config: ToyConfig) -> np.ndarray:
-    """The 'gan' OOD source for ``toyood.train.ood_pool``: ``config.n_ood`` samples of a GAN trained
-    with the defaults above, jointly with a confidence classifier (a reject one for method 'reject'),
-    on the config's data and seed."""
+def gan_ood_samples(config: ToyConfig, progress: Progress | None = None) -> np.ndarray:
+    """The 'gan' OOD source of a toy config: ``config.n_ood`` samples of a GAN trained with the
+    defaults above, jointly with a confidence classifier (a reject one for method 'reject'), on the
+    config's data and seed. Hand them to ``toyood.toy.train_toy(config, ood_samples=...)``."""
     classifier = "reject" if config.method == "reject" else "confidence"
     gan = GanConfig(classifier=classifier, seed=config.seed, sigma=config.sigma, n_per_class=config.n_per_class,
                     hidden=config.hidden, device=config.device)
-    return generated_samples(train_gan(gan), config.n_ood, config.seed)
+    return generated_samples(train_gan(gan, progress), config.n_ood, config.seed)
+
+
+def train_toy_with_source(config: ToyConfig, progress: Progress | None = None) -> ToyRun:
+    """``train_toy`` for any OOD source: for 'gan', first the GAN (its own progress phase), then the
+    classifier on its samples; for the others, ``train_toy`` itself."""
+    if config.ood != "gan":
+        return train_toy(config, progress)
+    samples = gan_ood_samples(config, phase(progress, 0.0, GAN_SHARE, "phase 1 of 2, GAN: "))
+    return train_toy(config, phase(progress, GAN_SHARE, 1.0, "phase 2 of 2, classifier: "), ood_samples=samples)

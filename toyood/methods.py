@@ -9,6 +9,10 @@ so a weight of 1 with equally many in- and out-rows is the papers' λ = 1 / β =
 
 Scores: ``confidence`` is the largest probability of a *real* class (what MMC averages and what
 "overconfident" thresholds); ``score`` is the OOD-detection score, higher = more in-distribution.
+
+Settings: a method's own settings are its dataclass fields; ``from_options`` builds a method from
+an experiment's options (any object with the attributes ``ood_weight`` = β or λ, ``ceda_objective``,
+``acet_eps``, ``acet_steps``, ``acet_step_size``), each method taking only what it uses.
 """
 from __future__ import annotations
 
@@ -44,15 +48,32 @@ def pgd_maximise(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
     ε-ball after every step; returns the best iterate per example, the start included.
     Gradients flow only to the input: callers put the model in eval mode.
     """
+    start = pgd_start(x, eps, lower, upper, generator)
+    return pgd_ascend(objective, x, start, eps, steps, step_size, lower, upper)
+
+
+def pgd_start(x: torch.Tensor, eps: float, lower: float | None = None, upper: float | None = None,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """``pgd_maximise``'s random start x + U(0,1)·U(−ε,ε), clipped (two draws from ``generator``)."""
     x = x.detach()
     shape = (len(x),) + (1,) * (x.dim() - 1)
     scale = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
     noise = (2 * torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) - 1) * eps
-    u = _clip(x + scale * noise, lower, upper)
-    best, best_value = u.clone(), torch.full((len(x),), -math.inf, device=x.device, dtype=x.dtype)
+    return _clip(x + scale * noise, lower, upper)
+
+
+def pgd_ascend(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, u: torch.Tensor, eps,
+               steps: int, step_size, lower: float | None = None, upper: float | None = None) -> torch.Tensor:
+    """``pgd_maximise``'s ascent from the start ``u``; the best iterate per entry of ``objective(u)``.
+    Shape-generic: ``x`` may stack several models' inputs (M, n, d) with ``eps`` and ``step_size``
+    broadcastable tensors and ``objective`` returning (M, n) values (``toyood.batched``)."""
+    x, u = x.detach(), u.detach()
+    best, best_value = u.clone(), None
     for step in range(steps + 1):
         u.requires_grad_(True)
         value = objective(u)
+        if best_value is None:
+            best_value = torch.full_like(value.detach(), -math.inf)
         improved = value.detach() > best_value
         best[improved] = u.detach()[improved]
         best_value = torch.where(improved, value.detach(), best_value)
@@ -78,18 +99,35 @@ class Method:
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
              generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.logits_loss(model(x), y)
+
+    def logits_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch from its logits (``loss`` after the forward pass; ``toyood.batched``)."""
         inside, outside = split_rows(y)
-        logits = model(x)
         loss = F.cross_entropy(logits[inside], y[inside])
         if self.needs_ood and outside.any():
             loss = loss + self.ood_loss(logits[outside])
         return loss
 
+    @classmethod
+    def from_options(cls, options) -> "Method":
+        """This method with its settings taken from ``options`` (see the module docstring)."""
+        return cls()
+
+    @classmethod
+    def settings_used(cls) -> tuple[str, ...]:
+        """The option names ``from_options`` reads (the others do not apply to this method)."""
+        return ()
+
     def ood_loss(self, logits: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"method {self.name} uses no OOD data")
 
+    def reject_index(self, n_outputs: int) -> int | None:
+        """The output index of the reject class, or None when the method has none."""
+        return n_outputs - 1 if self.head == "reject" else None
+
     def confidence(self, probs: torch.Tensor) -> torch.Tensor:
-        n_real = probs.shape[-1] - (self.head == "reject")
+        n_real = probs.shape[-1] - (self.reject_index(probs.shape[-1]) is not None)
         return probs[..., :n_real].max(-1).values
 
     def score(self, probs: torch.Tensor) -> torch.Tensor:
@@ -112,7 +150,15 @@ class ConfidenceLoss(Method):
 
     name: ClassVar[str] = "confidence"
     needs_ood: ClassVar[bool] = True
-    beta: float = 1.0
+    beta: float = 1.0  # β, the weight of the OOD term
+
+    @classmethod
+    def from_options(cls, options) -> "ConfidenceLoss":
+        return cls(beta=options.ood_weight)
+
+    @classmethod
+    def settings_used(cls) -> tuple[str, ...]:
+        return ("ood_weight",)
 
     def ood_loss(self, logits: torch.Tensor) -> torch.Tensor:
         log_probs = F.log_softmax(logits, -1)
@@ -133,8 +179,16 @@ class CEDA(Method):
 
     name: ClassVar[str] = "ceda"
     needs_ood: ClassVar[bool] = True
-    lam: float = 1.0
-    objective: str = "max_conf"
+    lam: float = 1.0  # λ, the weight of the OOD term
+    objective: str = "max_conf"  # L_out: 'max_conf' (eq. 2) or 'uniform'
+
+    @classmethod
+    def from_options(cls, options) -> "CEDA":
+        return cls(lam=options.ood_weight, objective=options.ceda_objective)
+
+    @classmethod
+    def settings_used(cls) -> tuple[str, ...]:
+        return ("ood_weight", "ceda_objective")
 
     def __post_init__(self):
         if self.objective not in CEDA_OBJECTIVES:
@@ -165,11 +219,21 @@ class ACET(CEDA):
     """
 
     name: ClassVar[str] = "acet"
-    eps: float = 2.0
-    steps: int = 10
-    step_size: float = 0.5
-    lower: float | None = None
-    upper: float | None = None
+    eps: float = 2.0  # ℓ∞ radius of the attack
+    steps: int = 10  # PGD steps
+    step_size: float = 0.5  # signed-gradient step
+    lower: float | None = None  # clip of the inputs (images: 0)
+    upper: float | None = None  # (images: 1)
+
+    @classmethod
+    def from_options(cls, options) -> "ACET":
+        return cls(lam=options.ood_weight, objective=options.ceda_objective, eps=options.acet_eps,
+                   steps=options.acet_steps, step_size=options.acet_step_size,
+                   lower=getattr(options, "input_lower", None), upper=getattr(options, "input_upper", None))
+
+    @classmethod
+    def settings_used(cls) -> tuple[str, ...]:
+        return ("ood_weight", "ceda_objective", "acet_eps", "acet_steps", "acet_step_size")
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
              generator: torch.Generator | None = None) -> torch.Tensor:
@@ -199,7 +263,8 @@ class RejectClass(Method):
     head: ClassVar[str] = "reject"
 
     def ood_loss(self, logits: torch.Tensor) -> torch.Tensor:
-        target = torch.full((len(logits),), logits.shape[-1] - 1, dtype=torch.long, device=logits.device)
+        target = torch.full((len(logits),), self.reject_index(logits.shape[-1]), dtype=torch.long,
+                            device=logits.device)
         return F.cross_entropy(logits, target)
 
 

@@ -38,24 +38,33 @@ class DisMaxHead(nn.Module):
         return -scale * self.distances(features)
 
 
+def make_head(kind: str, in_features: int, n_classes: int) -> nn.Module:
+    """The output head ``kind`` (``HEADS``) on ``in_features`` features for ``n_classes`` real classes."""
+    if kind not in HEADS:
+        raise ValueError(f"unknown head {kind!r}; choose one of {', '.join(HEADS)}")
+    if kind == "dismax":
+        return DisMaxHead(in_features, n_classes)
+    return nn.Linear(in_features, n_classes + (kind == "reject"))
+
+
+def reject_index(model: nn.Module) -> int | None:
+    """The index of the model's reject class (its last output), or None without one."""
+    return n_outputs(model) - 1 if getattr(model, "head_kind", None) == "reject" else None
+
+
 class MLP(nn.Module):
     """Dense → (leaky) ReLU blocks, then a head. ``body`` maps inputs to the last hidden layer."""
 
     def __init__(self, hidden: tuple[int, ...] = (500, 500), n_classes: int = 2, head: str = "linear",
                  negative_slope: float = 0.0, in_features: int = 2):
         super().__init__()
-        if head not in HEADS:
-            raise ValueError(f"unknown head {head!r}; choose one of {', '.join(HEADS)}")
         if not hidden or min(hidden) < 1:
             raise ValueError(f"hidden widths must be positive integers, got {hidden}")
         self.negative_slope = float(negative_slope)
         self.head_kind = head
         widths = (in_features, *hidden)
         self.hidden_layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        if head == "dismax":
-            self.head = DisMaxHead(hidden[-1], n_classes)
-        else:
-            self.head = nn.Linear(hidden[-1], n_classes + (head == "reject"))
+        self.head = make_head(head, hidden[-1], n_classes)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.hidden_layers:
@@ -89,10 +98,6 @@ def n_outputs(model: nn.Module) -> int:
         return model.weights.shape[0]
     head = model.head
     return head.prototypes.shape[0] if isinstance(head, DisMaxHead) else head.out_features
-
-
-def has_reject_class(model: nn.Module) -> bool:
-    return isinstance(model, MLP) and model.head_kind == "reject"
 
 
 def piecewise_affine_layers(model: nn.Module) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:

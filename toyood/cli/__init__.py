@@ -1,20 +1,25 @@
-"""``python -m toyood SUBCOMMAND``: headless runs that print (and with --json, emit) the app's numbers.
+"""``toyood SUBCOMMAND`` (or ``python -m toyood``): headless runs that print (and with --json, emit)
+the app's numbers.
 
-Each subcommand module exposes ``configure(parser)`` and ``run(args) -> int``; bad input raises
-``CliError`` and ends as a one-line message on stderr with exit code 2.
+Each subcommand module in ``SUBCOMMANDS`` exposes ``configure(parser)`` and ``run(args) -> int`` and
+is imported only when it is the one asked for, so ``toyood --help`` answers without importing
+torch. Bad input raises ``CliError`` and ends as a one-line message on stderr with exit code 2.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
+import math
 import sys
+
+from .. import jsonutil
 
 SUBCOMMANDS = {
     "toy": "Train a method on the 2-D two-Gaussian toy and report its OOD metrics.",
     "regions": "Enumerate the exact linear regions of a ReLU MLP in a box.",
     "gan": "Joint GAN + classifier training on the toy (Lee et al.), with boundary coverage.",
     "bench": "Image OOD benchmark (MNIST, Fashion-MNIST, SVHN, CIFAR) for the same methods.",
+    "app": "Start the Streamlit app (from a checkout of the repository).",
 }
 
 
@@ -38,48 +43,57 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-class StderrProgress:
-    """The ``progress(fraction, text)`` callback of the CLI: one rewritten line on stderr."""
+def seed_value(text: str) -> int:
+    """A seed: a whole number in [0, 2^31)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number in [0, 2^31), got {text!r}")
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number in [0, 2^31), got {text!r}")
+    return value
 
-    def __call__(self, fraction: float, text: str) -> None:
-        print(f"\r{text}", end="", file=sys.stderr, flush=True)
 
-    def __enter__(self):
-        return self
+def finite_float(text: str) -> float:
+    """A finite number (no nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
-    def __exit__(self, *exc):
-        print(file=sys.stderr)
+
+def add_threads_flag(parser: argparse.ArgumentParser, default_text: str = "1") -> None:
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"intra-op CPU threads (default {default_text}, or $TOYOOD_THREADS): the toy's nets are "
+                             "small, and more threads than free cores make torch spin-wait")
 
 
 def print_json(obj) -> None:
-    """The machine-readable result: one JSON object as the last line of stdout."""
-    print(json.dumps(obj, sort_keys=True), flush=True)
+    """The machine-readable result: one strict JSON object (no NaN/inf) as the last line of stdout."""
+    print(jsonutil.dumps(obj, sort_keys=True), flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m toyood", description="toyood: ReLU overconfidence far from the data.")
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported to add its flags (the others list their help)."""
+    parser = _Parser(prog="toyood", description="toyood: ReLU overconfidence far from the data.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_text in SUBCOMMANDS.items():
-        module = _module(name)
-        if module is not None:
-            command = sub.add_parser(name, help=help_text, description=help_text)
-            module.configure(command)
-            command.set_defaults(run=module.run)
+        subparser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            module = importlib.import_module(f"toyood.cli.{name}")
+            module.configure(subparser)
+            subparser.set_defaults(run=module.run)
     return parser
 
 
-def _module(name: str):
-    try:
-        return importlib.import_module(f"toyood.cli.{name}")
-    except ModuleNotFoundError as error:
-        if error.name == f"toyood.cli.{name}":
-            return None
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(command if command in SUBCOMMANDS else None).parse_args(argv)
         return args.run(args)
     except CliError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -8,9 +8,13 @@ import json
 import numpy as np
 import torch
 
-from . import CliError, StderrProgress, print_json
-from ..gan import CLASSIFIERS, STARTS, GanConfig, GanRun, gan_metrics, train_gan
-from ..train import DEVICES, ConfigError, TrainingDiverged, save_run
+from . import CliError, add_threads_flag, finite_float, print_json, seed_value
+from ..device import DEVICES, use_threads
+from ..errors import ConfigError, TrainingDiverged
+from ..evaluate import gan_metrics
+from ..gan import CLASSIFIERS, STARTS, GanConfig, GanRun, train_gan
+from ..progress import StderrProgress
+from ..runfiles import atomic_directory, check_output_path, write_run_files
 
 DEFAULTS = GanConfig()
 
@@ -25,19 +29,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=int, default=DEFAULTS.iterations,
                         help=f"GAN iterations of 100 real + 100 generated rows (default {DEFAULTS.iterations}; "
                              "Vernekar ~20000)")
-    parser.add_argument("--beta", type=float, default=DEFAULTS.beta, help="β of the KL terms (default 1)")
+    parser.add_argument("--beta", type=finite_float, default=DEFAULTS.beta, help="β of the KL terms (default 1)")
     parser.add_argument("--snapshot-every", type=int, default=DEFAULTS.snapshot_every,
                         help=f"iterations between snapshots (default {DEFAULTS.snapshot_every})")
-    parser.add_argument("--sigma", type=float, default=DEFAULTS.sigma, help="std of each Gaussian (default 1)")
+    parser.add_argument("--sigma", type=finite_float, default=DEFAULTS.sigma, help="std of each Gaussian (default 1)")
     parser.add_argument("--n-far", type=int, default=DEFAULTS.n_far, help="far test-OOD points for the metrics")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument("--seed", type=seed_value, default=DEFAULTS.seed)
     parser.add_argument("--device", choices=DEVICES, default=DEFAULTS.device)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="intra-op CPU threads (default 1: the nets are small, and with more threads than "
-                             "free cores OpenMP spin-waiting makes training many times slower)")
+    add_threads_flag(parser)
     parser.add_argument("--out", metavar="DIR",
-                        help="write the classifier run (config.json, model.pt, metrics.json), gan_config.json, "
-                             "generator.pt and snapshots.npz here")
+                        help="write the classifier run (config.json, model.pt, ood_train.npy, metrics.json), "
+                             "gan_config.json, generator.pt and snapshots.npz here (atomically)")
+    parser.add_argument("--force", action="store_true", help="allow --out to replace an existing run")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
 
 
@@ -50,24 +53,29 @@ def config_from_args(args: argparse.Namespace) -> GanConfig:
         raise CliError(str(error))
 
 
-def save(run: GanRun, metrics: dict, directory: str) -> None:
+def save(run: GanRun, metrics: dict, directory: str, overwrite: bool) -> None:
+    """The classifier's run files plus the GAN's, in one atomic write."""
     try:
-        path = save_run(run.classifier, directory, metrics)
-        (path / "gan_config.json").write_text(json.dumps(run.config.to_dict(), indent=2))
-        torch.save(run.generator.state_dict(), path / "generator.pt")
-        np.savez_compressed(path / "snapshots.npz", iterations=[s.iteration for s in run.snapshots],
-                            samples=np.stack([s.samples for s in run.snapshots]),
-                            confidence=np.stack([s.confidence for s in run.snapshots]),
-                            grid_xs=run.grid_xs, grid_ys=run.grid_ys)
-    except OSError as error:
+        with atomic_directory(directory, overwrite) as staging:
+            write_run_files(run.classifier, staging, metrics)
+            (staging / "gan_config.json").write_text(json.dumps(run.config.to_dict(), indent=2))
+            torch.save(run.generator_net.state_dict(), staging / "generator.pt")
+            np.savez_compressed(staging / "snapshots.npz", iterations=[s.iteration for s in run.snapshots],
+                                samples=np.stack([s.samples for s in run.snapshots]),
+                                confidence=np.stack([s.confidence for s in run.snapshots]),
+                                grid_xs=run.grid_xs, grid_ys=run.grid_ys)
+    except (OSError, ConfigError) as error:
         raise CliError(f"cannot write to {directory}: {error}")
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    if args.threads < 1:
-        raise CliError(f"--threads must be at least 1 (got {args.threads})")
-    torch.set_num_threads(args.threads)
+    try:
+        use_threads(args.threads)
+        if args.out is not None:
+            check_output_path(args.out, args.force)
+    except ConfigError as error:
+        raise CliError(str(error))
     try:
         if args.json:
             trained = train_gan(config)
@@ -77,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
     metrics = gan_metrics(trained)
-    if args.out:
-        save(trained, metrics, args.out)
+    if args.out is not None:
+        save(trained, metrics, args.out, args.force)
     if args.json:
         print_json(metrics)
     else:

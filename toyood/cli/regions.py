@@ -47,7 +47,7 @@ def _net(args: argparse.Namespace) -> tuple[list, float, str]:
         hidden = ",".join(map(str, args.hidden))
         return init_layers(args.hidden, args.classes, args.seed), args.leaky, f"untrained 2→{hidden}→{args.classes}, seed {args.seed}"
     from ..models import piecewise_affine_layers
-    from ..train import load_run
+    from ..runfiles import load_run
     directory = Path(args.model)
     if not directory.is_dir():
         raise CliError(f"--model: no such directory: {directory}")

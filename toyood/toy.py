@@ -1,0 +1,163 @@
+"""The toy experiment: its configuration, the trained run, and how a run is trained.
+
+``train_toy`` draws the two-Gaussian data, builds the network for the method and trains it with the
+one loop (``toyood.train.fit``). OOD training samples come from a fixed pool: the config's
+``boundary`` or ``general`` sampler, or samples the caller hands in (the ``gan`` source: see
+``toyood.gan.gan_ood_samples``; this module never trains a GAN itself).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import data as toydata
+from .device import DEVICES, resolve_device
+from .errors import ConfigChecker, ConfigError
+from .methods import CEDA_OBJECTIVES, METHODS, Method
+from .models import MLP, RBFNet
+from .progress import Progress
+from .train import PoolSampler, fit
+
+PRESETS = {
+    # Vernekar et al.'s reference settings (REFERENCE.md): Adam 1e-3, 32 + 32 per step, 200 epochs.
+    "vernekar": dict(epochs=200, batch_size=32, lr=1e-3, acet_steps=10),
+    # Fast enough to feel instant in the app, with the same phenomena.
+    "interactive": dict(epochs=40, batch_size=64, lr=1e-3, acet_steps=5),
+}
+OOD_CHOICES = ("none", *toydata.OOD_SOURCES, "gan")
+MAX_SEED = 2**31
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """Everything that determines a toy run (hashable: it is the app's cache key).
+
+    Fields left as None take the preset's values (``epochs``, ``batch_size``, ``lr``,
+    ``acet_steps``) or the method's default OOD source (``ood``). Invalid values raise
+    ``ConfigError`` naming every problem.
+    """
+
+    method: str = "plain"  # a name of toyood.methods.METHODS
+    ood: str | None = None  # OOD training source: none, boundary, general or gan (None: boundary if needed)
+    sigma: float = 1.0  # std of each Gaussian class
+    hidden: tuple[int, ...] = (500, 500)  # hidden-layer widths
+    negative_slope: float = 0.0  # leaky-ReLU slope (0 = ReLU)
+    preset: str = "interactive"  # a key of PRESETS: epochs, batch size, lr, ACET steps
+    epochs: int | None = None  # passes over the in-distribution training rows
+    batch_size: int | None = None  # in-distribution rows per step (as many OOD rows)
+    lr: float | None = None  # Adam learning rate
+    seed: int = 0  # seeds data, OOD pool, initialisation and batch order
+    device: str = "auto"  # auto, cpu, cuda or mps
+    n_per_class: int = 1000  # points per class, split 50/50 into train and test
+    n_ood: int = 2000  # size of the OOD training pool
+    ood_weight: float = 1.0  # β of the confidence loss, λ of CEDA/ACET
+    ceda_objective: str = "max_conf"  # CEDA/ACET L_out: max_conf (Hein eq. 2) or uniform
+    acet_eps: float = 2.0  # ACET ℓ∞ attack radius
+    acet_steps: int | None = None  # ACET PGD steps
+    acet_step_size: float = 0.5  # ACET PGD step size
+    rbf_centres: int = 20  # centres of the RBF network
+    n_far: int = 10000  # far test-OOD points for the metrics
+
+    def __post_init__(self):
+        check = ConfigChecker()
+        check(self.method in METHODS, f"method must be one of {', '.join(METHODS)} (got {self.method!r})")
+        check(self.preset in PRESETS, f"preset must be one of {', '.join(PRESETS)} (got {self.preset!r})")
+        check.raise_if_any()
+        for key, value in PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.ood is None:
+            object.__setattr__(self, "ood", "boundary" if METHODS[self.method].needs_ood else "none")
+        _check_values(self, check)
+        check.raise_if_any()
+
+    def method_object(self) -> Method:
+        """The method with its own settings taken from this config."""
+        return METHODS[self.method].from_options(self)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_values(c: ToyConfig, check: ConfigChecker) -> None:
+    needs_ood = METHODS[c.method].needs_ood
+    check(c.ood in OOD_CHOICES, f"ood must be one of {', '.join(OOD_CHOICES)} (got {c.ood!r})")
+    check(not (needs_ood and c.ood == "none"),
+          f"method {c.method!r} trains on OOD samples: choose an OOD source (boundary, general or gan)")
+    check(needs_ood or c.ood == "none", f"method {c.method!r} uses no OOD samples: set the OOD source to 'none'")
+    check(0 < c.sigma <= 5, f"sigma must be in (0, 5] (got {c.sigma})")
+    check(1 <= len(c.hidden) <= 6 and all(1 <= h <= 4096 for h in c.hidden),
+          f"hidden must be 1 to 6 layer widths between 1 and 4096 (got {c.hidden})")
+    check(0 <= c.negative_slope < 1, f"negative_slope must be in [0, 1) (got {c.negative_slope})")
+    check(1 <= c.epochs <= 5000, f"epochs must be between 1 and 5000 (got {c.epochs})")
+    check(1 <= c.batch_size <= 4096, f"batch size must be between 1 and 4096 (got {c.batch_size})")
+    check(0 < c.lr <= 1, f"learning rate must be in (0, 1] (got {c.lr})")
+    check(0 <= c.seed < MAX_SEED, f"seed must be in [0, 2^31) (got {c.seed})")
+    check(c.device in DEVICES, f"device must be one of {', '.join(DEVICES)} (got {c.device!r})")
+    check(2 <= c.n_per_class <= 100_000, f"n_per_class must be in [2, 100000] (got {c.n_per_class})")
+    check(1 <= c.n_ood <= 100_000, f"n_ood must be in [1, 100000] (got {c.n_ood})")
+    check(0 < c.ood_weight <= 100, f"ood_weight must be in (0, 100] (got {c.ood_weight})")
+    check(c.ceda_objective in CEDA_OBJECTIVES,
+          f"ceda_objective must be one of {', '.join(CEDA_OBJECTIVES)} (got {c.ceda_objective!r})")
+    check(0 < c.acet_eps <= 100, f"ACET eps must be in (0, 100] (got {c.acet_eps})")
+    check(0 < c.acet_step_size <= 100, f"ACET step size must be in (0, 100] (got {c.acet_step_size})")
+    check(1 <= c.acet_steps <= 200, f"ACET steps must be between 1 and 200 (got {c.acet_steps})")
+    check(1 <= c.rbf_centres <= 1000, f"rbf_centres must be in [1, 1000] (got {c.rbf_centres})")
+    check(100 <= c.n_far <= 1_000_000, f"n_far must be in [100, 1000000] (got {c.n_far})")
+
+
+@dataclass
+class ToyRun:
+    """A trained toy model with the data and the OOD training samples it saw (None: no OOD source,
+    or an old saved run of the gan source, whose samples were not stored)."""
+
+    config: ToyConfig
+    model: nn.Module
+    data: toydata.ToyData
+    ood_train: np.ndarray | None
+    train_seconds: float = 0.0
+    epoch_losses: list[float] = field(default_factory=list)
+
+
+def build_model(config: ToyConfig, data: toydata.ToyData) -> nn.Module:
+    """The untrained network for a config: PyTorch default initialisation under ``config.seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        if config.method == "rbf":
+            pick = torch.randperm(len(data.x_train))[:config.rbf_centres]
+            return RBFNet(torch.from_numpy(data.x_train[pick.numpy()]), toydata.N_CLASSES,
+                          gamma=1.0 / (2 * config.sigma**2))
+        return MLP(config.hidden, toydata.N_CLASSES, config.method_object().head, config.negative_slope)
+
+
+def ood_pool(config: ToyConfig) -> np.ndarray | None:
+    """The fixed pool of OOD training samples of a sampled source (None for 'none'). The 'gan'
+    source has no sampler here: its samples come from a trained GAN, handed to ``train_toy``."""
+    if config.ood == "none":
+        return None
+    if config.ood == "gan":
+        raise ConfigError("the 'gan' OOD source needs generated samples: train a GAN first "
+                          "(toyood.gan.gan_ood_samples) and pass them as ood_samples")
+    return toydata.sample_ood(config.ood, config.n_ood, config.sigma, config.seed)
+
+
+def train_toy(config: ToyConfig, progress: Progress | None = None,
+              ood_samples: np.ndarray | None = None) -> ToyRun:
+    """Draw the data, build the model and train it; deterministic for a config on one device.
+    ``ood_samples`` (n, 2) replaces the config's sampled pool (required for the 'gan' source)."""
+    device = resolve_device(config.device)
+    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
+    pool = ood_pool(config) if ood_samples is None else np.asarray(ood_samples, dtype=np.float32)
+    if pool is not None and (pool.ndim != 2 or pool.shape[1] != 2 or not len(pool)):
+        raise ConfigError(f"OOD samples must be a non-empty (n, 2) array, got shape {pool.shape}")
+    model = build_model(config, data).to(device)
+    sampler = PoolSampler(torch.from_numpy(pool).to(device)) if pool is not None else None
+    result = fit(model, config.method_object(), torch.from_numpy(data.x_train).to(device),
+                 torch.from_numpy(data.y_train).to(device), sampler, epochs=config.epochs,
+                 batch_size=config.batch_size, lr=config.lr, seed=config.seed, progress=progress)
+    return ToyRun(config, model.cpu(), data, pool, result.seconds, result.epoch_losses)
