@@ -79,7 +79,7 @@ def training_seconds(parameters: int, steps: int, rows_per_step: int, attack_ste
 def direction_arcs_bytes(widths: tuple[int, ...]) -> float:
     """``farfield.direction_arcs``: about one arc per cut (two per neuron) and a few float64 arrays of
     arcs × width × 2 alive at once."""
-    arcs = 1 + 2 * sum(widths)
+    arcs = 2 + 2.2 * sum(widths)
     return 6.0 * arcs * max(widths) * 2 * BYTES_PER_FLOAT64
 
 
@@ -105,3 +105,24 @@ def check_toy_job(config, budget: Budget | None = None, threads: int = 1) -> Non
     """Raise ``BudgetExceeded`` if training and evaluating ``config`` is over ``budget``."""
     memory, seconds = toy_job_estimate(config, threads)
     (budget or Budget.from_environment()).check(f"training {config.method} on {config.hidden}", memory, seconds)
+
+
+def gan_job_estimate(config, threads: int = 1) -> tuple[float, float]:
+    """(memory bytes, seconds) of ``toyood.gan.train_gan`` for a ``GanConfig``: per iteration a D, a G
+    and a classifier step on ``batch_size`` real + generated rows, plus a grid per snapshot."""
+    gan_parameters = (mlp_parameters(config.gan_hidden, config.latent_dim, 2)
+                      + mlp_parameters(config.gan_hidden, 2, 1))
+    classifier = mlp_parameters(config.hidden)
+    rows = 2 * config.batch_size
+    seconds = training_seconds(2 * gan_parameters + classifier, config.iterations, rows, threads=threads)
+    snapshots = config.iterations // config.snapshot_every + 2
+    seconds += training_seconds(classifier, snapshots, config.grid_resolution ** 2, threads=threads) / 3
+    memory = max(direction_arcs_bytes(config.hidden), activations_bytes(rows, config.gan_hidden))
+    return memory, seconds
+
+
+def check_gan_job(config, budget: Budget | None = None, threads: int = 1) -> None:
+    """Raise ``BudgetExceeded`` if ``train_gan(config)`` and its metrics are over ``budget``."""
+    memory, seconds = gan_job_estimate(config, threads)
+    (budget or Budget.from_environment()).check(f"training the GAN ({config.iterations} iterations)",
+                                                memory, seconds)

@@ -50,8 +50,10 @@ def check_output_path(path: str | Path, overwrite: bool = False) -> Path:
     parent = path.resolve().parent
     while not parent.exists():
         parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"cannot write into {parent}")
+    try:  # the one reliable test of writability: make (and remove) a folder there
+        os.rmdir(tempfile.mkdtemp(prefix=".toyood-check.", dir=parent))
+    except OSError as error:
+        raise ConfigError(f"cannot write into {parent}: {error.strerror or error}") from None
     return path
 
 

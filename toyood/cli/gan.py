@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from . import CliError, add_threads_flag, finite_float, print_json, seed_value
+from ..budget import check_gan_job
 from ..device import DEVICES, use_threads
 from ..errors import ConfigError, TrainingDiverged
 from ..evaluate import gan_metrics
@@ -71,7 +72,7 @@ def save(run: GanRun, metrics: dict, directory: str, overwrite: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     try:
-        use_threads(args.threads)
+        check_gan_job(config, threads=use_threads(args.threads))
         if args.out is not None:
             check_output_path(args.out, args.force)
     except ConfigError as error:
