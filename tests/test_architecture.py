@@ -17,7 +17,7 @@ PACKAGE = ROOT / "toyood"
 # of its own layer). A new module must be added here, which is where its place is decided.
 LAYERS = {
     0: ["errors", "jsonutil", "progress", "data", "metrics"],
-    1: ["device", "models", "methods", "predict", "budget"],
+    1: ["device", "models", "methods", "predict", "budget", "output_folder"],
     2: ["farfield", "train"],
     3: ["toy"],
     4: ["runfiles", "gan", "images.*"],
@@ -151,3 +151,25 @@ def test_pip_install_gives_a_working_console_script(tmp_path):
     located = subprocess.run([str(python), "-c", "import toyood; print(toyood.__file__)"], capture_output=True,
                              text=True, cwd=tmp_path, env=env)
     assert str(env_dir) in located.stdout, "the installed copy, not the checkout, is imported"
+
+
+def test_every_function_reads_in_one_screen():
+    long = []
+    for file in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    long.append(f"{file.relative_to(ROOT)}:{node.lineno} {node.name} has {length} lines")
+    assert not long, "\n".join(long)
+
+
+def test_docstrings_cite_no_files_outside_the_repository():
+    outside = ("REFERENCE.md", "../shared", "/work/", "/tmp/")
+    found = []
+    for file in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Module, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node) or ""
+                found += [f"{file.relative_to(ROOT)}: {word}" for word in outside if word in doc]
+    assert not found, "\n".join(found)

@@ -8,7 +8,8 @@ import torch
 from toyood import gan
 from toyood.errors import ConfigError, RunFileError
 from toyood.predict import probabilities
-from toyood.runfiles import check_output_path, load_run, save_run
+from toyood.output_folder import check_output_path
+from toyood.runfiles import load_run, save_run
 from toyood.toy import ToyConfig, train_toy
 
 SMALL = dict(hidden=(16, 16), epochs=2, n_per_class=100)

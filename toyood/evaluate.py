@@ -99,11 +99,7 @@ def tiled_grid_logits(model: MLP, xs: np.ndarray, ys: np.ndarray, dtype: torch.d
     padded_w2t = torch.cat([w2.t(), w2.new_zeros(1, len(w2))])
     out = None
     for chunk in order.split(tiles_per_chunk):
-        m = int(counts[chunk].max())
-        rank = torch.cumsum(crossing[chunk].long(), 1) - 1
-        index = torch.full((len(chunk), max(m, 1)), n1, dtype=torch.long, device=device)
-        rows, cols = torch.nonzero(crossing[chunk], as_tuple=True)
-        index[rows, rank[rows, cols]] = cols
+        index = _crossing_index(crossing[chunk], int(counts[chunk].max()), n1)
         cx, cy = px[chunk], py[chunk]
         coordinates = torch.stack([cx, cy, torch.ones_like(cx)], -1)  # nt × P × 3
         z = torch.baddbmm(b2, coordinates, maps[chunk].transpose(1, 2))
@@ -118,6 +114,15 @@ def tiled_grid_logits(model: MLP, xs: np.ndarray, ys: np.ndarray, dtype: torch.d
         out[chunk] = logits
     image = out.reshape(ty, tx, tile, tile, -1).permute(0, 2, 1, 3, 4).reshape(ty * tile, tx * tile, -1)
     return image[:ny, :nx]
+
+
+def _crossing_index(crossing: torch.Tensor, width: int, padding: int) -> torch.Tensor:
+    """Per tile (row), the indices of its crossing neurons, padded with ``padding`` to ``width``."""
+    rank = torch.cumsum(crossing.long(), 1) - 1
+    index = torch.full((len(crossing), max(width, 1)), padding, dtype=torch.long, device=crossing.device)
+    rows, cols = torch.nonzero(crossing, as_tuple=True)
+    index[rows, rank[rows, cols]] = cols
+    return index
 
 
 def toy_metrics(run: ToyRun, alpha_points: int = 200) -> dict:

@@ -15,7 +15,8 @@ from ..errors import ConfigError, TrainingDiverged
 from ..evaluate import gan_metrics
 from ..gan import CLASSIFIERS, STARTS, GanConfig, GanRun, train_gan
 from ..progress import StderrProgress
-from ..runfiles import atomic_directory, check_output_path, write_run_files
+from ..output_folder import atomic_directory, check_output_path
+from ..runfiles import write_run_files
 
 DEFAULTS = GanConfig()
 

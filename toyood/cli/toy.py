@@ -12,7 +12,8 @@ from ..evaluate import toy_metrics
 from ..gan import train_toy_with_source
 from ..methods import CEDA_OBJECTIVES, METHODS
 from ..progress import StderrProgress
-from ..runfiles import check_output_path, save_run
+from ..output_folder import check_output_path
+from ..runfiles import save_run
 from ..toy import OOD_CHOICES, PRESETS, ToyConfig
 
 # flag → the config field it sets, for the flags only some methods read
