@@ -21,7 +21,7 @@ LAYERS = {
     2: ["farfield", "train"],
     3: ["toy"],
     4: ["runfiles", "gan", "images.*"],
-    5: ["evaluate", "regions", "batched"],
+    5: ["evaluate", "regions", "batched", "ray"],
     6: ["plots.*"],
     7: ["appstate", "cli.*"],
     8: ["__main__"],

@@ -15,7 +15,7 @@ from .metrics import mean_max_confidence, ood_metrics
 from .models import MLP, float64_copy
 from .predict import grid_points, probabilities
 from .gan import GanRun
-from .toy import ToyRun
+from .toy import ToyRun, far_test_points
 
 OVERCONFIDENT = 0.99  # "overconfident": predicted a real class with at least this probability
 
@@ -135,7 +135,7 @@ def toy_metrics(run: ToyRun, alpha_points: int = 200) -> dict:
     start = time.perf_counter()
     config, model = run.config, run.model
     method = config.method_object()
-    far = toydata.far_test_ood(config.n_far, config.sigma, config.seed)
+    far = far_test_points(config, run.data)
     p_test = torch.from_numpy(probabilities(model, run.data.x_test))
     p_far = torch.from_numpy(probabilities(model, far))
     reject = method.reject_index(p_far.shape[-1])

@@ -25,9 +25,9 @@ from . import data as toydata
 from . import jsonutil
 from .errors import ConfigError, RunFileError
 from .output_folder import atomic_directory
-from .toy import ToyConfig, ToyRun, build_model, ood_pool
+from .toy import ToyConfig, ToyRun, build_model, ood_pool, toy_data
 
-RUN_FILES = ("config.json", "model.pt", "ood_train.npy", "run.json", "metrics.json")
+RUN_FILES = ("config.json", "model.pt", "ood_train.npy", "data.npz", "run.json", "metrics.json")
 MAX_JSON_BYTES = 10 * 2**20
 MAX_OOD_ROWS = 100_000
 MAX_ZIP_BYTES = 2 * 2**30
@@ -44,6 +44,10 @@ def write_run_files(run: ToyRun, staging: Path, metrics: dict | None = None) -> 
     """The run's files in a folder being written (inside ``atomic_directory``)."""
     (staging / "config.json").write_text(json.dumps(run.config.to_dict(), indent=2))
     torch.save(run.model.state_dict(), staging / "model.pt")
+    if run.config.dataset == "file":
+        d = run.data
+        np.savez(staging / "data.npz", x_train=d.x_train, y_train=d.y_train, x_test=d.x_test, y_test=d.y_test,
+                 scale=np.float64(d.scale))
     if run.ood_train is not None:
         np.save(staging / "ood_train.npy", np.asarray(run.ood_train, dtype=np.float32), allow_pickle=False)
     record = {"train_seconds": float(run.train_seconds), "epoch_losses": [float(v) for v in run.epoch_losses]}
@@ -75,12 +79,12 @@ def _load_folder(folder: Path, source: Path) -> ToyRun:
             raise RunFileError(f"{source} is not a saved toyood run: {name} is missing "
                                "(write one with: toyood toy --out DIR)")
     config = config_from_json(_read_json(folder / "config.json"), folder / "config.json")
-    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
+    data = _stored_data(folder / "data.npz", config) if config.dataset == "file" else toy_data(config)
     model = build_model(config, data)
     _load_weights(model, folder / "model.pt")
     model.eval()
     record = _read_json(folder / "run.json") if (folder / "run.json").is_file() else {}
-    return ToyRun(config, model, data, _ood_samples(folder, config), _number(record.get("train_seconds", 0.0)),
+    return ToyRun(config, model, data, _ood_samples(folder, config, data), _number(record.get("train_seconds", 0.0)),
                   [_number(v) for v in record.get("epoch_losses", [])] if isinstance(record, dict) else [])
 
 
@@ -163,10 +167,10 @@ def _check_state(state, expected: dict, file: Path) -> None:
                                f"{tuple(state[key].shape)}, the config's network needs {tuple(shape)}")
 
 
-def _ood_samples(folder: Path, config: ToyConfig) -> np.ndarray | None:
+def _ood_samples(folder: Path, config: ToyConfig, data: toydata.ToyData) -> np.ndarray | None:
     file = folder / "ood_train.npy"
     if not file.is_file():
-        return None if config.ood in ("none", "gan") else ood_pool(config)
+        return None if config.ood in ("none", "gan") else ood_pool(config, data)
     try:
         with open(file, "rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -182,6 +186,26 @@ def _ood_samples(folder: Path, config: ToyConfig) -> np.ndarray | None:
     if not np.isfinite(samples).all():
         raise RunFileError(f"{file} holds NaN or infinite values")
     return samples.astype(np.float32)
+
+
+def _stored_data(file: Path, config: ToyConfig) -> toydata.ToyData:
+    """The own data a run trained on, from its data.npz (no pickle; shapes and labels checked)."""
+    if not file.is_file():
+        raise RunFileError(f"{file} is missing: a run on own data stores the points it used")
+    try:
+        with np.load(file, allow_pickle=False) as stored:
+            arrays = {k: stored[k] for k in ("x_train", "y_train", "x_test", "y_test", "scale")}
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+        raise RunFileError(f"{file} is not a toyood data archive: {error}") from None
+    rows_ok = all(arrays[x].ndim == 2 and arrays[x].shape[1] == 2 and len(arrays[x]) == len(arrays[y]) <= 10**5
+                  for x, y in (("x_train", "y_train"), ("x_test", "y_test")))
+    labels = np.concatenate([arrays["y_train"], arrays["y_test"]])
+    if not rows_ok or labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= config.classes:
+        raise RunFileError(f"{file} does not hold (n, 2) points with labels 0..{config.classes - 1}")
+    return toydata.ToyData(arrays["x_train"].astype(np.float32), arrays["y_train"].astype(np.int64),
+                           arrays["x_test"].astype(np.float32), arrays["y_test"].astype(np.int64),
+                           config.sigma, config.classes, None, toydata.OOD_RADIUS_SIGMAS * config.sigma,
+                           float(arrays["scale"]))
 
 
 def _unzip_run(archive_path: Path, target: Path) -> Path:

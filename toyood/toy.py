@@ -8,6 +8,7 @@ one loop (``toyood.train.fit``). OOD training samples come from a fixed pool: th
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,10 @@ class ToyConfig:
     """
 
     method: str = "plain"  # a name of toyood.methods.METHODS
+    dataset: str = "gaussians"  # gaussians, moons, rings, spiral, xor, or file (own points: data_file)
+    classes: int = 2  # K, the number of classes (set from the file for own data)
+    data_file: str | None = None  # a CSV of x, y, label rows (dataset 'file')
+    data_digest: str | None = None  # SHA-256 of data_file's bytes (filled in; part of the cache key)
     ood: str | None = None  # OOD training source: none, boundary, general or gan (None: boundary if needed)
     sigma: float = 1.0  # std of each Gaussian class
     hidden: tuple[int, ...] = (500, 500)  # hidden-layer widths
@@ -71,6 +76,8 @@ class ToyConfig:
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.dataset == "file" and self.data_digest is None:  # a new config; a saved one carries both
+            _read_own_data(self)
         if self.ood is None:
             object.__setattr__(self, "ood", "boundary" if METHODS[self.method].needs_ood else "none")
         _check_values(self, check)
@@ -84,8 +91,40 @@ class ToyConfig:
         return dataclasses.asdict(self)
 
 
+def _read_own_data(config: ToyConfig) -> None:
+    """Validate the config's data file and fill in its digest and number of classes."""
+    if not config.data_file:
+        raise ConfigError("the data set 'file' needs a data file (a CSV of x, y, label rows)")
+    content = _file_bytes(config.data_file)
+    digest = hashlib.sha256(content).hexdigest()
+    try:
+        _, labels, _ = toydata.points_from_csv(content)
+    except toydata.DataFileError as error:
+        raise ConfigError(f"{config.data_file}: {error}") from None
+    object.__setattr__(config, "data_digest", digest)
+    object.__setattr__(config, "classes", int(labels.max()) + 1)
+
+
+def _file_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read(toydata.MAX_CSV_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"cannot read the data file {path}: {error.strerror or error}") from None
+    if len(content) > toydata.MAX_CSV_BYTES:
+        raise ConfigError(f"the data file {path} is larger than {toydata.MAX_CSV_BYTES // 2**20} MiB")
+    return content
+
+
 def _check_values(c: ToyConfig, check: ConfigChecker) -> None:
     needs_ood = METHODS[c.method].needs_ood
+    check(c.dataset in (*toydata.DATASETS, "file"),
+          f"dataset must be one of {', '.join((*toydata.DATASETS, 'file'))} (got {c.dataset!r})")
+    fixed = toydata.FIXED_CLASSES.get(c.dataset)
+    check(2 <= c.classes <= toydata.MAX_CLASSES and fixed in (None, c.classes),
+          f"{c.dataset} has {fixed} classes (got {c.classes})" if fixed else
+          f"classes must be between 2 and {toydata.MAX_CLASSES} (got {c.classes})")
+    check(c.dataset == "file" or c.data_file is None, "a data file is used only with the data set 'file'")
     check(c.ood in OOD_CHOICES, f"ood must be one of {', '.join(OOD_CHOICES)} (got {c.ood!r})")
     check(not (needs_ood and c.ood == "none"),
           f"method {c.method!r} trains on OOD samples: choose an OOD source (boundary, general or gan)")
@@ -124,18 +163,29 @@ class ToyRun:
     epoch_losses: list[float] = field(default_factory=list)
 
 
+def toy_data(config: ToyConfig) -> toydata.ToyData:
+    """The in-distribution data of a config: drawn from its data set, or read from its data file."""
+    if config.dataset != "file":
+        return toydata.make_toy_data(config.sigma, config.n_per_class, config.seed, config.dataset, config.classes)
+    content = _file_bytes(config.data_file)
+    if hashlib.sha256(content).hexdigest() != config.data_digest:
+        raise ConfigError(f"{config.data_file} has changed since this run was configured (its SHA-256 differs)")
+    x, y, scale = toydata.points_from_csv(content)
+    return toydata.data_from_points(x, y, config.seed, config.sigma, scale)
+
+
 def build_model(config: ToyConfig, data: toydata.ToyData) -> nn.Module:
     """The untrained network for a config: PyTorch default initialisation under ``config.seed``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if config.method == "rbf":
             pick = torch.randperm(len(data.x_train))[:config.rbf_centres]
-            return RBFNet(torch.from_numpy(data.x_train[pick.numpy()]), toydata.N_CLASSES,
+            return RBFNet(torch.from_numpy(data.x_train[pick.numpy()]), config.classes,
                           gamma=1.0 / (2 * config.sigma**2))
-        return MLP(config.hidden, toydata.N_CLASSES, config.method_object().head, config.negative_slope)
+        return MLP(config.hidden, config.classes, config.method_object().head, config.negative_slope)
 
 
-def ood_pool(config: ToyConfig) -> np.ndarray | None:
+def ood_pool(config: ToyConfig, data: toydata.ToyData | None = None) -> np.ndarray | None:
     """The fixed pool of OOD training samples of a sampled source (None for 'none'). The 'gan'
     source has no sampler here: its samples come from a trained GAN, handed to ``train_toy``."""
     if config.ood == "none":
@@ -143,7 +193,19 @@ def ood_pool(config: ToyConfig) -> np.ndarray | None:
     if config.ood == "gan":
         raise ConfigError("the 'gan' OOD source needs generated samples: train a GAN first "
                           "(toyood.gan.gan_ood_samples) and pass them as ood_samples")
-    return toydata.sample_ood(config.ood, config.n_ood, config.sigma, config.seed)
+    data = toy_data(config) if data is None else data
+    try:
+        return toydata.sample_ood(config.ood, config.n_ood, config.sigma, config.seed, data=data)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def far_test_points(config: ToyConfig, data: toydata.ToyData) -> np.ndarray:
+    """The far test-OOD points of a config (uniform in [−50, 50]² away from the data)."""
+    try:
+        return toydata.far_test_ood(config.n_far, config.sigma, config.seed, data=data)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def train_toy(config: ToyConfig, progress: Progress | None = None,
@@ -151,8 +213,8 @@ def train_toy(config: ToyConfig, progress: Progress | None = None,
     """Draw the data, build the model and train it; deterministic for a config on one device.
     ``ood_samples`` (n, 2) replaces the config's sampled pool (required for the 'gan' source)."""
     device = resolve_device(config.device)
-    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
-    pool = ood_pool(config) if ood_samples is None else np.asarray(ood_samples, dtype=np.float32)
+    data = toy_data(config)
+    pool = ood_pool(config, data) if ood_samples is None else np.asarray(ood_samples, dtype=np.float32)
     if pool is not None and (pool.ndim != 2 or pool.shape[1] != 2 or not len(pool)):
         raise ConfigError(f"OOD samples must be a non-empty (n, 2) array, got shape {pool.shape}")
     model = build_model(config, data).to(device)
