@@ -188,3 +188,12 @@ def test_page_trains_animates_and_reports():
     assert len(at.get("plotly_chart")) == 3  # animation, coverage curve, final confidence map
     assert [m.label for m in at.metric][0] == "Final coverage"
     assert not at.warning
+
+
+def test_three_class_gan_covers_three_circles():
+    config = GanConfig(**{**SMALL, "classes": 3})
+    run = train_gan(config)
+    assert run.classifier.model(torch.zeros(1, 2)).shape[-1] == 3
+    assert run.classifier.data.n_classes == 3
+    means = toydata.gaussian_means(3)
+    assert gan.ring_coverage(run.snapshots[-1].samples, 1.0, means=means).shape == (3,)

@@ -145,3 +145,32 @@ def test_oversized_or_misshaped_samples_are_refused_before_reading(tmp_path, rej
     np.save(tmp_path / "run" / "ood_train.npy", np.zeros((10, 3), np.float32))
     with pytest.raises(RunFileError, match="rows of 2 floats"):
         load_run(tmp_path / "run")
+
+
+def test_a_run_on_own_data_stores_and_reloads_its_points(tmp_path):
+    csv = tmp_path / "points.csv"
+    csv.write_text("x,y,label\n" + "".join(f"{i % 11},{i % 5},{i % 3}\n" for i in range(60)))
+    config = ToyConfig(method="reject", dataset="file", data_file=str(csv), **SMALL)
+    assert config.classes == 3 and len(config.data_digest) == 64
+    run = train_toy(config)
+    save_run(run, tmp_path / "run")
+    csv.unlink()  # the run holds what it used
+    loaded = load_run(tmp_path / "run")
+    np.testing.assert_array_equal(loaded.data.x_train, run.data.x_train)
+    assert loaded.data.scale == pytest.approx(run.data.scale)
+    x = run.data.x_test
+    np.testing.assert_array_equal(probabilities(loaded.model, x), probabilities(run.model, x))
+
+
+def test_own_data_that_changed_or_is_missing_is_refused(tmp_path):
+    csv = tmp_path / "points.csv"
+    csv.write_text("1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
+    config = ToyConfig(method="plain", dataset="file", data_file=str(csv), **SMALL)
+    csv.write_text("1,2,0\n3,4,1\n5,6,0\n7,9,1\n")
+    with pytest.raises(ConfigError, match="changed"):
+        train_toy(config)
+    with pytest.raises(ConfigError, match="cannot read"):
+        ToyConfig(dataset="file", data_file=str(tmp_path / "missing.csv"))
+    with pytest.raises(ConfigError, match="one class"):
+        csv.write_text("1,2,0\n3,4,0\n")
+        ToyConfig(dataset="file", data_file=str(csv))

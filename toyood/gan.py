@@ -41,12 +41,12 @@ from torch import nn
 
 from . import data as toydata
 from .device import DEVICES, resolve_device
-from .errors import ConfigChecker, TrainingDiverged
+from .errors import ConfigChecker, ConfigError, TrainingDiverged
 from .methods import OOD_LABEL, Method, RejectClass
 from .models import MLP
 from .predict import grid_points, probabilities
 from .progress import Progress, phase
-from .toy import ToyConfig, ToyRun, build_model, train_toy
+from .toy import ToyConfig, ToyRun, build_model, toy_data, train_toy
 from .train import PoolSampler, make_optimizer
 
 CLASSIFIERS = ("confidence", "reject")
@@ -65,26 +65,27 @@ class GanConfig:
     ``beta`` weighs the G step's KL term and the confidence classifier's KL term (the reject
     classifier's CE to the reject class has weight 1, as in ``RejectClass``). Snapshots are taken
     at iteration 0, every ``snapshot_every`` iterations and at the end. Invalid values raise
-    ``toyood.train.ConfigError`` naming every problem.
+    ``toyood.errors.ConfigError`` naming every problem.
     """
 
-    classifier: str = "confidence"
-    start: str = "joint"
-    iterations: int = 800
-    beta: float = 1.0
-    seed: int = 0
-    snapshot_every: int = 20
-    snapshot_samples: int = 200
-    grid_resolution: int = 40
-    sigma: float = 1.0
-    n_per_class: int = 1000
-    hidden: tuple[int, ...] = (500, 500)
-    gan_hidden: tuple[int, ...] = (256, 256, 256)
-    latent_dim: int = 100
-    batch_size: int = 100
-    lr: float = 2e-4
-    device: str = "auto"
-    n_far: int = 10000
+    classifier: str = "confidence"  # the jointly trained classifier: confidence or reject
+    start: str = "joint"  # joint (all from scratch) or pretrained (classifier boundary-trained, then fixed)
+    iterations: int = 800  # G/D/classifier iterations
+    beta: float = 1.0  # weight of the G step's KL term and of the confidence classifier's OOD term
+    seed: int = 0  # seeds data, networks, latents and batch order
+    snapshot_every: int = 20  # iterations between snapshots
+    snapshot_samples: int = 200  # generated points per snapshot (fixed latents)
+    grid_resolution: int = 40  # side of the confidence grid of each snapshot
+    sigma: float = 1.0  # std of each Gaussian class
+    classes: int = 2  # K Gaussian classes (means on the circle of radius 10 for K > 2)
+    n_per_class: int = 1000  # points per class, split 50/50 into train and test
+    hidden: tuple[int, ...] = (500, 500)  # the classifier's hidden widths
+    gan_hidden: tuple[int, ...] = (256, 256, 256)  # hidden widths of G and D
+    latent_dim: int = 100  # dimension of z ~ N(0, I)
+    batch_size: int = 100  # real and generated rows per iteration
+    lr: float = 2e-4  # Adam learning rate of G, D and the classifier
+    device: str = "auto"  # auto, cpu, cuda or mps
+    n_far: int = 10000  # far test-OOD points for the classifier's metrics
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -114,7 +115,8 @@ class GanConfig:
 
     def toy_config(self) -> ToyConfig:
         """The classifier's toy configuration: its method, data and seed, with the GAN as OOD source."""
-        return ToyConfig(method=self.classifier, ood="gan", sigma=self.sigma, hidden=self.hidden, seed=self.seed,
+        return ToyConfig(method=self.classifier, ood="gan", sigma=self.sigma, classes=self.classes,
+                         hidden=self.hidden, seed=self.seed,
                          device=self.device, n_per_class=self.n_per_class, ood_weight=self.beta, n_far=self.n_far)
 
     def to_dict(self) -> dict:
@@ -165,13 +167,13 @@ class DiscriminatorNet(nn.Module):
 # Coverage of the 3σ boundary circles
 
 def ring_coverage(points: np.ndarray, sigma: float, sectors: int = RING_SECTORS,
-                  band: float | None = None) -> np.ndarray:
+                  band: float | None = None, means: np.ndarray = toydata.MEANS) -> np.ndarray:
     """Per mean, the share of the 3σ circle's ``sectors`` equal angular sectors that hold at least
     one point within ``band`` (default 1σ) of the circle. Returns shape (number of means,)."""
     band = sigma if band is None else band
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     shares = []
-    for mean in toydata.MEANS:
+    for mean in means:
         offset = points - mean
         near = np.abs(np.linalg.norm(offset, axis=1) - toydata.OOD_RADIUS_SIGMAS * sigma) <= band
         angle = np.arctan2(offset[near, 1], offset[near, 0]) % (2 * np.pi)
@@ -180,17 +182,18 @@ def ring_coverage(points: np.ndarray, sigma: float, sectors: int = RING_SECTORS,
     return np.array(shares)
 
 
-def coverage(points: np.ndarray, sigma: float, sectors: int = RING_SECTORS, band: float | None = None) -> float:
-    """Mean over the two 3σ circles of ``ring_coverage``: 1 = every sector of both circles is hit."""
-    return float(ring_coverage(points, sigma, sectors, band).mean())
+def coverage(points: np.ndarray, sigma: float, sectors: int = RING_SECTORS, band: float | None = None,
+             means: np.ndarray = toydata.MEANS) -> float:
+    """Mean over the 3σ circles of ``ring_coverage``: 1 = every sector of every circle is hit."""
+    return float(ring_coverage(points, sigma, sectors, band, means).mean())
 
 
-def ring_distance(points: np.ndarray, sigma: float) -> float:
+def ring_distance(points: np.ndarray, sigma: float, means: np.ndarray = toydata.MEANS) -> float:
     """Mean over points of the distance to the nearer 3σ circle (toy units; NaN without points)."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if not len(points):
         return math.nan
-    radii = np.linalg.norm(points[:, None, :] - toydata.MEANS[None], axis=-1)
+    radii = np.linalg.norm(points[:, None, :] - means[None], axis=-1)
     return float(np.abs(radii - toydata.OOD_RADIUS_SIGMAS * sigma).min(1).mean())
 
 
@@ -299,7 +302,7 @@ def train_gan(config: GanConfig, progress: Progress | None = None) -> GanRun:
     for a config on one device. ``progress(fraction, text)`` is called at every snapshot."""
     start_time = time.perf_counter()
     device = resolve_device(config.device)
-    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
+    data = toy_data(config.toy_config())
     classifier, train_classifier = _classifier(config, data, progress)
     classifier = classifier.to(device).train()
     method = config.toy_config().method_object()
@@ -321,7 +324,8 @@ def train_gan(config: GanConfig, progress: Progress | None = None) -> GanRun:
         confidence = method.confidence(torch.from_numpy(probabilities(classifier, grid.astype(np.float32))))
         classifier.train()
         return GanSnapshot(iteration, samples, confidence.numpy().reshape(len(ys), len(xs)).astype(np.float32),
-                           coverage(samples, config.sigma), ring_distance(samples, config.sigma))
+                           coverage(samples, config.sigma, means=data.centres),
+                           ring_distance(samples, config.sigma, data.centres))
 
     snapshots = [snapshot(0)]
     for iteration in range(1, config.iterations + 1):
@@ -365,8 +369,11 @@ def gan_ood_samples(config: ToyConfig, progress: Progress | None = None) -> np.n
     defaults above, jointly with a confidence classifier (a reject one for method 'reject'), on the
     config's data and seed. Hand them to ``toyood.toy.train_toy(config, ood_samples=...)``."""
     classifier = "reject" if config.method == "reject" else "confidence"
-    gan = GanConfig(classifier=classifier, seed=config.seed, sigma=config.sigma, n_per_class=config.n_per_class,
-                    hidden=config.hidden, device=config.device)
+    if config.dataset != "gaussians":
+        raise ConfigError("the GAN source is defined for Gaussian classes (its coverage is measured on their "
+                          "3σ circles): use the boundary or general source for other data")
+    gan = GanConfig(classifier=classifier, seed=config.seed, sigma=config.sigma, classes=config.classes,
+                    n_per_class=config.n_per_class, hidden=config.hidden, device=config.device)
     return generated_samples(train_gan(gan, progress), config.n_ood, config.seed)
 
 
