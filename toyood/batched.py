@@ -34,11 +34,11 @@ from .device import resolve_device
 from .errors import ConfigError, TrainingDiverged
 from .methods import ACET, OOD_LABEL, Method, pgd_ascend, pgd_start
 from .progress import Progress, phase
-from .toy import ToyConfig, ToyRun, build_model, ood_pool, train_toy
+from .toy import ToyConfig, ToyRun, build_model, ood_pool, toy_data, train_toy
 from .train import PoolSampler, make_optimizer
 
 # Every config of one call shares these (they fix the data's size and the loop's steps).
-SHARED_FIELDS = ("sigma", "n_per_class", "epochs", "batch_size", "device")
+SHARED_FIELDS = ("sigma", "n_per_class", "epochs", "batch_size", "device", "dataset", "classes", "data_file")
 # Configs that also share these train in one batched group.
 GROUP_FIELDS = ("hidden", "negative_slope", "lr")
 
@@ -108,8 +108,8 @@ class _Member:
 
     @classmethod
     def build(cls, config: ToyConfig, samples: np.ndarray | None, device: torch.device) -> "_Member":
-        data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
-        pool = ood_pool(config) if samples is None else np.asarray(samples, dtype=np.float32)
+        data = toy_data(config)
+        pool = ood_pool(config, data) if samples is None else np.asarray(samples, dtype=np.float32)
         if pool is not None and (pool.ndim != 2 or pool.shape[1] != 2 or not len(pool)):
             raise ConfigError(f"OOD samples must be a non-empty (n, 2) array, got shape {pool.shape}")
         method = config.method_object()
