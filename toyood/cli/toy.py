@@ -1,19 +1,25 @@
-"""``toyood toy``: train one method on the toy and print its metrics."""
+"""``toyood toy``: train one method on the toy and print its metrics — or several methods and/or seeds
+at once (``--method plain,reject``, ``--seeds 0,1,2``), batched by ``toyood.batched.train_many``."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import time
+from pathlib import Path
 
 from . import CliError, add_threads_flag, finite_float, int_list, print_json, seed_value
-from ..budget import check_toy_job
+from .. import jsonutil
+from ..batched import group_indices, train_many
+from ..budget import Budget, check_toy_job, toy_job_estimate
 from ..device import DEVICES, use_threads
 from ..errors import ConfigError, RunFileError, TrainingDiverged
 from ..evaluate import toy_metrics
-from ..gan import train_toy_with_source
+from ..gan import GAN_SHARE, gan_ood_samples, train_toy_with_source
 from ..methods import CEDA_OBJECTIVES, METHODS
-from ..progress import StderrProgress
-from ..output_folder import check_output_path
-from ..runfiles import save_run
+from ..progress import Progress, StderrProgress, phase
+from ..output_folder import atomic_directory, check_output_path
+from ..runfiles import save_run, write_run_files
 from ..toy import OOD_CHOICES, PRESETS, ToyConfig
 
 # flag → the config field it sets, for the flags only some methods read
@@ -22,7 +28,9 @@ METHOD_FLAGS = {"--weight": "ood_weight", "--ceda-objective": "ceda_objective", 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", choices=list(METHODS), default="plain", help="training method (default plain)")
+    parser.add_argument("--method", type=method_list, default=("plain",), metavar="METHOD[,METHOD...]",
+                        help=f"training method, or a comma list trained at once ({', '.join(METHODS)}; "
+                             "default plain)")
     parser.add_argument("--ood", choices=list(OOD_CHOICES), default=None,
                         help="OOD training samples: boundary (annulus 3σ..3σ+1, Lee/Vernekar), general "
                              "(uniform in [-50,50]² outside 3σ) or gan (a GAN's boundary samples, trained first); "
@@ -44,52 +52,110 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--acet-step-size", type=finite_float, default=None, help="ACET PGD step size (default 0.5)")
     parser.add_argument("--n-per-class", type=int, default=1000, help="samples per class, split 50/50 train/test")
     parser.add_argument("--n-far", type=int, default=10000, help="far test-OOD points for the metrics")
-    parser.add_argument("--seed", type=seed_value, default=0)
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=seed_value, default=0)
+    seeds.add_argument("--seeds", type=seed_list, metavar="S,S,...",
+                       help="several seeds trained at once: per method the runs, their mean and std")
     parser.add_argument("--device", choices=list(DEVICES), default="auto")
     add_threads_flag(parser)
     parser.add_argument("--out", metavar="DIR", help="write config.json, model.pt, ood_train.npy, run.json and "
-                                                     "metrics.json here (atomically)")
+                                                     "metrics.json here (atomically); with several runs one "
+                                                     "sub-folder each (METHOD or METHOD/seed-S) and summary.json")
     parser.add_argument("--force", action="store_true", help="allow --out to replace an existing run")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
 
 
-def config_from_args(args: argparse.Namespace) -> ToyConfig:
-    """The config of the flags; method settings not given keep ToyConfig's defaults."""
+def method_list(text: str) -> tuple[str, ...]:
+    """Parse 'plain,reject' into method names: each known, each once, at least one."""
+    names = tuple(part.strip() for part in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected a method or a comma-separated list like plain,reject, got {text!r}")
+    unknown = [name for name in names if name not in METHODS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"invalid choice: {unknown[0]!r} (choose from {', '.join(METHODS)})")
+    _no_repeats(names, "method")
+    return names
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """Parse '0,1,2' into seeds: each a valid seed, each once, at least one."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated seeds like 0,1,2, got {text!r}")
+    seeds = tuple(seed_value(part) for part in parts)
+    _no_repeats(seeds, "seed")
+    return seeds
+
+
+def _no_repeats(values: tuple, what: str) -> None:
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{what} {', '.join(repeated)} given more than once")
+
+
+def config_from_args(args: argparse.Namespace, method: str | None = None, seed: int | None = None) -> ToyConfig:
+    """The config of the flags for one method and seed (default: the first method, ``--seed``);
+    method settings not given keep ToyConfig's defaults. In a list, ``--ood`` is the source of the
+    methods that train on OOD samples; the others use none."""
+    method = args.method[0] if method is None else method
     given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field in METHOD_FLAGS.items()}
+    ood = args.ood
+    if not METHODS[method].needs_ood and any(METHODS[m].needs_ood for m in args.method):
+        ood = None
     try:
-        return ToyConfig(method=args.method, ood=args.ood, sigma=args.sigma, hidden=args.hidden,
+        return ToyConfig(method=method, ood=ood, sigma=args.sigma, hidden=args.hidden,
                          negative_slope=args.leaky, preset=args.preset, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                         n_per_class=args.n_per_class, n_far=args.n_far,
+                         batch_size=args.batch_size, lr=args.lr, seed=args.seed if seed is None else seed,
+                         device=args.device, n_per_class=args.n_per_class, n_far=args.n_far,
                          **{k: v for k, v in given.items() if v is not None})
     except ConfigError as error:
         raise CliError(str(error))
 
 
+def configs_from_args(args: argparse.Namespace) -> list[ToyConfig]:
+    """One config per method and seed, methods outer."""
+    seeds = args.seeds if args.seeds is not None else (args.seed,)
+    return [config_from_args(args, method, seed) for method in args.method for seed in seeds]
+
+
 def ignored_flags(args: argparse.Namespace) -> list[str]:
-    """The method flags given that the chosen method does not read."""
-    used = METHODS[args.method].settings_used()
+    """The method flags given that no chosen method reads."""
+    used = {name for method in args.method for name in METHODS[method].settings_used()}
     return [flag for flag, field in METHOD_FLAGS.items()
             if getattr(args, flag[2:].replace("-", "_")) is not None and field not in used]
 
 
+def check_jobs(configs: list[ToyConfig], threads: int) -> None:
+    """The budget: one job as ``check_toy_job``; several, their summed time at the largest memory."""
+    if len(configs) == 1:
+        check_toy_job(configs[0], threads=threads)
+        return
+    estimates = [toy_job_estimate(c, threads) for c in configs]
+    Budget.from_environment().check(f"training {len(configs)} models on {configs[0].hidden}",
+                                    max(m for m, _ in estimates), sum(s for _, s in estimates))
+
+
 def run(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    configs = configs_from_args(args)
     try:
         threads = use_threads(args.threads)
-        check_toy_job(config, threads=threads)
+        check_jobs(configs, threads)
         if args.out is not None:
             check_output_path(args.out, args.force)
     except ConfigError as error:
         raise CliError(str(error))
     for flag in ignored_flags(args):
-        print(f"note: {flag} does not apply to method {args.method}; ignored", file=sys.stderr)
+        names = ", ".join(args.method)
+        print(f"note: {flag} does not apply to method{'s' * (len(args.method) > 1)} {names}; ignored",
+              file=sys.stderr)
+    if len(configs) > 1 or args.seeds is not None:
+        return run_many(args, configs)
     try:
         if args.json:
-            trained = train_toy_with_source(config)
+            trained = train_toy_with_source(configs[0])
         else:
             with StderrProgress() as progress:
-                trained = train_toy_with_source(config, progress)
+                trained = train_toy_with_source(configs[0], progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
     metrics = toy_metrics(trained)
@@ -105,7 +171,121 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_many(args: argparse.Namespace, configs: list[ToyConfig]) -> int:
+    """Several methods and/or seeds: trained at once, one summary keyed by method."""
+    try:
+        if args.json:
+            runs, seconds = train_configs(configs, None)
+        else:
+            with StderrProgress() as progress:
+                runs, seconds = train_configs(configs, progress)
+    except (ConfigError, TrainingDiverged) as error:
+        raise CliError(str(error))
+    metrics = [toy_metrics(run) for run in runs]
+    summary = summarise(configs, metrics, by_seed=args.seeds is not None)
+    summary.update(seconds)
+    if args.out is not None:
+        try:
+            write_runs(args.out, args.force, runs, metrics, summary, by_seed=args.seeds is not None)
+        except (OSError, ConfigError, RunFileError) as error:
+            raise CliError(f"cannot write the runs to {args.out}: {error}")
+    if args.json:
+        print_json(summary)
+    else:
+        print_summary(summary)
+    return 0
+
+
+def train_configs(configs: list[ToyConfig], progress: Progress | None) -> tuple[list, dict]:
+    """GANs first for the 'gan' source, then ``train_many``; returns the runs and {"train_seconds":
+    the training loops' time (each batched group once)[, "gan_seconds": the GANs' time]}. ``gan_ood_samples`` depends on the
+    classifier kind (reject or confidence), the seed and settings every config here shares, so one
+    GAN serves every method of a seed with the same kind."""
+    start, samples, gans = time.perf_counter(), None, {}
+    needed = {_gan_key(c): c for c in configs if c.ood == "gan"}
+    share = GAN_SHARE if needed else 0.0
+    for i, (key, config) in enumerate(needed.items()):
+        part = phase(progress, share * i / len(needed), share * (i + 1) / len(needed), f"GAN {i + 1} of {len(needed)}: ")
+        gans[key] = gan_ood_samples(config, part)
+    if gans:
+        samples = [gans[_gan_key(c)] if c.ood == "gan" else None for c in configs]
+    gan_seconds = time.perf_counter() - start
+    runs = train_many(configs, phase(progress, share, 1.0), samples)
+    seconds = {"train_seconds": math.fsum(runs[group[0]].train_seconds for group in group_indices(configs))}
+    return runs, ({**seconds, "gan_seconds": gan_seconds} if gans else seconds)
+
+
+def _gan_key(config: ToyConfig) -> tuple[str, int]:
+    return ("reject" if config.method == "reject" else "confidence", config.seed)
+
+
+def summarise(configs: list[ToyConfig], metrics: list[dict], by_seed: bool) -> dict:
+    """{method: metrics}, or with ``by_seed`` {method: {"runs": {seed: metrics}, "mean", "std"}} over
+    the numeric metrics (sample std; None for one seed, or when a run's value is None)."""
+    if not by_seed:
+        return {c.method: m for c, m in zip(configs, metrics)}
+    summary: dict = {}
+    for config, values in zip(configs, metrics):
+        summary.setdefault(config.method, {"runs": {}})["runs"][str(config.seed)] = values
+    for entry in summary.values():
+        runs = list(entry["runs"].values())
+        keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        columns = {k: [r.get(k) for r in runs] for k in keys}
+        entry["mean"] = {k: _mean(v) for k, v in columns.items()}
+        entry["std"] = {k: _std(v) for k, v in columns.items()}
+    return summary
+
+
+def _mean(values: list) -> float | None:
+    return None if any(v is None for v in values) else math.fsum(values) / len(values)
+
+
+def _std(values: list) -> float | None:
+    if len(values) < 2 or any(v is None for v in values):
+        return None
+    mean = _mean(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def write_runs(out: str, overwrite: bool, runs: list, metrics: list[dict], summary: dict, by_seed: bool) -> None:
+    """One sub-folder per run (METHOD, or METHOD/seed-S with ``by_seed``) and summary.json, all in
+    one atomic write."""
+    with atomic_directory(out, overwrite) as staging:
+        for run, values in zip(runs, metrics):
+            folder = staging / run.config.method
+            if by_seed:
+                folder = folder / f"seed-{run.config.seed}"
+            folder.mkdir(parents=True)
+            write_run_files(run, folder, values)
+        (Path(staging) / "summary.json").write_text(jsonutil.dumps(summary, indent=2, sort_keys=True))
+
+
 def print_table(metrics: dict) -> None:
     width = max(map(len, metrics))
     for key, value in metrics.items():
         print(f"{key:<{width}}  {value:.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+
+
+def print_summary(summary: dict) -> None:
+    """Metrics as rows, methods as columns (mean ± std across seeds when there are runs per seed)."""
+    methods = [k for k, v in summary.items() if isinstance(v, dict)]
+    columns = {m: summary[m]["mean"] if "runs" in summary[m] else summary[m] for m in methods}
+    spread = {m: summary[m].get("std", {}) for m in methods}
+    keys = [k for k in columns[methods[0]] if k not in ("method",)]
+    width = max(map(len, keys))
+    cells = {m: [_cell(columns[m].get(k), spread[m].get(k)) for k in keys] for m in methods}
+    widths = {m: max(len(m), *(len(c) for c in cells[m])) for m in methods}
+    print(" " * width + "".join(f"  {m:>{widths[m]}}" for m in methods))
+    for i, key in enumerate(keys):
+        print(f"{key:<{width}}" + "".join(f"  {cells[m][i]:>{widths[m]}}" for m in methods))
+    for key, value in summary.items():
+        if not isinstance(value, dict):
+            print(f"{key}: {value:.2f} s")
+
+
+def _cell(value, std) -> str:
+    if value is None:
+        return "-"
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.4f}" + (f" ± {std:.4f}" if std is not None else "")
