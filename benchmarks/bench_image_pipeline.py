@@ -7,12 +7,11 @@ Baseline: ``torch.utils.data.DataLoader(shuffle=True)`` over a ``TensorDataset``
 padded, cropped (and for CIFAR flipped) one at a time, the usual torchvision-style setup.
 ``--forward`` adds a forward pass of the Hein network to both loops.
 
-    .venv/bin/python benchmarks/bench_image_pipeline.py --dataset mnist --data-dir /work/shared/data/mnist-10k
+    .venv/bin/python benchmarks/bench_image_pipeline.py --dataset mnist --data-dir ../shared/data/mnist-10k
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from toyood.images.datasets import DATASET_NAMES, DatasetUnavailable, augmentation, load_split
+from toyood.images.augment import augmentation
+from toyood.images.datasets import DATASET_NAMES, DatasetUnavailable, load_split
 from toyood.images.models import build_image_model
 from toyood.images.noise import NoiseSampler
 
@@ -74,7 +72,8 @@ def dataloader_epoch(x, y, batch_size, flip, noise, model, seed, workers) -> int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=DATASET_NAMES, default="mnist")
-    parser.add_argument("--data-dir", default="/work/shared/data/mnist-10k")
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-10k"),
+                        help="where the dataset files are (default: the MNIST subset beside the checkout)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--noise", action="store_true", help="add a noise batch per step (CEDA/ACET training)")
     parser.add_argument("--forward", action="store_true", help="add a forward pass of the Hein network")

@@ -1,35 +1,204 @@
-"""Image benchmark: Hein et al.'s Table 1 (OOD detection) and Table 2 (α-scaling) for the chosen methods."""
+"""Image benchmark: Hein et al.'s Table 1 (OOD detection) and Table 2 (α-scaling) for the chosen methods.
+
+Where data and results live is the server operator's choice, never a visitor's: ``$TOYOOD_DATA``
+(else the real MNIST subset beside the checkout, Debian's Fashion-MNIST and ``~/.cache/toyood``),
+``$TOYOOD_RESULTS`` for results (default ``~/.cache/toyood/bench-results``; folders written by
+``toyood bench --out`` placed there open in the page) and ``TOYOOD_DOWNLOADS=1`` to offer downloads.
+"""
+import hashlib
 import json
+import logging
+import os
+import shutil
+import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 import ui
-from toyood.images.benchmark import (IMAGE_METHODS, OOD_SETS, PRESETS, SET_TITLES, BenchConfig, ResultStore,
-                                     run_benchmark, table_records)
-from toyood.images.datasets import DatasetUnavailable, available_datasets
+from toyood.errors import ConfigError, RunFileError, TrainingDiverged
+from toyood.images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
+from toyood.images.datasets import DATA_VARIABLE, DatasetUnavailable, available_datasets
+from toyood.images.report import SET_TITLES, table_records
+from toyood.images.results import load_result, save_result
 from toyood.plots import images as plots
-from toyood.errors import ConfigError, TrainingDiverged
+from toyood.progress import with_eta
+
+LOG = logging.getLogger(__name__)
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-10k"  # real MNIST beside the checkout
+RESULTS_VARIABLE, DOWNLOADS_VARIABLE = "TOYOOD_RESULTS", "TOYOOD_DOWNLOADS"
+PAGE_RUNS = "page-runs"  # the page's own finished runs, under the results folder
+MAX_PAGE_RUNS = 48  # method results kept on disk; the oldest go first
+
+
+def operator_data_dir() -> str | None:
+    """The first folder searched for datasets: none when ``$TOYOOD_DATA`` is set (the library reads it),
+    else the MNIST subset beside the checkout when it is there."""
+    if os.environ.get(DATA_VARIABLE, "").strip() or not SHARED_MNIST.is_dir():
+        return None
+    return str(SHARED_MNIST)
+
+
+def results_root() -> Path:
+    return Path(os.environ.get(RESULTS_VARIABLE, "").strip() or Path.home() / ".cache" / "toyood" / "bench-results")
+
+
+class ResultFolders:
+    """Finished runs on disk, one folder per (config, method), so they survive server restarts. A
+    method's numbers do not depend on the other methods of its run (every seed is per method).
+    Stands in for the app's shared cache-with-progress helper until ``ui`` has one."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.lock = threading.Lock()  # one run at a time; other sessions wait, then find the results
+
+    def folder(self, config: BenchConfig, method: str) -> Path:
+        key = replace(config, methods=(method,), download=False)  # downloading changes no result
+        digest = hashlib.sha256(json.dumps(key.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return self.root / f"{config.dataset}-{method}-{digest}"
+
+    def load(self, config: BenchConfig, method: str) -> BenchResult | None:
+        """The stored result of one method, or None (a damaged folder is logged and removed)."""
+        folder = self.folder(config, method)
+        if not folder.is_dir():
+            return None
+        try:
+            return load_result(folder)
+        except RunFileError:
+            LOG.exception("removing the damaged stored result %s", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+
+    def missing(self, config: BenchConfig) -> list[str]:
+        return [m for m in config.methods if not (self.folder(config, m) / "results.json").is_file()]
+
+    def add(self, result: BenchResult) -> None:
+        for name, method_result in result.methods.items():
+            single = replace(result, config=replace(result.config, methods=(name,)),
+                             methods={name: replace(method_result, model=None)})
+            save_result(single, self.folder(result.config, name), overwrite=True)
+        folders = sorted(self.root.iterdir(), key=lambda path: path.stat().st_mtime)
+        for old in folders[:-MAX_PAGE_RUNS]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def result(self, config: BenchConfig) -> BenchResult | None:
+        """The stored methods of ``config`` as one result; None when one is missing."""
+        parts = [self.load(config, m) for m in config.methods]
+        if any(part is None for part in parts):
+            return None
+        return BenchResult(config, {m: part.methods[m] for m, part in zip(config.methods, parts)},
+                           parts[0].skipped, parts[0].n_train, parts[0].n_test)
+
+
+@st.cache_resource(show_spinner=False)
+def result_folders(root: str) -> ResultFolders:
+    """The store of ``root``, shared by all sessions (one lock per folder)."""
+    return ResultFolders(Path(root))
+
+
+def saved_results() -> list[Path]:
+    """Folders of results placed in the results folder (e.g. by ``toyood bench --out``), newest first."""
+    root = results_root()
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name != PAGE_RUNS and (p / "results.json").is_file()]
+    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def show_result(result: BenchResult) -> None:
+    """Table 1, the skipped sets, the figures, Table 2 and the JSON download."""
+    methods = list(result.methods)
+    st.subheader(f"Trained on {SET_TITLES[result.config.dataset]}: {result.n_train} training / "
+                 f"{result.n_test} test images")
+    records = pd.DataFrame(table_records(result))
+    metrics = [column for column in records.columns if column not in ("set", "method")]
+    table = records.pivot(index="set", columns="method", values=metrics).swaplevel(axis=1)
+    table = table.loc[records["set"].unique(), [(m, metric) for m in methods for metric in metrics]]
+    st.dataframe(table.style.format(precision=3, na_rep="–"), width="stretch")
+    st.caption("MMC: mean confidence (largest real-class probability). AUROC, FPR@95: Hein et al.'s convention "
+               "(in-distribution test images positive, score = max probability; −entropy for DisMax); TNR@95, "
+               "DTACC: Lee et al.'s. Adv. noise: PGD (ℓ∞, ε = 0.3) from noise towards a high score; adv. samples: "
+               "PGD on the test images' cross-entropy.")
+    if result.skipped:
+        st.warning("Not evaluated (files missing or unreadable): "
+                   + ", ".join(SET_TITLES[s] for s in result.skipped) + ". See “Datasets found” above.")
+    histograms, noise, adversarial, scaling = st.tabs(["Confidence histograms", "Noise", "Adversarial samples",
+                                                       "α-scaling (Table 2)"])
+    histograms.plotly_chart(plots.confidence_histograms_figure(result), key="bench_histograms")
+    noise.plotly_chart(plots.noise_grid_figure(result), key="bench_noise")
+    adversarial.plotly_chart(plots.adversarial_samples_figure(result), key="bench_adversarial")
+    alpha = pd.DataFrame({m: {"median α with confidence ≥ 0.999": r.median_alpha,
+                              "share of clip(αx, 0, 1) with confidence > 0.95": r.alpha_overconfident}
+                          for m, r in result.methods.items()})
+    scaling.dataframe(alpha.style.format(precision=3, na_rep="> 10⁶ / –"), width="stretch")
+    scaling.caption("Uniform noise x scaled by α ≥ 1 (Theorem 3.1's construction): the median over trials of the "
+                    "smallest α with confidence ≥ 0.999, and how often the scaled image clipped back to [0, 1] "
+                    "is still classified with confidence > 0.95.")
+    st.download_button("Results (JSON)", json.dumps(result.to_dict(), indent=2), f"bench-{result.config.dataset}.json",
+                       "application/json", on_click="ignore")
+
+
+def open_saved(folders: list[Path]) -> None:
+    """Show a results folder chosen from those the operator placed in the results folder."""
+    chosen = st.sidebar.selectbox("Saved results", folders, format_func=lambda path: path.name, key="bench_saved")
+    try:
+        show_result(load_result(chosen))
+    except RunFileError as error:
+        st.error(f"**These saved results cannot be opened:** {error}")
+
+
+def missing_message(title: str, downloads: bool) -> str:
+    remedy = ("tick **Download missing datasets** in the sidebar to fetch it" if downloads else
+              "the server's operator can add its files (see “Datasets found” below)")
+    return (f"**{title} is not on this server.** Choose a dataset without “(missing)” under "
+            f"**In-distribution data** in the sidebar, or {remedy}.")
+
+
+def run_missing(store: ResultFolders, config: BenchConfig) -> None:
+    """Offer to run the methods not stored yet; runs them on a click (the prompt then disappears)."""
+    missing = store.missing(config)
+    if not missing:
+        return
+    prompt = st.empty()
+    with prompt.container():
+        st.info(f"To train and evaluate: {', '.join(map(ui.method_label, missing))} ({config.preset} preset).")
+        clicked = st.button(f"Run {len(missing)} method{'s' * (len(missing) > 1)}", type="primary")
+    if not clicked:
+        st.stop()
+    prompt.empty()
+    bar = st.progress(0.0, text="Loading data …")
+    try:
+        with store.lock, ui.torch_threads():  # another session may have run some of them meanwhile
+            if missing := store.missing(config):
+                store.add(run_benchmark(replace(config, methods=tuple(missing)),
+                                        with_eta(lambda fraction, text: bar.progress(fraction, text=text))))
+    except (DatasetUnavailable, ConfigError, TrainingDiverged, RunFileError) as error:
+        st.error(f"**The run stopped:** {error}")
+        st.stop()
+    except Exception:  # the visitor sees a message; the traceback goes to the server's log
+        LOG.exception("image benchmark run failed for %s", config)
+        st.error("**The run failed unexpectedly.** The details are in the server's log.")
+        st.stop()
+    finally:
+        bar.empty()
+
 
 st.title("Image benchmark")
 st.caption("The same methods on images (Hein et al., CVPR 2019, Tables 1-2): LeNet on 28×28 data, a small "
            "ResNet on 32×32; CEDA/ACET/reject/confidence train on Hein's noise. Evaluated on other datasets, "
            "noise, adversarial noise (PGD towards high confidence) and adversarial samples of the test set.")
-
-
-@st.cache_resource(show_spinner=False)
-def result_store() -> ResultStore:
-    """Finished runs per method, shared by all sessions."""
-    return ResultStore()
-
-
 sidebar = st.sidebar
-data_dir = sidebar.text_input("Data directory", "", key="bench_data_dir",
-                              help="Where the dataset files are; empty: $TOYOOD_DATA, then ~/.cache/toyood. "
-                                   "torchvision's layouts and Debian's Fashion-MNIST are found too.").strip() or None
+saved = saved_results()
+if saved and sidebar.radio("Results", ["New run", "Saved results"], key="bench_source", horizontal=True) != "New run":
+    open_saved(saved)
+    st.stop()
+data_dir = operator_data_dir()
 found = available_datasets(data_dir)
-dataset = sidebar.selectbox("In-distribution data", list(OOD_SETS), key="bench_dataset",
+names = list(OOD_SETS)
+dataset = sidebar.selectbox("In-distribution data", names, key="bench_dataset",
+                            index=next((i for i, d in enumerate(names) if found[d].present), 0),
                             format_func=lambda d: SET_TITLES[d] + ("" if found[d].present else " (missing)"))
 methods = sidebar.multiselect("Methods", IMAGE_METHODS, ["plain", "ceda", "acet"], format_func=ui.method_label,
                               key="bench_methods")
@@ -37,70 +206,27 @@ preset = sidebar.radio("Preset", list(PRESETS), key="bench_preset", horizontal=T
                        help="quick: subsets, 2 epochs, short attacks (about 3 min per method on 2 CPU cores); "
                             "paper: Hein et al.'s settings (hours on a CPU).")
 seed = sidebar.number_input("Seed", 0, 2**31 - 1, 0, key="bench_seed")
-download = sidebar.checkbox("Download missing datasets", key="bench_download",
-                            help="From the official URLs, MD5-checked, into the data directory.")
+downloads = os.environ.get(DOWNLOADS_VARIABLE, "").strip() == "1"
+download = downloads and sidebar.checkbox("Download missing datasets", key="bench_download",
+                                          help="From the official URLs, size- and time-limited and MD5-checked.")
 with st.expander("Datasets found"):
-    st.dataframe(pd.DataFrame([{"dataset": name, "found in": str(entry.location) if entry.present else "",
-                                "why not": entry.reason} for name, entry in found.items()]), hide_index=True)
+    st.dataframe(pd.DataFrame([{"dataset": SET_TITLES[name], "found in": str(entry.location) if entry.present else "–"}
+                               for name, entry in found.items()]), hide_index=True)
 if not methods:
-    st.info("Choose at least one method in the sidebar.")
+    st.info("Choose at least one method under **Methods** in the sidebar.")
     st.stop()
 if not found[dataset].present and not download:
-    st.warning(found[dataset].reason)
+    st.warning(missing_message(SET_TITLES[dataset], downloads))
     st.stop()
 try:
     config = BenchConfig(dataset, tuple(methods), preset, data_dir, seed=int(seed), download=download)
 except ConfigError as error:
     st.error(f"**Invalid settings:** {error}")
     st.stop()
-
-store = result_store()
-missing = store.missing(config)
-if missing:
-    st.info(f"To train and evaluate: {', '.join(missing)} ({preset} preset).")
-    if not st.button(f"Run {len(missing)} method{'s' * (len(missing) > 1)}", type="primary"):
-        st.stop()
-    bar = st.progress(0.0, text="Loading data …")
-    try:
-        with store.lock, ui.torch_threads():  # another session may have run some of them meanwhile
-            if missing := store.missing(config):
-                store.add(run_benchmark(replace(config, methods=tuple(missing)),
-                                        lambda fraction, text: bar.progress(fraction, text=text)))
-    except (DatasetUnavailable, ConfigError, TrainingDiverged) as error:
-        st.error(str(error))
-        st.stop()
-    finally:
-        bar.empty()
+store = result_folders(str(results_root() / PAGE_RUNS))
+run_missing(store, config)
 result = store.result(config)
-
-st.subheader(f"Trained on {SET_TITLES[dataset]}: {result.n_train} training / {result.n_test} test images")
-records = pd.DataFrame(table_records(result))
-metrics = [column for column in records.columns if column not in ("set", "method")]
-table = records.pivot(index="set", columns="method", values=metrics).swaplevel(axis=1)
-table = table.loc[records["set"].unique(), [(m, metric) for m in methods for metric in metrics]]
-st.dataframe(table.style.format(precision=3, na_rep="–"), width="stretch")
-st.caption("MMC: mean confidence (largest real-class probability). AUROC, FPR@95: Hein et al.'s convention "
-           "(in-distribution test images positive, score = max probability; −entropy for DisMax); TNR@95, DTACC: "
-           "Lee et al.'s. Adv. noise: PGD (ℓ∞, ε = 0.3) from noise towards a high score; adv. samples: PGD "
-           "on the test images' cross-entropy.")
-if result.skipped:
-    st.warning("Not evaluated (files missing or unreadable): " + ", ".join(SET_TITLES[s] for s in result.skipped)
-               + ". See “Datasets found” above.")
-alpha = pd.DataFrame({m: {"median α with confidence ≥ 0.999": r.median_alpha,
-                          "share of clip(αx, 0, 1) with confidence > 0.95": r.alpha_overconfident}
-                      for m, r in result.methods.items()})
-histograms, noise, adversarial, scaling = st.tabs(["Confidence histograms", "Noise", "Adversarial samples",
-                                                   "α-scaling (Table 2)"])
-with histograms:
-    st.plotly_chart(plots.confidence_histograms_figure(result), key="bench_histograms")
-with noise:
-    st.plotly_chart(plots.noise_grid_figure(result), key="bench_noise")
-with adversarial:
-    st.plotly_chart(plots.adversarial_samples_figure(result), key="bench_adversarial")
-with scaling:
-    st.dataframe(alpha.style.format(precision=3, na_rep="> 10⁶ / –"), width="stretch")
-    st.caption("Uniform noise x scaled by α ≥ 1 (Theorem 3.1's construction): the median over trials of the "
-               "smallest α with confidence ≥ 0.999, and how often the scaled image clipped back to [0, 1] is "
-               "still classified with confidence > 0.95.")
-st.download_button("Results (JSON)", json.dumps(result.to_dict(), indent=2), f"bench-{dataset}.json",
-                   "application/json", on_click="ignore")
+if result is None:
+    st.error("**The stored results could not be read back;** the server's log says why. Run again to replace them.")
+    st.stop()
+show_result(result)

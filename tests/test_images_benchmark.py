@@ -12,11 +12,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from toyood.cli import main
-from toyood.images import benchmark, datasets
-from toyood.images.benchmark import (BenchConfig, Preset, ResultStore, alpha_scaling, format_table, image_method,
-                                     run_benchmark, table_records)
-from toyood.methods import Plain
 from toyood.errors import ConfigError
+from toyood.images import benchmark, datasets
+from toyood.images.benchmark import BenchConfig, Preset, alpha_scaling, image_method, run_benchmark
+from toyood.images.report import format_table, table_records
+from toyood.methods import CEDA, Plain
+from toyood.progress import with_eta
 
 TINY = Preset(n_train=64, n_test=24, epochs=1, acet_steps=2, adv_noise_steps=3, adv_samples_steps=2,
               n_adversarial=10, alpha_trials=6, lr_decay=False)
@@ -85,9 +86,14 @@ def test_overrides_replace_preset_values():
     assert BenchConfig(dataset="mnist").architecture == "lenet"
 
 
-def test_acet_uses_heins_image_attack():
+def test_methods_build_their_settings_from_the_config():
     acet = image_method("acet", BenchConfig(dataset="mnist", preset="paper"))
     assert (acet.eps, acet.steps, acet.step_size, acet.lower, acet.upper) == (0.3, 40, 0.3 / 40, 0.0, 1.0)
+    assert (acet.lam, acet.objective) == (1.0, "max_conf")
+    quick = image_method("acet", BenchConfig(dataset="cifar10", ood_weight=0.5, ceda_objective="uniform"))
+    assert (quick.steps, quick.step_size, quick.lam, quick.objective) == (3, 0.3 / 3, 0.5, "uniform")
+    assert image_method("ceda", BenchConfig(ood_weight=2.0)) == CEDA(lam=2.0)
+    assert image_method("confidence", BenchConfig(ood_weight=2.0)).beta == 2.0
 
 
 def test_benchmark_reports_every_set_and_skips_missing_defaults(data_dir):
@@ -110,25 +116,12 @@ def test_benchmark_reports_every_set_and_skips_missing_defaults(data_dir):
 def test_same_config_gives_the_same_numbers_and_progress_ends_at_one(data_dir):
     config = BenchConfig(dataset="mnist", methods=("ceda", "acet"), data_dir=str(data_dir))
     reports = []
-    first = run_benchmark(config, lambda fraction, text: reports.append((fraction, text))).methods["ceda"]
+    first = run_benchmark(config, with_eta(lambda fraction, text: reports.append((fraction, text)))).methods["ceda"]
     second = run_benchmark(replace(config, methods=("ceda",))).methods["ceda"]
     assert first.sets == second.sets and first.epoch_losses == second.epoch_losses
     fractions = [fraction for fraction, _ in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert reports[-1][1].startswith("acet: evaluation done · 100%") and "left" in reports[-1][1]
-
-
-def test_result_store_keeps_runs_per_method(data_dir):
-    store = ResultStore(capacity=2)
-    config = BenchConfig(dataset="mnist", methods=("plain", "dismax"), data_dir=str(data_dir))
-    assert store.missing(config) == ["plain", "dismax"]
-    store.add(run_benchmark(replace(config, methods=("dismax",))))
-    assert store.missing(replace(config, download=True)) == ["plain"]  # downloading changes no result
-    store.add(run_benchmark(replace(config, methods=("plain",))))
-    combined = store.result(config)
-    assert list(combined.methods) == ["plain", "dismax"] and combined.config == config
-    store.add(run_benchmark(replace(config, methods=("ceda",))))
-    assert store.missing(config) == ["dismax"]  # the oldest entry went
 
 
 def test_explicitly_requested_missing_set_is_an_error(data_dir):
@@ -159,15 +152,17 @@ def test_cli_writes_json_table_models_and_figures(data_dir, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(result["methods"]) == {"plain", "acet"} and "fmnist" in result["methods"]["acet"]["sets"]
     names = {p.name for p in out.iterdir()}
-    assert {"results.json", "table.txt", "confidences.npz", "model_plain.pt", "model_acet.pt",
+    assert {"results.json", "table.txt", "confidences.npz", "samples.npz", "model_plain.pt", "model_acet.pt",
             "histograms.html", "noise.html", "adversarial_samples.html"} <= names
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
 
 
 def test_cli_bad_input_is_one_line_with_exit_code_2(data_dir, capsys):
     assert main(["bench", "--methods", "plain,rbf"]) == 2
     assert "rbf" in capsys.readouterr().err
     assert main(["bench", "--dataset", "svhn", "--data-dir", str(data_dir)]) == 2
-    assert "train_32x32.mat" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "train_32x32.mat" in err and "--download" in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_lists_datasets(data_dir, capsys):
@@ -177,21 +172,72 @@ def test_cli_lists_datasets(data_dir, capsys):
     assert any(line.startswith("svhn") and "missing" in line for line in lines)
 
 
-def test_page_runs_the_benchmark_and_shows_the_table(data_dir):
-    app = AppTest.from_file(str(Path(__file__).parents[1] / "pages" / "4_Image_benchmark.py"), default_timeout=300)
-    app.run()
-    app.sidebar.text_input[0].set_value(str(data_dir)).run()
-    app.sidebar.multiselect[0].set_value(["plain", "ceda"]).run()
-    assert [b.label for b in app.button] == ["Run 2 methods"]
-    app.button[0].click().run()
-    assert not app.exception
-    assert len(app.dataframe) >= 2 and "Not evaluated" in app.warning[0].value
+
+# ---- --out, --force and --threads are checked before any work; writes are atomic ----------------
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
 
 
-def test_page_says_what_is_missing_before_offering_a_run(data_dir):
-    app = AppTest.from_file(str(Path(__file__).parents[1] / "pages" / "4_Image_benchmark.py"), default_timeout=60)
-    app.run()
-    app.sidebar.text_input[0].set_value(str(data_dir)).run()
-    app.sidebar.selectbox[0].set_value("svhn").run()
-    assert not app.exception and not app.button
-    assert "train_32x32.mat" in app.warning[0].value
+@pytest.fixture
+def no_run(monkeypatch):
+    """Makes any benchmark run fail loudly: the checks below must stop the command before it starts."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the benchmark started before the flags were checked")
+    monkeypatch.setattr("toyood.cli.bench.run_benchmark", refuse)
+
+
+@pytest.mark.parametrize("flags,expected", [
+    (["--out", ""], "output path is empty"),
+    (["--out", "  "], "output path is empty"),
+    (["--threads", "0"], "threads must be between 1"),
+    (["--threads", "100000"], "threads must be between 1"),
+    (["--seed", "-1"], "seed"),
+    (["--epochs", "0"], "epochs must be between 1 and 1000"),
+])
+def test_bad_flags_stop_before_any_work(data_dir, capsys, no_run, flags, expected):
+    assert main(["bench", "--data-dir", str(data_dir), *flags]) == 2
+    assert expected in one_line_error(capsys)
+
+
+def test_threads_variable_is_validated(data_dir, capsys, no_run, monkeypatch):
+    monkeypatch.setenv("TOYOOD_THREADS", "many")
+    assert main(["bench", "--data-dir", str(data_dir)]) == 2
+    assert "TOYOOD_THREADS" in one_line_error(capsys)
+
+
+def test_out_onto_an_existing_folder_needs_force(data_dir, tmp_path, capsys, no_run):
+    out = tmp_path / "previous"
+    out.mkdir()
+    (out / "results.json").write_text("{}")
+    assert main(["bench", "--data-dir", str(data_dir), "--out", str(out)]) == 2
+    assert "already holds files" in one_line_error(capsys)
+    assert (out / "results.json").read_text() == "{}"
+
+
+def test_failed_save_keeps_the_previous_results_and_leaves_no_staging(data_dir, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "runs" / "bench"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text("previous")
+
+    def disk_full(result, directory):
+        (directory / "histograms.html").write_text("half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("toyood.cli.bench.save_figures", disk_full)
+    code = main(["bench", "--methods", "plain", "--data-dir", str(data_dir), "--out", str(out), "--force", "--json"])
+    assert code == 2 and "No space left on device" in one_line_error(capsys)
+    assert [p.name for p in out.iterdir()] == ["results.json"] and (out / "results.json").read_text() == "previous"
+    assert [p.name for p in out.parent.iterdir()] == ["bench"]
+
+
+def test_force_replaces_an_existing_folder(data_dir, tmp_path, capsys):
+    out = tmp_path / "bench"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older run")
+    assert main(["bench", "--methods", "plain", "--data-dir", str(data_dir), "--out", str(out), "--force"]) == 0
+    assert not (out / "stale.txt").exists() and (out / "results.json").is_file()

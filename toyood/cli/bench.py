@@ -1,19 +1,23 @@
-"""``python -m toyood bench``: Hein et al.'s image benchmark (Table 1 and Table 2) for the chosen methods.
+"""``toyood bench``: Hein et al.'s image benchmark (Table 1 and Table 2) for the chosen methods.
 
-    python -m toyood bench --dataset mnist --methods plain,ceda,acet --preset quick --data-dir DIR --json --out DIR
+    toyood bench --dataset mnist --methods plain,ceda,acet --preset quick --data-dir DIR --json --out DIR
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from . import CliError, print_json
-from ..images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, format_table, run_benchmark, save_result
-from ..images.datasets import DATASET_NAMES, DatasetUnavailable, available_datasets
+from . import CliError, add_threads_flag, print_json, seed_value
+from ..device import DEVICES, max_threads, use_threads
+from ..errors import ConfigError, RunFileError, TrainingDiverged
+from ..images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
+from ..images.datasets import DATASET_NAMES, DatasetFileError, DatasetUnavailable, available_datasets
+from ..images.report import format_table
+from ..images.results import write_result_files
 from ..plots.images import adversarial_samples_figure, confidence_histograms_figure, noise_grid_figure
-from ..device import DEVICES
-from ..errors import ConfigError, TrainingDiverged
 from ..progress import StderrProgress
+from ..output_folder import atomic_directory, check_output_path
 
 
 def name_list(text: str) -> tuple[str, ...]:
@@ -36,15 +40,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"OOD datasets among {', '.join(DATASET_NAMES)}; default Hein's pairs that are present")
     parser.add_argument("--data-dir", metavar="DIR", help="where the dataset files are (also $TOYOOD_DATA; "
                                                           "then ~/.cache/toyood); torchvision's layouts work")
-    parser.add_argument("--download", action="store_true", help="fetch missing datasets (official URLs, MD5-checked)")
+    parser.add_argument("--download", action="store_true",
+                        help="fetch missing datasets (official URLs, size- and time-limited, MD5-checked)")
     parser.add_argument("--list", action="store_true", help="list which datasets are found (and where) and exit")
     parser.add_argument("--epochs", type=int, help="override the preset's epochs")
     parser.add_argument("--n-train", type=int, help="override the preset's training subset size")
     parser.add_argument("--n-test", type=int, help="override the preset's test subset size")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value, default=0)
     parser.add_argument("--device", choices=list(DEVICES), default="auto")
-    parser.add_argument("--out", metavar="DIR", help="write results.json, table.txt, confidences.npz, "
-                                                     "model_<method>.pt and figures (HTML) here")
+    add_threads_flag(parser, default_text="all cores")
+    parser.add_argument("--out", metavar="DIR", help="write results.json, table.txt, confidences.npz, samples.npz, "
+                                                     "model_<method>.pt and figures (HTML) here, atomically")
+    parser.add_argument("--force", action="store_true", help="allow --out to replace an existing folder")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object (last line)")
 
 
@@ -54,37 +61,56 @@ def list_datasets(data_dir: str | None) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.list:
-        return list_datasets(args.data_dir)
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    """The run's config, with the flags checked before any work: the config's values, --threads, --out."""
     try:
         config = BenchConfig(dataset=args.dataset, methods=args.methods, preset=args.preset, data_dir=args.data_dir,
                              ood_sets=args.ood_sets, seed=args.seed, device=args.device, download=args.download,
                              epochs=args.epochs, n_train=args.n_train, n_test=args.n_test)
+        use_threads(args.threads, default=max_threads())
+        if args.out is not None:
+            check_output_path(args.out, args.force)
     except ConfigError as error:
         raise CliError(str(error))
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_datasets(args.data_dir)
+    config = config_from_args(args)
     try:
         with StderrProgress() as progress:
-            result = run_benchmark(config, progress)
-    except (ConfigError, TrainingDiverged, DatasetUnavailable) as error:
+            result = run_benchmark(config, None if args.json else progress)
+    except DatasetUnavailable as error:
+        hint = "" if args.download or isinstance(error, DatasetFileError) else " (--download fetches missing datasets)"
+        raise CliError(f"{error}{hint}")
+    except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    if args.out:
-        try:
-            save_result(result, args.out)
-            save_figures(result, args.out)
-        except OSError as error:
-            raise CliError(f"cannot write to {args.out}: {error}")
+    if args.out is not None:
+        save(result, args.out, args.force)
     if args.json:
         print_json(result.to_dict())
     else:
         print(format_table(result))
         if result.skipped:
-            print(f"(python -m toyood bench --list{' --data-dir ' + args.data_dir if args.data_dir else ''} "
+            print(f"(toyood bench --list{' --data-dir ' + args.data_dir if args.data_dir else ''} "
                   "shows where the missing datasets were looked for)")
     return 0
 
 
-def save_figures(result, directory: str) -> None:
+def save(result: BenchResult, out: str, overwrite: bool) -> None:
+    """The result's files and figures, written atomically into ``out``."""
+    try:
+        with atomic_directory(out, overwrite) as staging:
+            write_result_files(result, staging)
+            save_figures(result, staging)
+    except (OSError, ConfigError, RunFileError) as error:
+        raise CliError(f"cannot write the results to {out}: {error}")
+    print(f"results written to {out}", file=sys.stderr)
+
+
+def save_figures(result: BenchResult, directory: Path) -> None:
     """The benchmark's figures as stand-alone HTML files (plotly.js from its CDN)."""
     for name, figure in (("histograms", confidence_histograms_figure(result)), ("noise", noise_grid_figure(result)),
                          ("adversarial_samples", adversarial_samples_figure(result))):

@@ -6,10 +6,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..images.benchmark import SET_TITLES, BenchResult, evaluation_sets
+from ..images.benchmark import BenchResult
+from ..images.report import SET_TITLES, evaluation_sets
 
 METHOD_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 GAP = 2  # white pixels between the tiles of a sample grid
+PANEL_HEIGHT, ROW_GAP = 220, 90  # pixels: a histogram panel, and the space for its axis title and the next title
+TOP_MARGIN, BOTTOM_MARGIN = 40, 90  # pixels: the first row's titles; the last axis titles and the legend
 
 
 def confidence_histograms_figure(result: BenchResult, columns: int = 3) -> go.Figure:
@@ -18,8 +21,9 @@ def confidence_histograms_figure(result: BenchResult, columns: int = 3) -> go.Fi
     sets = ["in", *evaluation_sets(result)]
     titles = [f"{SET_TITLES[result.config.dataset]} (in-dist.)", *(SET_TITLES[s] for s in sets[1:])]
     rows = -(-len(sets) // columns)
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.06,
-                        vertical_spacing=0.12 if rows > 1 else 0.0)
+    plot_height = rows * PANEL_HEIGHT + (rows - 1) * ROW_GAP
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.07,
+                        vertical_spacing=ROW_GAP / plot_height if rows > 1 else 0.0)
     for m, (name, method_result) in enumerate(result.methods.items()):
         for i, set_name in enumerate(sets):
             fig.add_trace(go.Histogram(x=method_result.confidences[set_name],
@@ -28,10 +32,17 @@ def confidence_histograms_figure(result: BenchResult, columns: int = 3) -> go.Fi
                                        marker_color=METHOD_COLOURS[m % len(METHOD_COLOURS)],
                                        hovertemplate=f"{name}<br>confidence %{{x}}<br>%{{y}} images<extra></extra>"),
                           row=i // columns + 1, col=i % columns + 1)
-    fig.update_xaxes(range=[0, 1], title_text="confidence")
-    fig.update_yaxes(type="log", dtick=1, title_text="images")
-    fig.update_layout(barmode="overlay", height=280 * rows + 80, legend=dict(orientation="h", y=-0.08),
-                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(range=[0, 1])
+    fig.update_yaxes(type="log", dtick=1)
+    for i in range(len(sets)):
+        row, col = i // columns + 1, i % columns + 1
+        if i + columns >= len(sets):  # the lowest panel of its column
+            fig.update_xaxes(title_text="confidence", row=row, col=col)
+        if col == 1:
+            fig.update_yaxes(title_text="images", row=row, col=col)
+    fig.update_layout(barmode="overlay", height=plot_height + TOP_MARGIN + BOTTOM_MARGIN,
+                      legend=dict(orientation="h", yanchor="top", y=-60 / plot_height),
+                      margin=dict(l=10, r=10, t=TOP_MARGIN, b=BOTTOM_MARGIN))
     return fig
 
 
