@@ -1,25 +1,35 @@
-"""toyood: the Streamlit app. Run with ``streamlit run app.py``."""
-from pathlib import Path
+"""toyood: the Streamlit app. Run with ``streamlit run app.py``.
 
+The entry script of every page: it lists the pages (explicitly: a missing page file is an error),
+takes the state from the link, draws the sidebar the toy pages share, runs the page and writes the
+state back into the address bar.
+"""
 import streamlit as st
 
-HERE = Path(__file__).parent
-PAGES = [  # (file, title, icon, what it shows); pages written separately appear only when present
-    ("pages/1_Playground.py", "Overconfidence playground", ":material/blur_on:",
+st.set_page_config(page_title="toyood: ReLU overconfidence", page_icon=":material/blur_on:", layout="wide")
+
+import ui  # noqa: E402  (after set_page_config: importing torch takes a moment)
+from toyood.appstate import SCENARIOS  # noqa: E402
+from toyood.device import use_threads  # noqa: E402
+from toyood.errors import ConfigError  # noqa: E402
+
+TOY_PAGES = ("playground", "linear-regions", "far-away")
+PAGES = [  # (file, URL path, title, icon, what it shows)
+    ("pages/1_Playground.py", "playground", "Overconfidence playground", ":material/blur_on:",
      "train any of seven methods on two Gaussians; confidence and class maps from the data box out to 10⁶; "
      "compare methods side by side"),
-    ("pages/2_Linear_regions.py", "Linear regions", ":material/pentagon:",
+    ("pages/2_Linear_regions.py", "linear-regions", "Linear regions", ":material/pentagon:",
      "the trained net's exact linear regions, the unbounded ones, and which class wins in each direction"),
-    ("pages/3_Far_away.py", "Far away", ":material/trending_up:",
+    ("pages/3_Far_away.py", "far-away", "Far away", ":material/trending_up:",
      "confidence along α·x for α up to 10¹², the share of overconfident directions, the RBF contrast"),
-    ("pages/4_Image_benchmark.py", "Image benchmark", ":material/image:",
-     "the same methods on image data"),
-    ("pages/5_GAN.py", "GAN boundary samples", ":material/scatter_plot:",
-     "a GAN trained to produce OOD samples on the boundary of the data (Lee et al.)"),
+    ("pages/4_Image_benchmark.py", "image-benchmark", "Image benchmark", ":material/image:",
+     "the same methods on image data (Hein et al. Tables 1-2)"),
+    ("pages/5_GAN.py", "gan", "GAN boundary samples", ":material/scatter_plot:",
+     "a GAN trained to produce OOD samples on the boundary of the data (Lee et al.), animated"),
 ]
 
 
-def home() -> None:
+def overview() -> None:
     st.title("ReLU networks are overconfident far away from the data")
     st.markdown(
         "A ReLU network is **piecewise affine**: the input plane splits into finitely many polygons on each "
@@ -29,13 +39,37 @@ def home() -> None:
         "([Hein et al., CVPR 2019](https://arxiv.org/abs/1812.05720), Theorem 3.1). "
         "Training on OOD samples (confidence loss, CEDA, ACET, a reject class) or changing the head (DisMax) "
         "only reshapes this; an RBF network's confidence instead tends to 1/K (Theorem 3.2).")
-    for page, (_, title, icon, description) in zip(available[1:], present):
-        st.page_link(page, label=title, icon=icon)
+    st.subheader("The lecture, step by step")
+    st.caption("Each step is one link: it opens the page with the settings of the step and a note on what to "
+               "notice. Send a step's link to students (add `students=1` to hide the advanced controls).")
+    for number, scenario in enumerate(SCENARIOS.values(), 1):
+        st.page_link(ui.PAGE_OBJECTS[scenario.page], label=f"{number}. {scenario.title}",
+                     query_params=scenario.link_query(), icon=":material/play_circle:")
+    st.subheader("The pages")
+    for file, path, title, icon, description in PAGES:
+        st.page_link(ui.PAGE_OBJECTS[path], label=title, icon=icon)
         st.caption(description)
 
 
-present = [entry for entry in PAGES if (HERE / entry[0]).exists()]
-available = [st.Page(home, title="Overview", icon=":material/home:", default=True),
-             *(st.Page(path, title=title, icon=icon) for path, title, icon, _ in present)]
-st.set_page_config(page_title="toyood: ReLU overconfidence", page_icon=":material/blur_on:", layout="wide")
-st.navigation(available).run()
+def main() -> None:
+    ui.PAGE_OBJECTS.update({path: st.Page(file, title=title, icon=icon, url_path=path)
+                            for file, path, title, icon, _ in PAGES})
+    home = st.Page(overview, title="Overview", icon=":material/home:", default=True)
+    page = st.navigation([home, *ui.PAGE_OBJECTS.values()])
+    try:
+        use_threads()
+    except ConfigError as error:
+        st.error(f"**The server's thread setting is wrong:** {error}.")
+        st.stop()
+    ui.load_state()
+    link_slot = st.sidebar.empty()
+    if page.url_path in TOY_PAGES:
+        ui.toy_sidebar()
+    ui.show_link_problems()
+    try:
+        ui.run_page(page)
+    finally:
+        ui.sync_url(link_slot)
+
+
+main()

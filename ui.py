@@ -1,21 +1,33 @@
-"""Shared helpers of the Streamlit pages: sidebar → ``ToyConfig``, cached training with a progress
-bar, cached evaluations, the metrics table, downloads and error display.
+"""The Streamlit app's shared parts: one state for every page, the toy sidebar, one cache for long
+computations, the toy computations, figures, tables and downloads.
 
-Pages stay thin: widgets → frozen config → the cached calls here → a figure from ``toyood.plots``.
-Trained runs live in ``st.cache_resource`` (bounded, shared by all sessions and pages), so going
-back to a configuration seen before is instant.
+- State: the session holds one ``toyood.appstate.AppState`` (as a dict of its fields). It comes from
+  the URL at a session's first run (or when a link with other parameters is opened) and goes back to
+  the URL after every run, so the address bar is always a link to the current view. Widgets are made
+  with ``widget``: their values live in that dict, so they survive page changes and hidden controls.
+- Long computations go through ``run_once``: one worker thread per key, shared by every session that
+  asks for it, a bounded cache, a progress bar with a Stop button, an optional live view, and
+  cancellation (``toyood.errors.Cancelled``) when nobody watches any more.
+- Pages stay thin: ``configs_or_stop`` → ``trained`` → cached evaluations → a figure from ``toyood.plots``.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import dataclasses
 import io
+import itertools
 import json
+import logging
+import re
 import tempfile
-import os
 import threading
+import time
+import urllib.parse
 import zipfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -23,20 +35,40 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from toyood import data as toydata
 from toyood import farfield
-from toyood.evaluate import GridEvaluation, evaluate_grid, toy_metrics
-from toyood.methods import METHODS
+from toyood.appstate import (GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SCENARIOS,
+                             SIGMAS, WEIGHTS, AppState, Scenario, active_scenario, next_scenario, parse_query,
+                             preset_value, to_query, widths)
+from toyood.budget import Budget, check_gan_job, check_toy_job
+from toyood.device import DEVICES, max_threads, resolve_device, use_threads
+from toyood.errors import Cancelled, ConfigError, RunFileError, TrainingDiverged
+from toyood.evaluate import GridEvaluation, evaluate_grid, gan_metrics, toy_metrics
+from toyood.gan import CLASSIFIERS, GAN_SHARE, STARTS, GanConfig, GanRun, gan_ood_samples, train_gan
+from toyood.methods import CEDA_OBJECTIVES, METHODS
 from toyood.models import DisMaxHead, piecewise_affine_layers
+from toyood.plots import gan as gan_plots
+from toyood.plots.export import export_config
 from toyood.plots import regions as region_plots
+from toyood.plots import toy as toy_plots
+from toyood.progress import Progress, format_duration, phase
 from toyood.regions import Regions, enumerate_regions
-from toyood.train import (DEVICES, OOD_CHOICES, PRESETS, ConfigError, ToyConfig, ToyRun, TrainingDiverged,
-                          save_run, train_toy)
+from toyood.runfiles import save_run
+from toyood.toy import PRESETS, ToyConfig, ToyRun, build_model, ood_pool
+from toyood.train import PoolSampler, fit
 
-DEFAULT_PRESET = "interactive"
-RUN_CACHE_ENTRIES = 24
+LOGGER = logging.getLogger("toyood.app")
+APP_BUDGET = Budget(memory_bytes=2 * 2**30, seconds=120)  # per job: the server is shared
+MAX_REGION_NEURONS = 1200  # hidden neurons of the largest net whose regions the app enumerates
 GRID_CACHE_ENTRIES = 48
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
-OOD_SOURCES = tuple(source for source in OOD_CHOICES if source != "none")
+JOB_LIMITS = {"toy": 32, "regions": 3, "gan": 6}  # finished results kept per kind of job
+DEFAULT_JOB_LIMIT = 8
+ABANDON_SECONDS = 5.0  # a job nobody has watched for this long stops at its next progress report
+POLL_SECONDS = 0.25
+PREVIEW_RESOLUTION = 40
+GAN_FINAL_HALFWIDTH = 50.0
+GAN_FINAL_RESOLUTION = 150
+
 METHOD_LABELS = {
     "plain": "plain (cross-entropy)",
     "confidence": "confidence loss (Lee)",
@@ -46,6 +78,28 @@ METHOD_LABELS = {
     "dismax": "DisMax",
     "rbf": "RBF network",
 }
+METHOD_HELP = {
+    "plain": "cross-entropy on the two classes only: the baseline of Hein et al.'s Thm 3.1.",
+    "confidence": "cross-entropy plus β·KL(uniform ‖ p) on OOD samples (Lee et al.): taught to be unsure there.",
+    "ceda": "cross-entropy plus λ·L_out on OOD samples (Hein et al.); L_out is set by the objective below.",
+    "acet": "CEDA, but each OOD sample is first moved (ℓ∞ PGD within ε) to where the net is most confident.",
+    "reject": "a third output, 'reject'; OOD samples are labelled with it (Vernekar et al.).",
+    "dismax": "logits = −distance to learned class prototypes (Macêdo et al.); no OOD samples.",
+    "rbf": "an RBF network (Hein et al. Thm 3.2): far away every logit → 0, so confidence → 1/2.",
+}
+METHODS_HELP = "\n".join(f"- **{METHOD_LABELS[m]}**: {METHOD_HELP[m]}" for m in METHODS)
+OOD_HELP = ("boundary: area-uniform in the annulus 3σ…3σ+1 around each mean (Lee et al. / Vernekar Fig. 3a). "
+            "general: uniform in [−50, 50]² outside the 3σ discs (Vernekar Fig. 4a). gan: samples of a GAN "
+            "trained first, jointly with a classifier, to produce boundary samples (Lee et al.). Used only by "
+            "the methods that train on OOD samples.")
+GAN_SOURCE_NOTE = ("**gan** trains in two phases, both shown in the progress bar: first Lee et al.'s joint GAN "
+                   "(800 iterations of G, D and a classifier, about half a minute), then this method's "
+                   "classifier on 2,000 of the generator's samples. See the GAN page for what they look like.")
+OBJECTIVE_LABELS = {"max_conf": "log max p (Hein eq. 2)", "uniform": "CE to uniform labels"}
+MAX_CONF_NOTE = ("With **log max p** the OOD term's gradient is 1 − p_max: it vanishes where the net is already "
+                 "sure, and on this toy the far samples are sure within the first epoch, so CEDA and ACET stay "
+                 "as overconfident as plain. **CE to uniform labels** keeps a gradient and makes them unsure "
+                 "in the box.")
 METRIC_LABELS = {
     "test_accuracy": "test accuracy",
     "in_mmc": "MMC in-dist.",
@@ -62,13 +116,14 @@ METRIC_LABELS = {
     "median_alpha_999": "median α to 0.999",
     "train_seconds": "train s",
 }
+NEVER_KEYS = ("median_alpha_999",)  # a missing value means "never reached"
 METRICS_HELP = (
     "Far OOD: 10,000 points uniform in [−50, 50]² outside the 3σ discs. MMC = mean max real-class "
     "probability. AUROC and FPR@95 follow Hein et al. (in-distribution positive, score = max "
     "probability; −entropy for DisMax; max real-class probability for the reject class); TNR@95 and "
     "DTACC follow Lee et al. 'directions → conf. 1': exact share of directions u with "
     "lim softmax(f(αu)) = one-hot on a real class (Thm 3.1). 'median α to 0.999': median over far OOD "
-    "points x of the smallest α ≥ 1 with confidence(αx) ≥ 0.999 (empty: never reached).")
+    "points x of the smallest α ≥ 1 with confidence(αx) ≥ 0.999 ('never': not reached by α = 10¹²).")
 
 
 def method_label(method: str) -> str:
@@ -80,244 +135,675 @@ def run_label(config: ToyConfig) -> str:
     return method_label(config.method) + (f" · {config.ood} OOD" if config.ood != "none" else "")
 
 
+@contextlib.contextmanager
+def torch_threads():
+    """torch on the app's thread count (one, or $TOYOOD_THREADS) for the block, restored after."""
+    before = torch.get_num_threads()
+    use_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 # ---------------------------------------------------------------------------------------------
-# Sidebar → configuration
+# State: URL ↔ session
+
+VALUES_KEY = "toyood:state"  # dict of AppState fields: the session's state
+WRITTEN_KEY = "toyood:written"  # the query parameters the app last put in the address bar
+PROBLEMS_KEY = "toyood:link-problems"
+INPUT_ERROR_KEY = "toyood:input-error"
+WIDGET_PREFIX = "w:"
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """'500, 500' → (500, 500); ValueError with a message saying what is accepted."""
-    parts = [part.strip() for part in text.replace(";", ",").split(",")]
-    if not text.strip() or any(not part.isdigit() for part in parts):
-        raise ValueError(f"hidden widths must be positive integers separated by commas, e.g. 500,500 (got {text!r})")
-    widths = tuple(int(part) for part in parts)
-    if not 1 <= len(widths) <= 6 or not all(1 <= w <= 4096 for w in widths):
-        raise ValueError(f"use 1 to 6 hidden layers of width 1 to 4096, e.g. 500,500 (got {text!r})")
-    return widths
+def load_state() -> None:
+    """Take the state from the URL at a session's first run, or when the address holds parameters
+    the app did not write (a scenario link, an edited address); note one problem per bad value."""
+    query = st.query_params.to_dict()
+    if VALUES_KEY not in st.session_state or (query and query != st.session_state.get(WRITTEN_KEY)):
+        parsed, problems = parse_query(query)
+        set_state(parsed)
+        st.session_state[PROBLEMS_KEY] = problems
+        st.session_state[WRITTEN_KEY] = query
+    st.session_state[INPUT_ERROR_KEY] = None
 
 
-@dataclass(frozen=True)
-class TrainingSettings:
-    """The sidebar's choices shared by every method: a ``ToyConfig`` once a method is chosen."""
-
-    ood: str
-    sigma: float
-    hidden: tuple[int, ...]
-    preset: str
-    epochs: int
-    lr: float
-    seed: int
-    device: str
-
-    def config(self, method: str) -> ToyConfig:
-        """The method's config; the OOD source applies only to methods that train on OOD samples."""
-        ood = self.ood if METHODS[method].needs_ood else "none"
-        return ToyConfig(method=method, ood=ood, sigma=self.sigma, hidden=self.hidden, preset=self.preset,
-                         epochs=self.epochs, lr=self.lr, seed=self.seed, device=self.device)
+def set_state(new: AppState) -> None:
+    """Replace the session's state; every widget shows the new values at its next render."""
+    st.session_state[VALUES_KEY] = dataclasses.asdict(new)
+    for key in [key for key in st.session_state if str(key).startswith(WIDGET_PREFIX)]:
+        del st.session_state[key]
 
 
-def training_settings(show_ood: bool, default_hidden: str = "500,500") -> TrainingSettings | None:
-    """Render the sidebar's training widgets; None (after an ``st.error``) on unparsable input."""
-    sidebar = st.sidebar
-    ood = "boundary"
-    if show_ood:
-        ood = sidebar.radio("OOD training samples", OOD_SOURCES, horizontal=True, key="ood",
-                            help="boundary: area-uniform annulus between 3σ and 3σ+1 around each mean "
-                                 "(Lee et al. / Vernekar Fig. 3a); general: uniform in [−50, 50]² outside "
-                                 "the 3σ discs (Vernekar Fig. 4a). Used only by methods that train on OOD data.")
-    sigma = sidebar.slider("σ of each class", 0.5, 5.0, 1.0, 0.5, key="sigma",
-                           help="Standard deviation of both Gaussians, means (±10, 0). Paper: 1; notebooks: 2.")
-    hidden_text = sidebar.text_input("Hidden widths", default_hidden, key="hidden",
-                                     help="Comma-separated widths of the ReLU layers, e.g. 500,500 (paper).")
-    preset = sidebar.selectbox("Preset", list(PRESETS), list(PRESETS).index(DEFAULT_PRESET), key="preset",
-                               help="interactive: 40 epochs, batch 64 (fast); vernekar: the paper's 200 epochs, "
-                                    "batch 32 + 32 OOD, Adam 1e-3.")
-    defaults = PRESETS[preset]
-    epochs = sidebar.number_input("Epochs", 1, 1000, defaults["epochs"], key=f"epochs_{preset}")
-    lr = sidebar.select_slider("Learning rate (Adam)", LEARNING_RATES, defaults["lr"], key=f"lr_{preset}",
-                               format_func=lambda value: f"{value:g}")
-    seed = sidebar.number_input("Seed", 0, 2**31 - 1, 0, key="seed", help="Data, OOD samples and initialisation.")
-    device = sidebar.selectbox("Device", DEVICES, key="device", help="auto: CUDA, then MPS, then CPU.")
+def state() -> AppState:
+    return AppState(**st.session_state[VALUES_KEY])
+
+
+def widget(field: str, render: Callable[[str], Any], shown: Callable = lambda v: v, stored: Callable = lambda v: v,
+           suffix: str = "", options=None) -> Any:
+    """Render the widget of an AppState field with ``render(key)`` and store its value.
+
+    The widget starts from the state (``shown`` converts a state value to a widget value) and its
+    value goes back into the state (``stored``; a ValueError there leaves the state unchanged and
+    is raised), so it survives page changes and being hidden. ``options``: the widget's choices,
+    when they depend on other settings (a value no longer offered starts again from the state).
+    """
+    key = f"{WIDGET_PREFIX}{field}{suffix}"
+    values = st.session_state[VALUES_KEY]
+    if options is not None and key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]
+    if key not in st.session_state:
+        st.session_state[key] = shown(values[field])
+    value = stored(render(key))
+    values[field] = value
+    return value
+
+
+def show_link_problems() -> None:
+    """The problems of the link this session was opened with, once."""
+    problems = st.session_state.get(PROBLEMS_KEY)
+    if problems:
+        st.warning("**This link has values the app cannot show:**\n" + "\n".join(f"- {p}" for p in problems))
+        st.session_state[PROBLEMS_KEY] = []
+
+
+def sync_url(link_slot) -> None:
+    """Write the state into the address bar (only what differs from the defaults) and fill the
+    'link to this view' control; a scenario whose settings were changed is dropped."""
+    values = st.session_state.get(VALUES_KEY)
+    if values is None:
+        return
+    if values["scenario"] and active_scenario(state()) is None:
+        values["scenario"] = None
+    query = to_query(state())
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
+    st.session_state[WRITTEN_KEY] = query
+    with link_slot.container():
+        with st.popover("Link to this view", icon=":material/link:", width="stretch"):
+            st.code(view_link(query), language=None, wrap_lines=True)
+            st.caption("Copy it with the button at the box's right. Opening it shows this page with exactly "
+                       "these settings; add `students=1` to hide the advanced controls.")
+
+
+def view_link(query: dict[str, str]) -> str:
+    """The address of this page with ``query`` (relative when the browser's address is unknown)."""
+    base = st.context.url or ""
+    return base + ("?" + urllib.parse.urlencode(query, safe=",") if query else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# The toy sidebar (rendered by app.py on every toy page)
+
+
+def toy_sidebar() -> None:
+    """The settings every toy page shares, declared once: method(s), OOD source, CEDA/ACET objective,
+    σ, widths, and (unless in the students' view) the training settings."""
+    bar = st.sidebar
+    students = widget("students", lambda key: bar.toggle(
+        "Students' view", key=key, help="Hide the training settings: only the method, the OOD source, σ and "
+                                        "the widths stay. A link with students=1 opens this way."))
+    _method_controls(bar)
+    methods = state().methods
+    if any(METHODS[m].needs_ood for m in methods):
+        ood = widget("ood", lambda key: bar.radio("OOD training samples", OOD_SOURCES, key=key, horizontal=True,
+                                                   help=OOD_HELP))
+        if ood == "gan":
+            bar.caption(GAN_SOURCE_NOTE)
+    if {"ceda", "acet"} & set(methods):
+        objective = widget("ceda_objective", lambda key: bar.radio(
+            "CEDA/ACET objective L_out", CEDA_OBJECTIVES, key=key, format_func=OBJECTIVE_LABELS.get,
+            help="What CEDA and ACET minimise on OOD samples (ACET's attack maximises it)."))
+        if objective == "max_conf":
+            bar.caption(MAX_CONF_NOTE)
+    widget("sigma", lambda key: bar.select_slider("σ of each class", SIGMAS, key=key, format_func="{:g}".format,
+                                                  help="Std of both Gaussians, means (±10, 0). Paper: 1; notebooks: 2."))
+    _hidden_control(bar)
+    if not students:
+        with bar.expander("Training settings"):
+            _training_controls(methods)
+
+
+def _method_controls(bar) -> None:
+    compare = widget("compare", lambda key: bar.toggle(
+        "Compare methods", key=key, on_change=_compare_changed,
+        help="Several methods side by side, on the same data, seed and settings."))
+    if compare:
+        widget("methods", lambda key: bar.multiselect("Methods", list(METHODS), key=key, format_func=method_label,
+                                                      help=METHODS_HELP), shown=list, stored=tuple, suffix=":several")
+    else:
+        method = widget("methods", lambda key: bar.selectbox("Method", list(METHODS), key=key,
+                                                             format_func=method_label, help=METHODS_HELP),
+                        shown=lambda v: v[0], stored=lambda v: (v,), suffix=":one")[0]
+        bar.caption(f"**{method_label(method)}**: {METHOD_HELP[method]}")
+
+
+def _compare_changed() -> None:
+    set_state(state().with_compare(bool(st.session_state[f"{WIDGET_PREFIX}compare"])))
+
+
+def _hidden_control(bar) -> None:
     try:
-        hidden = parse_hidden(hidden_text)
+        widget("hidden", lambda key: bar.text_input("Hidden widths", key=key,
+                                                    help="Comma-separated widths of the ReLU layers, e.g. 500,500 "
+                                                         "(the paper's). The Linear regions page shows this net."),
+               shown=lambda v: ",".join(map(str, v)), stored=widths)
     except ValueError as error:
-        st.error(f"**Hidden widths:** {error}")
-        return None
-    return TrainingSettings(ood, float(sigma), hidden, preset, int(epochs), float(lr), int(seed), device)
+        st.session_state[INPUT_ERROR_KEY] = f"**Hidden widths:** {error}."
 
 
-def configs_for(methods: list[str], settings: TrainingSettings) -> dict[str, ToyConfig] | None:
-    """One config per method; None after an ``st.error`` naming what to change."""
-    try:
-        return {method: settings.config(method) for method in methods}
-    except ConfigError as error:
-        st.error(f"**Invalid settings:** {error}")
-        return None
+def _training_controls(methods: tuple[str, ...]) -> None:
+    current = state()
+    widget("preset", lambda key: st.selectbox("Preset", list(PRESETS), key=key, on_change=_preset_changed,
+                                              help="interactive: 40 epochs, batch 64 + 64 OOD (fast); vernekar: "
+                                                   "the paper's 200 epochs, batch 32 + 32 OOD, Adam 1e-3."))
+    _preset_widget("epochs", lambda key: st.number_input("Epochs", 1, 5000, key=key), current.preset)
+    _preset_widget("batch_size", lambda key: st.number_input("Batch size (and as many OOD rows)", 1, 4096, key=key),
+                   current.preset)
+    _preset_widget("lr", lambda key: st.select_slider("Learning rate (Adam)", LEARNING_RATES, key=key,
+                                                      format_func="{:g}".format), current.preset)
+    used = set().union(*(METHODS[m].settings_used() for m in methods))
+    if "ood_weight" in used:
+        widget("weight", lambda key: st.select_slider("Weight of the OOD term (β, λ)", WEIGHTS, key=key,
+                                                      format_func="{:g}".format))
+    if "acet_eps" in used:
+        widget("acet_eps", lambda key: st.number_input("ACET ε (ℓ∞ radius)", 0.1, 100.0, step=0.5, key=key))
+        _preset_widget("acet_steps", lambda key: st.number_input("ACET PGD steps", 1, 200, key=key), current.preset)
+        widget("acet_step_size", lambda key: st.number_input("ACET step size", 0.01, 100.0, step=0.1, key=key))
+    widget("leaky", lambda key: st.number_input("Leaky-ReLU slope (0 = ReLU)", 0.0, 0.95, step=0.05, key=key))
+    widget("seed", lambda key: st.number_input("Seed", 0, 2**31 - 1, key=key,
+                                               help="Data, OOD samples, initialisation and batch order."))
+    widget("device", lambda key: st.selectbox("Device", DEVICES, key=key, help="auto: CUDA, then MPS, then CPU."))
 
 
-def configs_or_stop(methods: list[str], settings: TrainingSettings | None) -> dict[str, ToyConfig]:
-    """``configs_for``, stopping the page (after saying why) when nothing can be trained."""
-    if not methods:
+def _preset_widget(field: str, render: Callable[[str], Any], preset: str) -> None:
+    """A widget whose default is the preset's value (stored as None while it equals it)."""
+    default = PRESETS[preset][field]
+    widget(field, render, shown=lambda v: default if v is None else v,
+           stored=lambda v: None if v == default else v)
+
+
+def _preset_changed() -> None:
+    values = st.session_state[VALUES_KEY]
+    values["preset"] = st.session_state[f"{WIDGET_PREFIX}preset"]
+    for field in PRESET_FIELDS:
+        values[field] = None
+        st.session_state.pop(f"{WIDGET_PREFIX}{field}", None)
+
+
+def gan_sidebar() -> None:
+    """The GAN page's settings (σ and the seed are the toy pages' own)."""
+    bar = st.sidebar
+    widget("classifier", lambda key: bar.radio(
+        "Classifier", CLASSIFIERS, key=key, format_func=method_label,
+        help="confidence: generated samples get the KL-to-uniform loss and G seeks uniform predictions (Lee). "
+             "reject: generated samples are labelled reject and G seeks the reject class."))
+    widget("start", lambda key: bar.radio(
+        "Start", STARTS, key=key, format_func={"joint": "joint from scratch (Vernekar)",
+                                               "pretrained": "pre-trained classifier (Lee)"}.get,
+        help="joint: G, D and the classifier from scratch (Vernekar's experiment). pre-trained: the classifier "
+             "is first trained with boundary samples, then held fixed while the GAN trains against it."))
+    widget("iterations", lambda key: bar.select_slider(
+        "Iterations", GAN_ITERATIONS, key=key, help="Each: 100 real + 100 generated rows; D, G and the classifier "
+                                                     "step once. Vernekar ran ~20,000."))
+    widget("beta", lambda key: bar.select_slider("β (KL weight)", GAN_BETAS, key=key, format_func="{:g}".format))
+    widget("sigma", lambda key: bar.select_slider("σ of each class", SIGMAS, key=key, format_func="{:g}".format))
+    widget("seed", lambda key: bar.number_input("Seed", 0, 2**31 - 1, key=key))
+
+
+def configs_or_stop(hidden: tuple[int, ...] | None = None, methods: tuple[str, ...] | None = None
+                    ) -> dict[str, ToyConfig]:
+    """One config per shown method (``methods``, default all; ``hidden`` overrides the widths), each
+    within the app's budget; otherwise the page stops after saying what to change."""
+    current = state()
+    if st.session_state.get(INPUT_ERROR_KEY):
+        st.error(st.session_state[INPUT_ERROR_KEY])
+        st.stop()
+    if not current.methods:
         st.info("Choose at least one method in the sidebar.")
         st.stop()
-    configs = configs_for(methods, settings) if settings is not None else None
-    if configs is None:
+    try:
+        configs = {m: current.toy_config(m, hidden) for m in (methods or current.methods)}
+        for config in configs.values():
+            check_toy_job(config, APP_BUDGET)
+    except ConfigError as error:
+        st.error(f"**These settings cannot be trained here:** {error}. Change them in the sidebar.")
         st.stop()
     return configs
 
 
+def scenario_note(page_path: str) -> None:
+    """The note of the lecture scenario this view was opened as, and a link to the next one."""
+    scenario = active_scenario(state())
+    if scenario is None or scenario.page != page_path:
+        return
+    number = list(SCENARIOS).index(scenario.id) + 1
+    following = next_scenario(scenario.id)
+    st.info(f"**Scenario {number} of {len(SCENARIOS)}: {scenario.title}.** {scenario.note}",
+            icon=":material/school:")
+    if following is not None:
+        st.page_link(page_for(following), label=f"Next: {following.title}", icon=":material/arrow_forward:",
+                     query_params=following.link_query())
+
+
+PAGE_OBJECTS: dict[str, Any] = {}  # url path → st.Page, filled by app.py
+
+
+def page_for(scenario: Scenario):
+    return PAGE_OBJECTS[scenario.page]
+
+
 # ---------------------------------------------------------------------------------------------
-# Cached training and evaluation
+# One cache for long computations
 
 
-class _RunSlot:
-    """The cache entry of one config, filled outside the cached call so that the progress bar is
-    not recorded for replay. The lock makes concurrent sessions wait for one training."""
+class Job:
+    """One computation, shared by every session that asks for its key. The worker thread calls
+    ``compute(job)``; ``job(fraction, text)`` is its progress callback and ``job.preview(obj)`` hands
+    the page something to show meanwhile. Either raises ``Cancelled`` once the job is stopped, or
+    when nobody has watched it for ``ABANDON_SECONDS`` (the browser was closed)."""
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.run: ToyRun | None = None
-        self.error: str | None = None
-        self.metrics: dict | None = None
+    ids = itertools.count(1)
+
+    def __init__(self, key, label: str, keep: bool):
+        self.key, self.label, self.keep, self.id = key, label, keep, next(Job.ids)
+        self.fraction, self.text = 0.0, "queued"
+        self.preview_value, self.preview_version = None, 0
+        self.value, self.error, self.cancelled = None, None, False
+        self.done = threading.Event()
+        self.watchers, self.unwatched_since, self.stop_requested = 0, time.monotonic(), False
+        self.started = time.monotonic()
+
+    def __call__(self, fraction: float, text: str) -> None:
+        self._check_wanted()
+        self.fraction, self.text = min(max(float(fraction), 0.0), 1.0), text
+
+    def preview(self, value) -> None:
+        self._check_wanted()
+        self.preview_value, self.preview_version = value, self.preview_version + 1
+
+    def _check_wanted(self) -> None:
+        abandoned = (not self.keep and self.watchers == 0
+                     and time.monotonic() - self.unwatched_since > ABANDON_SECONDS)
+        if self.stop_requested or abandoned:
+            raise Cancelled(f"{self.label}: stopped")
+
+    def status(self) -> str:
+        elapsed = time.monotonic() - self.started
+        left = (f" · about {format_duration(elapsed * (1 - self.fraction) / self.fraction)} left"
+                if self.fraction >= 0.02 else "")
+        return f"{self.label}: {self.text} · {self.fraction:.0%} · {format_duration(elapsed)}{left}"
+
+    def attach(self) -> None:
+        self.watchers += 1
+
+    def detach(self) -> None:
+        self.watchers -= 1
+        self.unwatched_since = time.monotonic()
+
+    def stop_unless_watched(self) -> None:
+        """A session pressed Stop: the job ends unless another session is still watching it."""
+        if self.watchers == 0:
+            self.stop_requested = True
 
 
-@st.cache_resource(max_entries=RUN_CACHE_ENTRIES, show_spinner=False)
-def _slot(config: ToyConfig) -> _RunSlot:
-    return _RunSlot()
+class JobTable:
+    """The jobs by key, bounded per kind (``key[0]``): the least recently used finished ones go."""
+
+    def __init__(self, limits: dict[str, int]):
+        self.limits, self.lock, self.jobs = limits, threading.Lock(), collections.OrderedDict()
+        self.workers = threading.BoundedSemaphore(max_threads())
+
+    def get_or_start(self, key, label: str, compute: Callable[[Job], Any], keep: bool, expected) -> Job:
+        with self.lock:
+            job = self.jobs.get(key)
+            if job is None or job.cancelled or job.stop_requested:
+                job = self.jobs[key] = Job(key, label, keep)
+                threading.Thread(target=self._work, args=(job, compute, expected), daemon=True,
+                                 name=f"toyood-job-{job.id}").start()
+                self._evict(key[0])
+            self.jobs.move_to_end(key)
+            return job
+
+    def forget(self, job: Job) -> None:
+        with self.lock:
+            if self.jobs.get(job.key) is job:
+                del self.jobs[job.key]
+
+    def _evict(self, kind: str) -> None:
+        finished = [key for key, job in self.jobs.items() if key[0] == kind and job.done.is_set()]
+        for key in finished[:max(0, len(finished) - self.limits.get(kind, DEFAULT_JOB_LIMIT))]:
+            del self.jobs[key]
+
+    def _work(self, job: Job, compute: Callable[[Job], Any], expected) -> None:
+        try:
+            while not self.workers.acquire(timeout=POLL_SECONDS):
+                job(0.0, "waiting for a free worker")
+            try:
+                use_threads()
+                job.value = compute(job)
+            finally:
+                self.workers.release()
+        except Cancelled:
+            job.cancelled = True
+            self.forget(job)
+        except expected as error:
+            job.error = str(error)
+        except Exception:  # logged for the operator; the visitor sees a one-line message
+            LOGGER.exception("job %s failed", job.label)
+            job.error = "an unexpected error stopped it (the details are in the server log)"
+            self.forget(job)
+        finally:
+            job.done.set()
 
 
-@contextmanager
-def torch_threads():
-    """One intra-op thread while training or evaluating (``TOYOOD_THREADS`` overrides it). The
-    server shares the cores with the browser and other sessions: measured in Chromium on 2 cores,
-    the cold playground took 10.6 s with one thread and 14.9 s with two (OpenMP spin-waiting)."""
-    threads = torch.get_num_threads()
-    wanted = os.environ.get("TOYOOD_THREADS", "1")
-    torch.set_num_threads(int(wanted) if wanted.isdigit() and int(wanted) >= 1 else 1)
+@st.cache_resource(show_spinner=False)
+def jobs() -> JobTable:
+    """The server's one table of jobs, shared by every session."""
+    return JobTable(JOB_LIMITS)
+
+
+EXPECTED_ERRORS = (ConfigError, TrainingDiverged, RunFileError)
+STOPPED_KEY = "toyood:stopped"
+
+
+def run_once(key: tuple, compute: Callable[[Job], Any], label: str,
+             preview: Callable[[Any, str], None] | None = None, keep: bool = False,
+             expected: tuple[type[BaseException], ...] = EXPECTED_ERRORS):
+    """``compute(job)`` for ``key`` (a hashable tuple whose first item names the kind of job),
+    computed once in a worker thread and shared by every session; meanwhile a progress bar, a Stop
+    button and, if given, ``preview(value, element_key)`` of what the job last handed over.
+
+    Returns the value, or None after an ``st.error`` (one of the ``expected`` errors) or when this
+    session stopped the job (with a button to start it again). ``keep`` jobs run on unwatched.
+    """
+    stopped = st.session_state.setdefault(STOPPED_KEY, set())
+    while key not in stopped:
+        job = jobs().get_or_start(key, label, compute, keep, expected)
+        if st.session_state.get(f"stop-{job.id}"):
+            stopped.add(key)
+            job.stop_unless_watched()
+            break
+        if not job.done.is_set():
+            _watch(job, preview)
+        if not job.cancelled:  # cancelled while watched: stopped by another session, so start again
+            if job.error is not None:
+                st.error(f"**{label} failed:** {job.error}. Change the settings and the page updates.")
+                return None
+            return job.value
+    if st.button(f"Stopped: {label}. Start again", icon=":material/replay:", key=f"restart-{hash(key)}"):
+        stopped.discard(key)
+        st.rerun()
+    return None
+
+
+def _watch(job: Job, preview: Callable[[Any, str], None] | None) -> None:
+    """Show the job's progress until it is done. A widget change or a closed tab interrupts this
+    (Streamlit raises from the next element call); the job then runs on for ``ABANDON_SECONDS``."""
+    job.attach()
+    placeholder = st.empty()
+    box = placeholder.container(border=True)
     try:
-        yield
+        bar = box.progress(job.fraction, text=job.status())
+        box.button("Stop", key=f"stop-{job.id}", icon=":material/stop_circle:")
+        view, shown, text = box.empty(), 0, ""
+        while not job.done.wait(POLL_SECONDS):
+            if job.status() != text:
+                text = job.status()
+                bar.progress(job.fraction, text=text)
+            if preview is not None and job.preview_version != shown:
+                shown = job.preview_version
+                with view.container():
+                    preview(job.preview_value, f"preview-{job.id}-{shown}")
+        placeholder.empty()
     finally:
-        torch.set_num_threads(threads)
+        job.detach()
 
 
-def _train_into(slot: _RunSlot, config: ToyConfig, progress=None) -> None:
-    try:
-        with torch_threads():
-            slot.run = train_toy(config, progress)
-    except (ConfigError, TrainingDiverged) as error:
-        slot.error = str(error)
+# ---------------------------------------------------------------------------------------------
+# Toy computations
 
 
-def trained(config: ToyConfig) -> ToyRun | None:
-    """The trained run of a config (training with a progress bar on a cache miss); None after an
-    ``st.error`` when the config is rejected or training diverges."""
-    slot = _slot(config)
-    with slot.lock:
-        if slot.run is None and slot.error is None:
-            label = method_label(config.method)
-            bar = st.progress(0.0, text=f"Training {label} …")
-            _train_into(slot, config, lambda fraction, text: bar.progress(fraction, text=f"Training {label}: {text}"))
-            bar.empty()
-    if slot.error is not None:
-        st.error(f"**{method_label(config.method)} could not be trained:** {slot.error}. "
-                 "Change the settings in the sidebar and the page updates.")
-        return None
-    return slot.run
+@dataclass(frozen=True)
+class ToyResult:
+    """A trained toy run and its metrics (``toyood.evaluate.toy_metrics``)."""
+
+    run: ToyRun
+    metrics: dict
 
 
-def _quiet_run(config: ToyConfig) -> ToyRun:
-    """The run of a config already trained by ``trained`` (retrained silently if evicted since)."""
-    slot = _slot(config)
-    with slot.lock:
-        if slot.run is None:
-            _train_into(slot, config)
-    if slot.run is None:
-        raise TrainingDiverged(slot.error or "training failed")
-    return slot.run
+@dataclass(frozen=True)
+class TrainingView:
+    """What a training job shows while it runs: the loss per epoch so far and a coarse confidence map."""
+
+    losses: tuple[float, ...]
+    epochs: int
+    grid: GridEvaluation
+    sigma: float
 
 
-def metrics(config: ToyConfig) -> dict:
-    """``toy_metrics`` of a trained config, computed once."""
-    slot = _slot(config)
-    run = _quiet_run(config)
-    with slot.lock:
-        if slot.metrics is None:
-            with st.spinner(f"Evaluating {method_label(config.method)} …"), torch_threads():
-                slot.metrics = toy_metrics(run)
-    return slot.metrics
+LOSS_PATTERN = re.compile(r"loss ([-+0-9.eE]+|nan|inf)")
+
+
+class _EpochWatcher:
+    """``fit``'s progress callback: passes progress on, collects the loss of each epoch from its text
+    ("epoch i/n · loss x") and hands a coarse confidence map to ``show`` every few epochs."""
+
+    def __init__(self, model, config: ToyConfig, progress: Progress, show: Callable[[TrainingView], None]):
+        self.model, self.config, self.progress, self.show = model, config, progress, show
+        self.losses: list[float] = []
+        self.every = max(1, config.epochs // 20)
+
+    def __call__(self, fraction: float, text: str) -> None:
+        self.progress(fraction, text)
+        match = LOSS_PATTERN.search(text)
+        if match:
+            self.losses.append(float(match.group(1)))
+        if len(self.losses) % self.every == 0 or fraction >= 1.0:
+            with torch.inference_mode():
+                grid = evaluate_grid(self.model, self.config.method_object(), toy_plots.TRAINING_BOX,
+                                     PREVIEW_RESOLUTION)
+            self.model.train()
+            self.show(TrainingView(tuple(self.losses), self.config.epochs, grid, self.config.sigma))
+
+
+def fit_watched(config: ToyConfig, progress: Progress, show: Callable[[TrainingView], None],
+                ood_samples: np.ndarray | None = None) -> ToyRun:
+    """``toyood.toy.train_toy``'s own steps (the same calls in the same order, so the same model),
+    with the model looked at every few epochs; the tests compare the two."""
+    device = resolve_device(config.device)
+    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
+    pool = ood_pool(config) if ood_samples is None else np.asarray(ood_samples, dtype=np.float32)
+    model = build_model(config, data).to(device)
+    sampler = PoolSampler(torch.from_numpy(pool).to(device)) if pool is not None else None
+    result = fit(model, config.method_object(), torch.from_numpy(data.x_train).to(device),
+                 torch.from_numpy(data.y_train).to(device), sampler, epochs=config.epochs,
+                 batch_size=config.batch_size, lr=config.lr, seed=config.seed,
+                 progress=_EpochWatcher(model, config, progress, show))
+    return ToyRun(config, model.cpu(), data, pool, result.seconds, result.epoch_losses)
+
+
+def _train_and_evaluate(config: ToyConfig) -> Callable[[Job], ToyResult]:
+    def compute(job: Job) -> ToyResult:
+        training = phase(job, 0.0, 0.9)
+        if config.ood == "gan":  # toyood.gan.train_toy_with_source's two phases
+            samples = gan_ood_samples(config, phase(training, 0.0, GAN_SHARE, "phase 1 of 2, GAN: "))
+            run = fit_watched(config, phase(training, GAN_SHARE, 1.0, "phase 2 of 2, classifier: "), job.preview,
+                              samples)
+        else:
+            run = fit_watched(config, training, job.preview)
+        job(0.9, "computing the metrics")
+        return ToyResult(run, toy_metrics(run))
+    return compute
+
+
+def trained(config: ToyConfig) -> ToyResult | None:
+    """The trained run and metrics of a config: trained once for every session, with a progress bar
+    and the loss and a coarse map meanwhile; None after an ``st.error``."""
+    return run_once(("toy", config), _train_and_evaluate(config), f"Training {run_label(config)}",
+                    preview=show_training)
+
+
+def trained_or_stop(configs: dict[str, ToyConfig]) -> dict[str, ToyResult]:
+    """``trained`` for each config (one after another), stopping the page if none could be trained."""
+    results = {method: result for method, config in configs.items() if (result := trained(config)) is not None}
+    if not results:
+        st.stop()
+    return results
+
+
+def show_training(view: TrainingView, key: str) -> None:
+    """The loss curve so far beside the current coarse confidence map."""
+    left, right = st.columns(2)
+    loss = go.Figure(go.Scatter(x=np.arange(1, len(view.losses) + 1), y=view.losses, mode="lines+markers"))
+    loss.update_layout(title=f"Training loss, epoch {len(view.losses)} of {view.epochs}", height=340,
+                       xaxis=dict(title="epoch", range=[0.5, view.epochs + 0.5]), yaxis=dict(title="loss"),
+                       margin=dict(l=10, r=10, t=40, b=10))
+    left.plotly_chart(loss, key=f"{key}-loss", config=export_config("training-loss"))
+    confidence = toy_plots.confidence_figure(view.grid, title="Confidence now (coarse)", sigma=view.sigma)
+    confidence.update_layout(height=340, showlegend=False)
+    right.plotly_chart(confidence, key=f"{key}-map", config=export_config("training-confidence"))
 
 
 @st.cache_resource(max_entries=GRID_CACHE_ENTRIES, show_spinner=False)
-def grid(config: ToyConfig, halfwidth: float, resolution: int) -> GridEvaluation:
-    """The trained model of ``config`` on a resolution² grid over [−halfwidth, halfwidth]²."""
-    run = _quiet_run(config)
+def _grid(config: ToyConfig, halfwidth: float, resolution: int, _run: ToyRun) -> GridEvaluation:
     with torch_threads():
-        return evaluate_grid(run.model, config.method_object(), halfwidth, resolution)
+        return evaluate_grid(_run.model, config.method_object(), halfwidth, resolution)
+
+
+def grid(result: ToyResult, halfwidth: float, resolution: int = 200) -> GridEvaluation:
+    """The model on a resolution² grid over [−halfwidth, halfwidth]² (cached)."""
+    return _grid(result.run.config, float(halfwidth), resolution, result.run)
 
 
 @st.cache_resource(max_entries=GRID_CACHE_ENTRIES, show_spinner=False)
-def ray_confidence(config: ToyConfig, point: tuple[float, float], alphas: tuple[float, ...]) -> np.ndarray:
-    """Confidence at α·point for each α (float64)."""
-    run = _quiet_run(config)
+def _ray(config: ToyConfig, point: tuple[float, float], alphas: tuple[float, ...], _run: ToyRun) -> np.ndarray:
     with torch_threads():
-        probs = farfield.ray_probabilities(run.model, np.array([point]), np.array(alphas))[0]
+        probs = farfield.ray_probabilities(_run.model, np.array([point]), np.array(alphas))[0]
     return config.method_object().confidence(torch.from_numpy(probs)).numpy()
 
 
+def ray_confidence(result: ToyResult, point: tuple[float, float], alphas: tuple[float, ...]) -> np.ndarray:
+    """Confidence at α·point for each α (float64; cached)."""
+    return _ray(result.run.config, point, alphas, result.run)
+
+
 @st.cache_resource(max_entries=GRID_CACHE_ENTRIES, show_spinner=False)
-def limit_confidence(config: ToyConfig, n_angles: int) -> tuple[np.ndarray, np.ndarray]:
-    """Angles and lim_{α→∞} confidence(α·u(θ)) on ``n_angles`` equally spaced directions."""
-    run = _quiet_run(config)
+def _limits(config: ToyConfig, n_angles: int, _run: ToyRun) -> tuple[np.ndarray, np.ndarray]:
     angles = (np.arange(n_angles) + 0.5) * 2 * np.pi / n_angles
     with torch_threads():
-        probs = farfield.asymptotic_probabilities(run.model, angles)
+        probs = farfield.asymptotic_probabilities(_run.model, angles)
     return angles, config.method_object().confidence(torch.from_numpy(probs)).numpy()
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def linear_regions(config: ToyConfig, halfwidth: float) -> Regions:
-    """Exact linear regions in [−halfwidth, halfwidth]² of the piecewise-affine part of the model:
-    the whole net for linear and reject heads, the feature extractor (body) for DisMax."""
-    model = _quiet_run(config).model
-    layers, negative_slope = piecewise_affine_layers(model)
-    if isinstance(model.head, DisMaxHead):  # regions of the body only: a zero 2-logit output layer
-        layers = [*layers, (np.zeros((2, layers[-1][0].shape[0])), np.zeros(2))]
-    return enumerate_regions(layers, halfwidth, negative_slope)
+def limit_confidence(result: ToyResult, n_angles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Angles and lim_{α→∞} confidence(α·u(θ)) on ``n_angles`` equally spaced directions (cached)."""
+    return _limits(result.run.config, n_angles, result.run)
+
+
+def linear_regions(result: ToyResult, halfwidth: float) -> Regions | None:
+    """The exact linear regions in [−halfwidth, halfwidth]² of the model's piecewise-affine part (the
+    body for DisMax), enumerated once with a progress bar; None after an ``st.error``."""
+    config = result.run.config
+    neurons = sum(config.hidden)
+    if neurons > MAX_REGION_NEURONS:
+        st.error(f"**Too large to enumerate here:** the app enumerates the exact regions of nets with at most "
+                 f"{MAX_REGION_NEURONS:,} hidden neurons (this one has {neurons:,}). Use narrower layers or "
+                 "`toyood regions` on the command line.")
+        return None
+    model = result.run.model
+
+    def compute(job: Job) -> Regions:
+        layers, negative_slope = piecewise_affine_layers(model)
+        if isinstance(model.head, DisMaxHead):  # the body only: a zero 2-logit output layer
+            layers = [*layers, (np.zeros((2, layers[-1][0].shape[0])), np.zeros(2))]
+        job(0.0, f"enumerating the regions of {len(layers) - 1} layers of {'×'.join(map(str, config.hidden))}")
+        return enumerate_regions(layers, halfwidth, negative_slope)
+
+    return run_once(("regions", config, float(halfwidth)), compute,
+                    f"Linear regions of {run_label(config)}")
 
 
 def class_names(config: ToyConfig) -> list[str]:
     return ["class 0", "class 1"] + (["reject"] if config.method_object().head == "reject" else [])
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def region_map(config: ToyConfig, halfwidth: float, colour_by: str) -> go.Figure:
-    """The region-map raster of ``linear_regions`` with the training data (cached: ~1 s to draw)."""
-    run = _quiet_run(config)
-    fig = region_plots.region_map_figure(linear_regions(config, halfwidth), colour_by, points=run.data.x_train,
-                                         labels=run.data.y_train, class_names=class_names(config), max_outlines=0)
-    return fig.update_layout(title="Regions in the box (red outline: unbounded)", height=640,
-                             legend=dict(orientation="h", y=-0.08))
+@st.cache_resource(max_entries=12, show_spinner=False)
+def _region_map(config: ToyConfig, halfwidth: float, colour_by: str, _regions: Regions, _run: ToyRun) -> go.Figure:
+    fig = region_plots.region_map_figure(_regions, colour_by, points=_run.data.x_train, labels=_run.data.y_train,
+                                         class_names=class_names(config), max_outlines=0)
+    return fig.update_layout(height=640, legend=dict(orientation="h", y=-0.08))
+
+
+def region_map(result: ToyResult, regions: Regions, halfwidth: float, colour_by: str) -> go.Figure:
+    """The region-map raster with the training data (cached: about a second to draw)."""
+    return _region_map(result.run.config, float(halfwidth), colour_by, regions, result.run)
+
+
+@dataclass(frozen=True)
+class GanResult:
+    """Everything the GAN page shows of one config, computed once."""
+
+    run: GanRun
+    metrics: dict
+    animation: go.Figure
+    final_grid: GridEvaluation
+
+
+def _train_gan_and_evaluate(config: GanConfig) -> Callable[[Job], GanResult]:
+    def compute(job: Job) -> GanResult:
+        run = train_gan(config, phase(job, 0.0, 0.9))
+        job(0.9, "evaluating the classifier")
+        final = evaluate_grid(run.classifier.model, run.classifier.config.method_object(), GAN_FINAL_HALFWIDTH,
+                              GAN_FINAL_RESOLUTION)
+        return GanResult(run, gan_metrics(run), gan_plots.gan_animation(run), final)
+    return compute
+
+
+def trained_gan_or_stop() -> GanResult:
+    """The GAN page's run for the current settings (within the app's budget), trained once with a
+    progress bar; the page stops after an ``st.error`` otherwise."""
+    try:
+        config = state().gan_config()
+        check_gan_job(config, APP_BUDGET)
+    except ConfigError as error:
+        st.error(f"**These settings cannot be trained here:** {error}. Change them in the sidebar.")
+        st.stop()
+    result = run_once(("gan", config), _train_gan_and_evaluate(config), "Training G, D and the classifier")
+    if result is None:
+        st.stop()
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables and downloads
+# Figures, tables and downloads
+
+
+def chart(container, fig: go.Figure, key: str, file_stem: str | None = None) -> None:
+    """``st.plotly_chart`` whose camera button saves a 2× PNG named ``file_stem`` (default: ``key``)."""
+    container.plotly_chart(fig, key=key, config=export_config(file_stem or key))
 
 
 def metrics_table(rows: dict[str, dict], keys: list[str] | None = None) -> pd.DataFrame:
-    """One row per model name; columns ``keys`` (default: all of ``METRIC_LABELS``) under readable names."""
+    """One row per metric (``keys``, default all of ``METRIC_LABELS``), one column per model: the
+    table stays narrow for any number of models."""
     keys = keys or list(METRIC_LABELS)
-    table = pd.DataFrame.from_dict({name: {METRIC_LABELS[key]: m.get(key) for key in keys}
-                                    for name, m in rows.items()}, orient="index").astype(float)
-    table.index.name = "model"
+    table = pd.DataFrame({name: [m.get(key) for key in keys] for name, m in rows.items()},
+                         index=[METRIC_LABELS[key] for key in keys]).astype(float)
+    table.index.name = "metric"
     return table
 
 
 def show_metrics(rows: dict[str, dict], file_stem: str, keys: list[str] | None = None) -> None:
-    """The metrics table (``keys``, default all; one row per model, or one column for a single
-    model) with its explanation and JSON/CSV downloads."""
+    """The metrics table (every row, no inner scroll; '–' for a missing value, 'never' for an α never
+    reached), its explanation and JSON/CSV downloads."""
+    keys = keys or list(METRIC_LABELS)
     table = metrics_table(rows, keys)
-    if len(table) == 1:  # one model: a column of metrics reads better than one very wide row
-        table = table.T.rename_axis("metric")
-    st.dataframe(table.style.format(precision=3, na_rep="never"), width="stretch")
+    never = [METRIC_LABELS[key] for key in keys if key in NEVER_KEYS]
+    styler = table.style.format(precision=3, na_rep="–")
+    if never:
+        styler = styler.format(precision=3, na_rep="never", subset=pd.IndexSlice[never, :])
+    st.table(styler)
     st.caption(METRICS_HELP)
     left, right, _ = st.columns([1, 1, 3])
     left.download_button("Metrics (JSON)", json.dumps(rows, indent=2), f"{file_stem}.json", "application/json",
@@ -332,20 +818,29 @@ def download_figure(container, fig: go.Figure, file_stem: str, label: str = "Fig
                               f"{file_stem}.html", "text/html", on_click="ignore", key=f"html_{file_stem}")
 
 
-def download_run(container, config: ToyConfig, file_stem: str) -> None:
-    """A download button for the run as a zip of config.json, model.pt and metrics.json
-    (unzip and open with ``toyood.train.load_run``); built only when clicked."""
+def download_run(container, result: ToyResult, file_stem: str) -> None:
+    """A download button for the run as a zip (config.json, model.pt, ood_train.npy, run.json,
+    metrics.json: ``toyood.runfiles.load_run`` opens it); built only when clicked."""
 
     def archive() -> bytes:
         with tempfile.TemporaryDirectory() as directory:
-            save_run(_quiet_run(config), directory, _slot(config).metrics)
+            folder = save_run(result.run, Path(directory) / "run", result.metrics)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as zipped:
-                for path in sorted(Path(directory).iterdir()):
+                for path in sorted(folder.iterdir()):
                     zipped.write(path, path.name)
         return buffer.getvalue()
 
     container.download_button("Trained model (zip)", archive, f"{file_stem}.zip", "application/zip",
                               on_click="ignore", key=f"zip_{file_stem}",
-                              help="config.json, model.pt (state dict), metrics.json: "
-                                   "unzip, then toyood.train.load_run(folder).")
+                              help="The run's files; toyood.runfiles.load_run opens the zip as it is.")
+
+
+def run_page(page) -> None:
+    """Run a page; an unexpected exception goes to the server log and the visitor sees one message."""
+    try:
+        page.run()
+    except Exception:  # Streamlit's own stop/rerun signals are BaseExceptions and pass through
+        LOGGER.exception("page %s failed", page.title)
+        st.error("**Something went wrong on this page.** The details are in the server's log; changing a "
+                 "setting or reloading usually helps.")

@@ -1,0 +1,148 @@
+"""The app's URL state (``toyood.appstate``): links parse into settings with the CLI's spellings,
+round-trip, and bad values give one readable problem each and the default."""
+import dataclasses
+import urllib.parse
+
+import pytest
+
+from toyood.appstate import (DEFAULT, PARAMS, SCENARIOS, AppState, active_scenario, next_scenario, parse_query,
+                             to_query)
+from toyood.errors import ConfigError
+from toyood.methods import METHODS
+from toyood.toy import PRESETS, ToyConfig
+
+
+def test_the_issue_link_gives_exactly_its_state():
+    state, problems = parse_query({"method": "reject", "ood": "general", "sigma": "1", "hidden": "500,500",
+                                   "seed": "3", "halfwidth": "10000"})
+    assert problems == []
+    assert (state.methods, state.ood, state.sigma, state.hidden, state.seed, state.halfwidth) == (
+        ("reject",), "general", 1.0, (500, 500), 3, 10000)
+    assert not state.compare
+    assert to_query(state) == {"method": "reject", "ood": "general", "seed": "3", "halfwidth": "10000"}
+
+
+def test_an_empty_query_is_the_default_and_the_default_writes_nothing():
+    assert parse_query({}) == (DEFAULT, [])
+    assert to_query(DEFAULT) == {}
+
+
+VARIED = AppState(methods=("plain", "ceda", "acet"), compare=True, ood="gan", ceda_objective="uniform", sigma=2.5,
+                  hidden=(64, 32, 16), leaky=0.1, preset="vernekar", epochs=7, batch_size=16, lr=3e-4, weight=3.0,
+                  acet_eps=1.5, acet_steps=3, acet_step_size=0.25, seed=123456, device="cpu", halfwidth=1000000,
+                  along="point", theta=271.5, point=(-12.5, 40.0), colour="confidence", box=200, focus="acet",
+                  small_net=True, classifier="reject", start="pretrained", iterations=4000, beta=0.3,
+                  students=True, scenario="ceda-acet")
+
+
+@pytest.mark.parametrize("state", [VARIED, dataclasses.replace(DEFAULT, compare=True),
+                                   dataclasses.replace(DEFAULT, methods=("dismax",), theta=0.5)])
+def test_every_setting_round_trips_through_the_url(state):
+    query = to_query(state)
+    through_browser = dict(urllib.parse.parse_qsl(urllib.parse.urlencode(query, safe=",")))
+    assert parse_query(through_browser) == (state, [])
+
+
+def test_every_field_has_a_parameter():
+    assert {param.field for param in PARAMS} == {field.name for field in dataclasses.fields(AppState)}
+
+
+def test_parameter_names_are_the_cli_flag_names():
+    from toyood.cli import build_parser
+    toy_flags = {option for action in build_parser("toy")._subparsers._group_actions[0].choices["toy"]._actions
+                 for option in action.option_strings}
+    for name in ("method", "ood", "sigma", "hidden", "leaky", "preset", "epochs", "batch-size", "lr", "weight",
+                 "ceda-objective", "acet-eps", "acet-steps", "acet-step-size", "seed", "device"):
+        assert f"--{name}" in toy_flags and name in {param.name for param in PARAMS}
+
+
+@pytest.mark.parametrize("name, text, expected_words", [
+    ("method", "resnet", "unknown method 'resnet'"),
+    ("ood", "none", "choose one of boundary, general, gan"),
+    ("sigma", "1.3", "choose one of 0.5, 1, 1.5"),
+    ("sigma", "nan", "finite number"),
+    ("hidden", "500,abc", "widths separated by commas"),
+    ("hidden", "1,2,3,4,5,6,7", "1 to 6 hidden layers"),
+    ("epochs", "2.5", "whole number"),
+    ("epochs", "0", "[1, 5000]"),
+    ("seed", "-1", "[0, 2147483648)"),
+    ("seed", "1e30", "[0, 2147483648)"),
+    ("lr", "0.002", "choose one of"),
+    ("halfwidth", "7", "choose one of 50, 100"),
+    ("theta", "30.25", "steps of 0.5"),
+    ("theta", "360", "[0, 360)"),
+    ("point", "0,0", "origin"),
+    ("point", "1", "two numbers"),
+    ("colour", "rainbow", "region, confidence, class"),
+    ("compare", "maybe", "1 or 0"),
+    ("scenario", "nope", "thm31"),
+])
+def test_a_bad_value_names_the_parameter_and_keeps_the_default(name, text, expected_words):
+    state, problems = parse_query({name: text, "seed": "5"} if name != "seed" else {name: text})
+    assert len(problems) == 1 and problems[0].startswith(f"`{name}={text}`") and expected_words in problems[0]
+    assert "showing" in problems[0] or name == "scenario"
+    field = next(param.field for param in PARAMS if param.name == name)
+    assert getattr(state, field) == getattr(DEFAULT, field)
+    if name != "seed":
+        assert state.seed == 5, "the good values of the link still apply"
+
+
+def test_unknown_parameters_and_repeated_keys():
+    state, problems = parse_query({"bogus": "1", "method": ["plain", "rbf"]})
+    assert problems == ["`bogus` is not a setting of this app; ignored"]
+    assert state.methods == ("rbf",)
+
+
+def test_several_methods_mean_compare_mode_and_focus_must_be_one_of_them():
+    state, problems = parse_query({"method": "plain,ceda,ceda", "focus": "ceda"})
+    assert (state.methods, state.compare, state.focus, problems) == (("plain", "ceda"), True, "ceda", [])
+    state, problems = parse_query({"method": "plain,ceda", "compare": "0", "focus": "rbf"})
+    assert state.methods == ("plain",) and not state.compare and state.focus is None and len(problems) == 2
+
+
+def test_values_equal_to_the_preset_are_left_to_the_preset():
+    interactive = PRESETS["interactive"]
+    state, _ = parse_query({"epochs": str(interactive["epochs"]), "lr": "0.001"})
+    assert state.epochs is None and state.lr is None and to_query(state) == {}
+
+
+def test_configs_apply_only_the_settings_a_method_reads():
+    state = dataclasses.replace(DEFAULT, methods=("plain", "ceda", "acet"), compare=True, weight=3.0,
+                                ceda_objective="uniform", acet_eps=1.0)
+    configs = state.toy_configs()
+    assert configs["plain"] == ToyConfig(hidden=(500, 500))
+    assert configs["ceda"].ceda_objective == "uniform" and configs["ceda"].acet_eps == ToyConfig().acet_eps
+    assert configs["acet"].acet_eps == 1.0 and configs["acet"].ood_weight == 3.0
+    assert configs["plain"].ood == "none" and configs["ceda"].ood == "boundary"
+
+
+def test_a_combination_the_library_rejects_raises_config_error():
+    with pytest.raises(ConfigError):
+        dataclasses.replace(DEFAULT, hidden=(8,) * 7).toy_configs()
+
+
+def test_compare_mode_switches_keep_the_current_method_first():
+    on = dataclasses.replace(DEFAULT, methods=("reject",)).with_compare(True)
+    assert on.compare and on.methods[0] == "reject" and len(on.methods) == 4 and len(set(on.methods)) == 4
+    assert on.with_compare(False).methods == ("reject",)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS.values()), ids=list(SCENARIOS))
+def test_every_scenario_link_parses_cleanly_and_is_active(scenario):
+    state, problems = parse_query(scenario.link_query())
+    assert problems == []
+    assert active_scenario(state) == scenario
+    assert all(m in METHODS for m in state.methods)
+    state.toy_configs()  # trainable
+
+
+def test_a_scenario_stays_active_until_one_of_its_settings_changes():
+    state, _ = parse_query(SCENARIOS["thm31"].link_query())
+    assert active_scenario(dataclasses.replace(state, seed=4)) is not None
+    assert active_scenario(dataclasses.replace(state, halfwidth=50)) is None
+
+
+def test_scenarios_come_in_order_and_end():
+    ids = list(SCENARIOS)
+    assert ids[0] == "thm31" and ids[-1] == "gan"
+    assert [next_scenario(i).id for i in ids[:-1]] == ids[1:] and next_scenario(ids[-1]) is None
