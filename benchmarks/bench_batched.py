@@ -1,0 +1,152 @@
+"""Batched (``toyood.batched.train_many``) against sequential (``train_toy`` one after another) training.
+
+    python benchmarks/bench_batched.py [--repeats 2] [--epochs 40] [--skip-layers]
+
+Sets of 1, 2, 4 and 7 methods (the interactive preset, 2×500, one thread), each model's training
+loop timed (setup excluded, as ``train_seconds``); the best of ``--repeats``. Ratios are to one
+``confidence`` model (one in-distribution + one OOD batch per step, what three of the four
+no-PGD methods train on). Every batched model is compared with its sequential twin (largest
+relative weight difference). A second table times one training step of the layer variants
+considered for the batched forward/backward (M models of 2×500, 128 rows each).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from toyood.batched import BatchedLinear, group_indices, train_many
+from toyood.toy import ToyConfig, train_toy
+from toyood.train import make_optimizer
+
+SETS = {
+    1: ("confidence",),
+    2: ("plain", "confidence"),
+    4: ("plain", "confidence", "ceda", "reject"),
+    7: ("plain", "confidence", "ceda", "acet", "reject", "dismax", "rbf"),
+}
+
+
+def load() -> str:
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def batched_seconds(configs: list[ToyConfig]) -> tuple[float, list]:
+    runs = train_many(configs)
+    return sum(runs[g[0]].train_seconds for g in group_indices(configs)), runs
+
+
+def largest_difference(a: nn.Module, b: nn.Module) -> float:
+    return max(((p - q).abs().max() / p.abs().max().clamp_min(1e-30)).item()
+               for p, q in zip(a.parameters(), b.parameters()))
+
+
+def compare_sets(epochs: int, repeats: int) -> None:
+    print(f"batched vs sequential training, interactive preset, {epochs} epochs, 2×500, one thread ({load()})")
+    print(f"{'models':>6}  {'sequential s':>12}  {'batched s':>9}  {'seq/one':>7}  {'batch/one':>9}  "
+          f"{'batch/seq':>9}  {'max rel Δw':>10}  methods")
+    one = None
+    for n, methods in SETS.items():
+        configs = [ToyConfig(method=m, epochs=epochs, device="cpu") for m in methods]
+        sequential, batched, difference = float("inf"), float("inf"), 0.0
+        for _ in range(repeats):
+            alone = [train_toy(c) for c in configs]
+            sequential = min(sequential, sum(r.train_seconds for r in alone))
+            seconds, runs = batched_seconds(configs)
+            batched = min(batched, seconds)
+            difference = max(difference, *(largest_difference(a.model, b.model) for a, b in zip(alone, runs)))
+        one = sequential if one is None else one
+        print(f"{n:>6}  {sequential:>12.2f}  {batched:>9.2f}  {sequential / one:>7.2f}  {batched / one:>9.2f}  "
+              f"{batched / sequential:>9.2f}  {difference:>10.1e}  {','.join(methods)}")
+
+
+def mlp(hidden: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+
+
+def stacked(models, transpose: bool) -> list[torch.Tensor]:
+    layers = [(m[0], m[2], m[4]) for m in models]
+    out = []
+    for index in range(3):
+        weight = torch.stack([ls[index].weight.detach() for ls in layers])
+        out += [(weight.transpose(1, 2) if transpose else weight).contiguous().requires_grad_(),
+                torch.stack([ls[index].bias.detach() for ls in layers]).requires_grad_()]
+    return out
+
+
+def layer_variants(m: int, rows: int = 128, hidden: int = 500) -> dict:
+    """name → (loss function, parameters) for M models' forward on (M, rows, 2) inputs."""
+    x = torch.randn(m, rows, 2)
+    models = [mlp(hidden) for _ in range(m)]
+    out_in, in_out = stacked(models, False), stacked(models, True)
+
+    def chain(params, layer):
+        h = x
+        for i in range(3):
+            h = layer(h, params[2 * i], params[2 * i + 1])
+            h = F.relu(h) if i < 2 else h
+        return h.square().mean(1).sum()
+
+    base = copy.deepcopy(models[0]).to("meta")
+    params, buffers = stack_module_state(models)
+    vmapped = vmap(lambda p, b, xx: functional_call(base, (p, b), (xx,)))
+    return {
+        "BatchedLinear (library)": (lambda: chain(out_in, BatchedLinear.apply), out_in),
+        "baddbmm, autograd, (M,out,in)": (lambda: chain(out_in, lambda h, w, b: torch.baddbmm(
+            b.unsqueeze(1), h, w.transpose(1, 2))), out_in),
+        "baddbmm, autograd, (M,in,out)": (lambda: chain(in_out, lambda h, w, b: torch.baddbmm(
+            b.unsqueeze(1), h, w)), in_out),
+        "vmap(functional_call)": (lambda: vmapped(params, buffers, x).square().mean(1).sum(), list(params.values())),
+        "per-model F.linear, one graph": (lambda: sum(mod(x[j]).square().mean(0).sum()
+                                                      for j, mod in enumerate(models)),
+                                          [p for mod in models for p in mod.parameters()]),
+    }
+
+
+def time_step(loss_fn, params, steps: int) -> float:
+    optimizer = make_optimizer(params, "adam", 1e-4)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn().backward()
+            optimizer.step()
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
+def compare_layers(steps: int = 30) -> None:
+    print(f"\none training step (forward, backward, fused Adam) of M 2×500 MLPs on 128 rows each ({load()})")
+    one = time_step(*layer_variants(1)["per-model F.linear, one graph"], steps)
+    print(f"{'variant':<32}" + "".join(f"  {'M=' + str(m) + ' ms':>9}  {'/one':>5}" for m in (1, 4, 7)))
+    results = {}
+    for m in (1, 4, 7):
+        for name, (loss_fn, params) in layer_variants(m).items():
+            results.setdefault(name, []).append(time_step(loss_fn, params, steps))
+    for name, times in results.items():
+        print(f"{name:<32}" + "".join(f"  {t * 1e3:>9.2f}  {t / one:>5.2f}" for t in times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--skip-layers", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    train_toy(ToyConfig(method="plain", epochs=1, hidden=(16, 16), device="cpu"))  # one-time imports
+    compare_sets(args.epochs, args.repeats)
+    if not args.skip_layers:
+        compare_layers()
+    print(f"({load()} at the end)")
+
+
+if __name__ == "__main__":
+    main()
