@@ -159,7 +159,7 @@ def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope:
         # new vertices are convex combinations of old ones inside a cell where z is affine: no larger |z|
         input_max = _next_layer(z, None, next_weight, next_bias, negative_slope, values[:n_old])
         if depth == 0:
-            _next_layer(split.new_xy, layers[0], next_weight, next_bias, negative_slope, values[n_old:])
+            _after_first_layer(split.new_xy, layers[0], next_weight, next_bias, negative_slope, values[n_old:])
         else:
             values[n_old:] = _extend(values[:n_old], z, split, next_weight, negative_slope)
         z = values
@@ -204,6 +204,45 @@ def _next_layer(inputs, first_layer, weight, bias, negative_slope, out, chunk: i
     return largest
 
 
+def _after_first_layer(points, first_layer, weight, bias, negative_slope, out, tile: int = 128) -> None:
+    """out = act(W₁ x + b₁) @ weight.T + bias at ``points`` (n×2), tile by tile: on a tile (a
+    rectangle around ``tile`` nearby points) a first-layer neuron whose line misses it is exactly
+    affine there (or 0), so all of those together are one affine map per tile, and only the few lines
+    that cross the tile are evaluated point by point."""
+    (w1, b1), n = first_layer, len(points)
+    order, starts = _tiles(points, tile)
+    ordered = points[order]
+    low, high = np.minimum.reduceat(ordered, starts[:-1]), np.maximum.reduceat(ordered, starts[:-1])
+    centre = (low + high) / 2
+    reach = ((high - low) / 2) @ np.abs(w1).T
+    margin = 1e-9 * (np.abs(w1).sum(axis=1) * np.abs(points).max(initial=0.0) + np.abs(b1))
+    at_centre = centre @ w1.T + b1
+    positive, negative = at_centre - reach > margin, at_centre + reach < -margin
+    slope_of = np.where(positive, 1.0, np.where(negative, negative_slope, 0.0))  # 0: the line crosses
+    weight_t = _transposed(weight)
+    affine = np.stack([(slope_of * column) @ weight_t for column in (w1[:, 0], w1[:, 1], b1)], axis=1)
+    affine[:, 2] += bias
+    crossing = ~(positive | negative)
+    for t in range(len(starts) - 1):
+        x = ordered[starts[t]:starts[t + 1]]
+        lines = np.flatnonzero(crossing[t])
+        h = _act(x @ w1[lines].T + b1[lines], negative_slope)
+        out[order[starts[t]:starts[t + 1]]] = h @ weight_t[lines] + x @ affine[t, :2] + affine[t, 2]
+
+
+def _tiles(points, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """An order of ``points`` in which every run of ``size`` (from ``starts``) is compact: vertical
+    slabs of equal counts, each cut into runs along y."""
+    n = len(points)
+    n_slabs = max(1, int(np.ceil(np.sqrt(n / size))))
+    slab_size = -(-n // n_slabs)
+    slab = np.empty(n, np.int64)
+    slab[np.argsort(points[:, 0], kind="stable")] = np.arange(n) // slab_size
+    order = np.lexsort((points[:, 1], slab))
+    tile = slab[order] * (-(-slab_size // size)) + (np.arange(n) - slab[order] * slab_size) // size
+    return order, _run_starts(tile)
+
+
 def _transposed(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight.T)
 
@@ -244,7 +283,7 @@ def _split_cells(xy, ring, start, z, tol, gtol, first_layer) -> _Split:
     boundary = _boundary_rings(ring, start, ends, edge)
     chords = _chords(pairs, edge, boundary)
     inner = _chord_crossings(chords, z, edge, gtol)
-    faces = _faces(boundary, inner)
+    faces = _faces(boundary, chords, inner)
     bits = _face_bits(faces, inner.xy, pairs, ends, edge, chords, first_layer)
     return _assemble(ring, start, pairs, edge, chords, inner, faces, bits)
 
@@ -261,16 +300,26 @@ class _Pairs(NamedTuple):
 
 
 def _cutting_pairs(z, ring, start, tol, chunk: int = 8192) -> _Pairs:
-    """Signs of every neuron at every corner (beyond ±``tol``: nonzero), or-ed over each cell."""
+    """Signs of every neuron at every corner (beyond ±``tol``: nonzero), or-ed over each cell (as
+    64-bit words of packed bits)."""
     n_vert, n_neurons = z.shape
-    above = np.concatenate([np.packbits(z[lo:lo + chunk] > tol, axis=1) for lo in range(0, n_vert, chunk)])
-    below = np.concatenate([np.packbits(z[lo:lo + chunk] < -tol, axis=1) for lo in range(0, n_vert, chunk)])
-    any_above = np.bitwise_or.reduceat(above[ring], start[:-1], axis=0)
-    any_below = np.bitwise_or.reduceat(below[ring], start[:-1], axis=0)
+    n_bytes = (n_neurons + 7) // 8
+    above, below = (np.zeros((n_vert, -(-n_bytes // 8) * 8), np.uint8) for _ in range(2))
+    for lo in range(0, n_vert, chunk):
+        above[lo:lo + chunk, :n_bytes] = np.packbits(z[lo:lo + chunk] > tol[None], axis=1)
+        below[lo:lo + chunk, :n_bytes] = np.packbits(z[lo:lo + chunk] < -tol[None], axis=1)
+    any_above = np.bitwise_or.reduceat(above.view(np.uint64)[ring], start[:-1], axis=0)
+    any_below = np.bitwise_or.reduceat(below.view(np.uint64)[ring], start[:-1], axis=0)
     cut = any_above & any_below
-    rows = np.flatnonzero(cut.any(axis=1))
-    row, neuron = np.nonzero(np.unpackbits(cut[rows], axis=1, count=n_neurons))
-    return _Pairs(cut, any_above & ~any_below, rows[row], neuron)
+    cell, neuron = _set_bits(cut)
+    return _Pairs(cut.view(np.uint8)[:, :n_bytes], (any_above & ~any_below).view(np.uint8)[:, :n_bytes], cell, neuron)
+
+
+def _set_bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bit) of every set bit of rows of packed bits held as 64-bit words, in row-major order."""
+    row, word = np.nonzero(words)
+    entry, bit = np.nonzero(np.unpackbits(words[row, word].view(np.uint8).reshape(-1, 8), axis=1))
+    return row[entry], word[entry] * 64 + bit
 
 
 class _Ends(NamedTuple):
@@ -463,19 +512,18 @@ def _chords(pairs: _Pairs, edge: _EdgeVertices, boundary: _Boundary) -> _Chords:
 
 class _Inner(NamedTuple):
     """The vertices after adding the chord crossings (``xy``; new vertex i is on ``chord[i]`` at
-    fraction ``fraction[i]`` from its down end) and the chord pieces between consecutive vertices
-    along each chord (``piece_cell``, ``piece_from``, ``piece_to``)."""
+    fraction ``fraction[i]`` from its down end) and every chord's vertices in order from its down
+    end: ``entry_vertex`` on chord ``entry_chord`` (sorted by chord)."""
 
     xy: np.ndarray
     chord: np.ndarray
     fraction: np.ndarray
-    piece_cell: np.ndarray
-    piece_from: np.ndarray
-    piece_to: np.ndarray
+    entry_chord: np.ndarray
+    entry_vertex: np.ndarray
 
 
 def _chord_crossings(chords: _Chords, z, edge: _EdgeVertices, gtol) -> _Inner:
-    """Crossings of the chords inside their cells, merged along each chord, and the chord pieces."""
+    """Crossings of the chords inside their cells, merged along each chord when closer than ``gtol``."""
     first, second = _crossing_chords(chords)
     s_first = _fraction_along(chords, first, second, z, edge)
     s_second = _fraction_along(chords, second, first, z, edge)
@@ -490,11 +538,9 @@ def _chord_crossings(chords: _Chords, z, edge: _EdgeVertices, gtol) -> _Inner:
     vertex_of, new = _merged_ids(_merge(n_old + n_cross, node[:-1][close], node[1:][close]), n_old)
     vertex = vertex_of[node]
     keep = np.r_[True, (chord[1:] != chord[:-1]) | (vertex[1:] != vertex[:-1])]
-    chord, vertex = chord[keep], vertex[keep]
-    piece = np.flatnonzero(chord[1:] == chord[:-1])
     down, up = xy[chords.down[first[new]]], xy[chords.up[first[new]]]
     return _Inner(np.concatenate([xy, down + s_first[new, None] * (up - down)]), first[new], s_first[new],
-                  chords.cell[chord[piece]], vertex[piece], vertex[piece + 1])
+                  chord[keep], vertex[keep])
 
 
 def _crossing_chords(chords: _Chords) -> tuple[np.ndarray, np.ndarray]:
@@ -519,34 +565,166 @@ def _fraction_along(chords: _Chords, chord, other, z, edge: _EdgeVertices) -> np
 
 
 class _Faces(NamedTuple):
-    """The faces of positive area of the cut cells: vertex ``ring``/``start`` (CCW), old ``cell``."""
+    """The faces of positive area of the cut cells, sorted by cell: vertex ``ring``/``start`` (CCW),
+    old ``cell``."""
 
     ring: np.ndarray
     start: np.ndarray
     cell: np.ndarray
 
 
-def _faces(boundary: _Boundary, inner: _Inner) -> _Faces:
-    """Trace the faces of every cut cell along the ``next`` pointers of its half-edges."""
-    cell, origin, target, twin, n_real = _half_edges(boundary, inner)
-    successor = _next_half_edge(cell, origin, target, twin, n_real, inner.xy)
-    face_of, rank = _cycles(successor)
-    real_cell, real_origin = cell[:n_real], origin[:n_real]
-    order = np.lexsort((rank, face_of, real_cell))
-    ring = real_origin[order]
-    start = _run_starts(face_of[order])
-    face_cell = real_cell[order][start[:-1]]
+def _faces(boundary: _Boundary, chords: _Chords, inner: _Inner) -> _Faces:
+    """The faces of every cut cell. Where every chord crossing is of two chords only and every chord
+    ends at its own boundary vertex (almost always), the faces are traced directly; the other cells
+    sort their half-edges by angle around each vertex."""
+    links = _chord_links(boundary, chords, inner)
+    generic = _generic_rings(boundary, inner, links)
+    parts = [_generic_faces(boundary, chords, inner, links, generic),
+             _faces_by_angle(boundary, inner, links, ~generic)]
+    cell = np.concatenate([part[2] for part in parts])
+    start = np.r_[0, np.cumsum(np.concatenate([np.diff(part[1]) for part in parts]))]
+    ring, start = _take_rings(np.concatenate([part[0] for part in parts]), start, np.argsort(cell, kind="stable"))
+    cell = np.sort(cell, kind="stable")
     keep = _shoelace(inner.xy[ring], start) > 0
     ring, start = _select(ring, start, keep)
-    return _Faces(ring, start, face_cell[keep])
+    return _Faces(ring, start, cell[keep])
 
 
-def _half_edges(boundary: _Boundary, inner: _Inner):
-    """Half-edges (``cell``, ``origin``, ``target``, ``twin``) of each cut cell: its boundary edges
-    both ways and its distinct chord pieces both ways. The first ``n_real`` (the boundary's inner
-    sides and the pieces) bound faces; the others (the boundary's outer sides) are only twins."""
-    b_cell, b_from, b_to = boundary.cell, boundary.vertex, boundary.vertex[boundary.next]
-    p_cell, p_from, p_to = inner.piece_cell, inner.piece_from, inner.piece_to
+class _Links(NamedTuple):
+    """How chords meet the boundary rings: chord q runs from boundary entry ``down_entry[q]`` to
+    ``up_entry[q]`` of ring ``ring[q]``; its vertices are entries ``first[q]``…``last[q]`` of
+    ``inner.entry_vertex``. Per boundary entry, how many chords end there (``ends``)."""
+
+    ring: np.ndarray
+    down_entry: np.ndarray
+    up_entry: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    ends: np.ndarray
+
+
+def _chord_links(boundary: _Boundary, chords: _Chords, inner: _Inner) -> _Links:
+    ring = np.searchsorted(boundary.cell[boundary.start[:-1]], chords.cell)
+    down_entry = boundary.start[ring] + chords.down_position
+    up_entry = boundary.start[ring] + chords.up_position
+    chord_ids = np.arange(len(chords.cell))
+    first = np.searchsorted(inner.entry_chord, chord_ids)
+    last = np.searchsorted(inner.entry_chord, chord_ids, side="right") - 1
+    ends = np.bincount(np.concatenate([down_entry, up_entry]), minlength=len(boundary.cell))
+    return _Links(ring, down_entry, up_entry, first, last, ends)
+
+
+def _generic_rings(boundary: _Boundary, inner: _Inner, links: _Links) -> np.ndarray:
+    """Per boundary ring: at most one chord ends at each of its vertices, each chord runs from its
+    own down to its own up end, and each crossing vertex is on exactly two chords."""
+    n_vert = len(inner.xy)
+    chord = inner.entry_chord
+    ring = links.ring[chord]
+    key = ring * n_vert + inner.entry_vertex
+    _, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
+    index = np.arange(len(chord))
+    is_end = (index == links.first[chord]) | (index == links.last[chord])
+    bad_entry = count[inverse] != np.where(is_end, 1, 2)
+    bad_chord = ((links.last - links.first < 1) | (inner.entry_vertex[links.first] != boundary.vertex[links.down_entry])
+                 | (inner.entry_vertex[links.last] != boundary.vertex[links.up_entry]))
+    generic = np.ones(len(boundary.start) - 1, bool)
+    generic[ring[bad_entry]] = False
+    generic[links.ring[bad_chord]] = False
+    generic[np.searchsorted(boundary.start, np.flatnonzero(links.ends > 1), side="right") - 1] = False
+    return generic
+
+
+def _generic_faces(boundary: _Boundary, chords: _Chords, inner: _Inner, links: _Links, generic):
+    """Faces of the ``generic`` rings by following each half-edge to the next one on its face (the
+    face on its left): along the boundary, into a chord that starts there, back onto the boundary at
+    a chord's end, or at a crossing onto the other chord, in the direction that turns left."""
+    n_b, n_e = len(boundary.cell), len(inner.entry_chord)
+    chord = inner.entry_chord
+    successor = np.arange(n_b + 2 * n_e)  # boundary entries, then pieces forward, then backward
+    end_chord = np.full(n_b, -1)
+    end_chord[links.down_entry] = np.arange(len(chords.cell))
+    end_chord[links.up_entry] = np.arange(len(chords.cell))
+    end_is_down = np.zeros(n_b, bool)
+    end_is_down[links.down_entry] = True
+    ring_of_entry = np.repeat(np.arange(len(boundary.size)), boundary.size)
+    b_used = np.flatnonzero(generic[ring_of_entry])
+    j = boundary.next[b_used]
+    q = end_chord[j]
+    successor[b_used] = np.where(q < 0, j, np.where(end_is_down[j], n_b + links.first[q], n_b + n_e + links.last[q]))
+    used_entry = generic[links.ring[chord]]
+    index = np.arange(n_e)
+    partner = _crossing_partner(inner.entry_vertex, used_entry & (index != links.first[chord])
+                                & (index != links.last[chord]))
+    for forward in (True, False):
+        e = np.flatnonzero(used_entry & (index != (links.last if forward else links.first)[chord]))
+        arrive, q = (e + 1 if forward else e - 1), chord[e]
+        f = partner[arrive]
+        r = chord[f]
+        size = boundary.size[links.ring[q]]
+        begin, end = ((chords.up_position[q], chords.down_position[q]) if forward
+                      else (chords.down_position[q], chords.up_position[q]))
+        left = _ccw_between(chords.up_position[r], begin, end, size)
+        onto_chord = np.where(left, n_b + f, n_b + n_e + f)
+        at_end = arrive == (links.last if forward else links.first)[q]
+        successor[(n_b if forward else n_b + n_e) + e] = np.where(
+            at_end, (links.up_entry if forward else links.down_entry)[q], onto_chord)
+    used = np.r_[generic[ring_of_entry], used_entry & (index != links.last[chord]),
+                 used_entry & (index != links.first[chord])]
+    origin = np.r_[boundary.vertex, inner.entry_vertex, inner.entry_vertex]
+    cell = np.r_[boundary.cell, chords.cell[chord], chords.cell[chord]]
+    return _cycle_faces(successor, used, origin, cell)
+
+
+def _crossing_partner(vertex, interior) -> np.ndarray:
+    """For every ``interior`` entry the other entry at the same vertex (each occurs exactly twice)."""
+    partner = np.zeros(len(vertex), np.int64)
+    chosen = np.flatnonzero(interior)
+    chosen = chosen[np.argsort(vertex[chosen], kind="stable")]
+    partner[chosen[0::2]], partner[chosen[1::2]] = chosen[1::2], chosen[0::2]
+    return partner
+
+
+def _ccw_between(x, begin, end, size) -> np.ndarray:
+    """Ring position ``x`` lies strictly between ``begin`` and ``end`` going counter-clockwise."""
+    return (0 < (x - begin) % size) & ((x - begin) % size < (end - begin) % size)
+
+
+def _cycle_faces(successor, used, origin, cell):
+    """(ring, start, cell) of the faces traced by the permutation ``successor`` over the ``used``
+    half-edges (each ring lists the half-edges' ``origin`` vertices in order)."""
+    label, rank = _cycles(successor)
+    ids = np.flatnonzero(used)
+    heads = ids[label[ids] == ids]
+    number = np.full(len(successor), -1)
+    number[heads] = np.arange(len(heads))
+    face = number[label[ids]]
+    start = np.r_[0, np.cumsum(np.bincount(face, minlength=len(heads)))]
+    ring = np.empty(len(ids), np.int64)
+    ring[start[face] + rank[ids]] = origin[ids]
+    return ring, start, cell[heads]
+
+
+def _faces_by_angle(boundary: _Boundary, inner: _Inner, links: _Links, chosen):
+    """Faces of the ``chosen`` rings from half-edges sorted by angle around every vertex."""
+    ring_of_entry = np.repeat(np.arange(len(boundary.size)), boundary.size)
+    keep = chosen[ring_of_entry]
+    renumber = np.cumsum(keep) - 1
+    b_cell, b_from = boundary.cell[keep], boundary.vertex[keep]
+    b_to = b_from[renumber[boundary.next[keep]]]
+    chord = inner.entry_chord
+    piece = np.flatnonzero((chord[1:] == chord[:-1]) & chosen[links.ring[chord[1:]]])
+    p_cell = boundary.cell[links.down_entry[chord[piece]]]
+    p_from, p_to = inner.entry_vertex[piece], inner.entry_vertex[piece + 1]
+    cell, origin, target, twin, n_real = _half_edges(b_cell, b_from, b_to, p_cell, p_from, p_to)
+    successor = np.arange(len(cell))
+    successor[:n_real] = _next_half_edge(cell, origin, target, twin, n_real, inner.xy)
+    return _cycle_faces(successor, np.arange(len(cell)) < n_real, origin, cell)
+
+
+def _half_edges(b_cell, b_from, b_to, p_cell, p_from, p_to):
+    """Half-edges (``cell``, ``origin``, ``target``, ``twin``) of cut cells: the boundary edges
+    (``b_``) both ways and the distinct chord pieces (``p_``) both ways. The first ``n_real`` (the
+    boundary's inner sides and the pieces) bound faces; the others (outer sides) are only twins."""
     all_cell = np.concatenate([b_cell, p_cell])
     all_lo = np.concatenate([np.minimum(b_from, b_to), np.minimum(p_from, p_to)])
     all_hi = np.concatenate([np.maximum(b_from, b_to), np.maximum(p_from, p_to)])
@@ -597,14 +775,15 @@ def _face_bits(faces: _Faces, xy, pairs: _Pairs, ends: _Ends, edge: _EdgeVertice
     pair, rank = _rank_within_segments(np.searchsorted(faces.cell, pairs.cell, side="right") - face_first)
     face = face_first[pair] + rank
     n_pairs = len(pairs.cell)
-    down, up = xy[edge.event_vertex[:n_pairs][pair]], xy[edge.event_vertex[n_pairs:][pair]]
-    relative = interior[face] - down
-    side = (up[:, 0] - down[:, 0]) * relative[:, 1] - (up[:, 1] - down[:, 1]) * relative[:, 0]
-    positive = np.where(chords.real[pair], side > 0, ends.majority[pair] > 0)
-    n_neurons = pairs.cut.shape[1] * 8
-    cut_bits = np.zeros((len(faces.cell), n_neurons), bool)
-    cut_bits.ravel()[face[positive] * n_neurons + pairs.neuron[pair][positive]] = True
-    return bits | np.packbits(cut_bits, axis=1)
+    down = xy[edge.event_vertex[:n_pairs]]
+    along = xy[edge.event_vertex[n_pairs:]] - down
+    relative = interior[face] - down[pair]
+    side = along[pair, 0] * relative[:, 1] - along[pair, 1] * relative[:, 0]
+    positive = np.flatnonzero(np.where(chords.real[pair], side > 0, ends.majority[pair] > 0))
+    neuron = pairs.neuron[pair[positive]]
+    np.bitwise_or.at(bits.reshape(-1), face[positive] * bits.shape[1] + (neuron >> 3),
+                     (128 >> (neuron & 7)).astype(np.uint8))
+    return bits
 
 
 def _assemble(ring, start, pairs: _Pairs, edge: _EdgeVertices, chords: _Chords, inner: _Inner,
@@ -724,6 +903,13 @@ def _cycles(successor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return label, rank
 
 
+def _take_rings(ring: np.ndarray, start: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The polygons of a ragged ring array in the given order."""
+    size = np.diff(start)[order]
+    polygon, rank = _rank_within_segments(size)
+    return ring[start[order][polygon] + rank], np.r_[0, np.cumsum(size)]
+
+
 def _select(ring: np.ndarray, start: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The kept polygons of a ragged ring array."""
     size = np.diff(start)
@@ -754,14 +940,21 @@ def _extend(next_old, z, split: _Split, next_weight, negative_slope) -> np.ndarr
     return base + bend @ _transposed(next_weight)
 
 
-def _concat_bits(layer_bits: list[np.ndarray], widths: list[int], n_regions: int, chunk: int = 65536) -> np.ndarray:
-    """Pack the concatenated per-layer bits of all regions."""
+def _concat_bits(layer_bits: list[np.ndarray], widths: list[int], n_regions: int) -> np.ndarray:
+    """Pack the concatenated per-layer bits of all regions (each layer's packed bits shifted to its
+    bit offset)."""
     if len(widths) == 1:
         return layer_bits[0]
-    out = np.empty((n_regions, (sum(widths) + 7) // 8), np.uint8)
-    for lo in range(0, n_regions, chunk):
-        bits = [np.unpackbits(b[lo:lo + chunk], axis=1, count=w) for b, w in zip(layer_bits, widths)]
-        out[lo:lo + chunk] = np.packbits(np.concatenate(bits, axis=1), axis=1)
+    out = np.zeros((n_regions, (sum(widths) + 7) // 8), np.uint8)
+    offset = 0
+    for bits, width in zip(layer_bits, widths):
+        byte, shift = divmod(offset, 8)
+        n_bytes = bits.shape[1]
+        out[:, byte:byte + n_bytes] |= bits >> shift
+        if shift:
+            spill = min(n_bytes, out.shape[1] - byte - 1)
+            out[:, byte + 1:byte + 1 + spill] |= bits[:, :spill] << (8 - shift)
+        offset += width
     return out
 
 
@@ -774,18 +967,17 @@ def _fit_affine(xy, ring, start, logits) -> tuple[np.ndarray, np.ndarray]:
     a = p[start[:-1]]
     d = ((p - a[region]) ** 2).sum(1)
     b_index = _segment_argmax(d, start, region)
-    b = p[b_index]
-    direction = b - a
+    direction = p[b_index] - a
     rel = p - a[region]
     height = np.abs(direction[region, 0] * rel[:, 1] - direction[region, 1] * rel[:, 0])
     c_index = _segment_argmax(height, start, region)
-    c = p[c_index]
-    fa, fb, fc = logits[ring[start[:-1]]], logits[ring[b_index]], logits[ring[c_index]]
-    m = np.stack([b - a, c - a], 1)  # R×2×2 rows: displacement vectors
-    rhs = np.stack([fb - fa, fc - fa], 1)  # R×2×K
-    gradient = np.linalg.solve(m, rhs)  # R×2×K
-    linear = gradient.transpose(0, 2, 1)
-    return linear, fa - np.einsum("rkd,rd->rk", linear, a)
+    u, v = direction, p[c_index] - a
+    fa = logits[ring[start[:-1]]]
+    rise_b, rise_c = logits[ring[b_index]] - fa, logits[ring[c_index]] - fa
+    det = (u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])[:, None]  # Cramer's rule for [u; v] g = rise
+    linear = np.stack([(v[:, 1:] * rise_b - u[:, 1:] * rise_c) / det,
+                       (u[:, :1] * rise_c - v[:, :1] * rise_b) / det], axis=2)
+    return linear, fa - linear[:, :, 0] * a[:, :1] - linear[:, :, 1] * a[:, 1:]
 
 
 def _segment_argmax(values, start, region) -> np.ndarray:
