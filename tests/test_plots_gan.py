@@ -6,6 +6,7 @@ import torch
 from toyood import data as toydata
 from toyood.gan import GanConfig, GanRun, GanSnapshot, coverage, ring_distance, view_extent
 from toyood.predict import grid_points
+from toyood.plots import colours
 from toyood.plots.gan import coverage_figure, gan_animation
 from toyood.toy import ToyRun
 
@@ -58,9 +59,27 @@ def test_default_sized_animation_is_small_enough_for_a_browser():
     assert size < 400_000, size
 
 
-@pytest.mark.parametrize("classifier,zmin", [("confidence", 50), ("reject", 0)])
-def test_colour_scale_starts_at_the_lowest_possible_confidence(classifier, zmin):
-    assert gan_animation(hand_made_run(2, classifier)).data[0].zmin == zmin
+@pytest.mark.parametrize("classifier", ["confidence", "reject"])
+def test_confidence_uses_the_one_scale_over_0_to_100_percent(classifier):
+    heatmap = gan_animation(hand_made_run(2, classifier)).data[0]
+    assert (heatmap.zmin, heatmap.zmax) == (0, 100)
+    assert np.asarray(heatmap.z).dtype == np.uint8
+    expected = colours.confidence_colorscale(2)
+    assert [(round(v, 6), c) for v, c in heatmap.colorscale] == [(round(v, 6), c) for v, c in expected]
+    labels = dict(zip(heatmap.colorbar.tickvals, heatmap.colorbar.ticktext))
+    assert "rejected" in labels[0] and "undecided" in labels[50]
+
+
+def test_map_is_square_and_the_controls_sit_below_the_colour_bar():
+    fig = gan_animation(hand_made_run(3))
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.constrain == "domain"
+    bar = fig.data[0].colorbar
+    assert bar.orientation == "h" and bar.yanchor == "top"
+    buttons, slider = fig.layout.updatemenus[0], fig.layout.sliders[0]
+    assert buttons.pad.t > bar.ypad + 60 and slider.pad.t > buttons.pad.t  # bar, then buttons, then slider
+    assert fig.layout.margin.b > slider.pad.t
+    circles = [trace for trace in fig.data if trace.legendgroup == "3σ boundary"]
+    assert len(circles) == 2 and circles[0].showlegend is False  # a white halo under the dashed line
 
 
 def test_coverage_figure_has_one_line_per_run():

@@ -1,11 +1,13 @@
 """Figures of a net's exact linear regions (``toyood.regions.Regions``) — pure plotly, no streamlit.
 
 ``region_map_figure``: a raster (one PNG image, pixel = region at its centre) coloured by region,
-confidence or predicted class, with region boundaries drawn dark; below ``max_outlines`` regions in
-view the regions are drawn as outlined polygons instead (one trace per colour bucket). Unbounded
-regions are outlined in red; a coarse invisible heatmap carries the hover (region id, class,
-confidence). ``limit_ring_figure``: the circle of directions split into arcs coloured by the class
-that wins far away along them (Hein et al. Thm 3.1).
+confidence or predicted class, with region boundaries drawn in a colour chosen against each fill
+(dark on light fills, light on dark ones); below ``max_outlines`` regions in view the regions are
+drawn as outlined polygons instead (one trace per colour bucket). Confidence uses the one confidence
+scale of ``toyood.plots.colours`` with its colour bar under the map; the class view has a class
+colour bar. Unbounded regions are outlined in red on a white halo; a coarse invisible heatmap
+carries the hover (region id, class, confidence). ``limit_ring_figure``: the circle of directions
+split into arcs coloured by the class that wins far away along them (Hein et al. Thm 3.1).
 """
 from __future__ import annotations
 
@@ -17,60 +19,76 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..regions import Regions, rasterize
+from .colours import (LEGEND_STYLE, TIE_COLOUR, class_colour, class_colours, confidence_colorbar,
+                      confidence_colorscale, confidence_rgb)
 
-CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-TIE_COLOUR = "#9e9e9e"
-BUCKETS = 12
+BUCKETS = 12  # outline traces in the "region" view
+CONFIDENCE_BUCKETS = 20  # outline traces in the "confidence" view: 0.05 wide, edges at 0.5
+UNBOUNDED_COLOUR = "#e41a1c"
+HALO = "rgba(255,255,255,0.85)"
+COLOUR_BY = ("region", "confidence", "class")
+MAP_HEIGHT = 640
+MAP_MARGIN = dict(l=50, r=20, t=70, b=170)  # as toyood.plots.toy: x ticks, colour bar and legend below
+
+
+def _is_reject(class_names: list[str] | None, reject: bool | None) -> bool:
+    return bool(reject) if reject is not None else bool(class_names) and class_names[-1] == "reject"
 
 
 def region_map_figure(regions: Regions, color_by: str = "region", bounds: tuple | None = None,
                       resolution: int = 800, points: np.ndarray | None = None, labels: np.ndarray | None = None,
                       max_outlines: int = 3000, hover_resolution: int = 160,
-                      class_names: list[str] | None = None) -> go.Figure:
+                      class_names: list[str] | None = None, *, reject: bool | None = None,
+                      title: str | None = None, height: int | None = None) -> go.Figure:
     """Map of the regions in ``bounds`` (default: the box). ``color_by``: "region" (distinct
-    colours), "confidence" (max softmax probability, white → dark) or "class" (predicted class,
-    lighter where less confident). ``points``/``labels``: optional data overlay."""
-    if color_by not in ("region", "confidence", "class"):
+    colours), "confidence" (largest real-class probability on the one confidence scale) or "class"
+    (predicted class, lighter where less confident). ``points``/``labels``: optional data overlay.
+    ``reject``: the last output is a reject class (None: when ``class_names`` ends in "reject").
+    ``title``: None for the region counts; ``height`` in px."""
+    if color_by not in COLOUR_BY:
         raise ValueError(f"color_by must be 'region', 'confidence' or 'class', got {color_by!r}")
-    xmin, xmax, ymin, ymax = regions.box if bounds is None else bounds
-    names = class_names or [f"class {k}" for k in range(regions.linear.shape[1])]
-    ids = rasterize(regions, (xmin, xmax, ymin, ymax), resolution, resolution)
+    bounds = tuple(float(v) for v in (regions.box if bounds is None else bounds))
+    k = regions.linear.shape[1]
+    names = class_names or [f"class {c}" for c in range(k)]
+    reject = _is_reject(class_names, reject)
+    ids = rasterize(regions, bounds, resolution, resolution)
     in_view = np.unique(ids[ids >= 0])
     fig = go.Figure()
     if len(in_view) <= max_outlines:
-        _add_outlines(fig, regions, _visible(regions, (xmin, xmax, ymin, ymax)), color_by)
+        _add_outlines(fig, regions, _visible(regions, bounds), color_by, reject)
     else:
-        rgb = _pixel_colours(regions, ids, color_by, (xmin, xmax, ymin, ymax))
-        dx, dy = (xmax - xmin) / resolution, (ymax - ymin) / resolution
-        # row 0 of the raster is its bottom row: on the upward y axis it starts at ymin
-        fig.add_trace(go.Image(source=_png_uri(rgb), x0=xmin + dx / 2, dx=dx, y0=ymin + dy / 2, dy=dy,
-                               hoverinfo="skip", name="regions"))
-    _add_hover(fig, regions, (xmin, xmax, ymin, ymax), hover_resolution, names)
+        _add_raster(fig, regions, ids, color_by, bounds, reject)
+    _add_hover(fig, regions, bounds, hover_resolution, names, reject)
     _add_unbounded(fig, regions)
-    if points is not None:
-        points = np.asarray(points)
-        labels = np.zeros(len(points), int) if labels is None else np.asarray(labels)
-        for k in np.unique(labels):
-            chosen = points[labels == k]
-            name = names[k] if 0 <= k < len(names) else f"label {k}"
-            fig.add_trace(go.Scattergl(x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=f"data: {name}",
-                                       marker=dict(size=3, color=CLASS_COLOURS[k % len(CLASS_COLOURS)],
-                                                   line=dict(width=0.3, color="white"))))
-    fig.update_layout(title=f"{len(regions):,} linear regions in the box, {len(in_view):,} in view "
-                            f"({int(regions.unbounded.sum())} unbounded in the box, "
-                            f"{regions.unbounded_total} in the plane)",
-                      xaxis=dict(range=[xmin, xmax], constrain="domain", showgrid=False, zeroline=False),
-                      yaxis=dict(range=[ymin, ymax], autorange=False, scaleanchor="x", showgrid=False, zeroline=False),
-                      plot_bgcolor="white", margin=dict(l=40, r=10, t=50, b=40), legend=dict(itemsizing="constant"))
+    _add_points(fig, points, labels, names)
+    _add_colour_bar(fig, color_by, names, reject)
+    default_title = (f"{len(regions):,} linear regions ({len(in_view):,} in view)<br><sup>unbounded: "
+                     f"{int(regions.unbounded.sum())} in the box, {regions.unbounded_total} in the plane</sup>")
+    _map_layout(fig, default_title if title is None else title, bounds, height)
     return fig
 
 
-def limit_ring_figure(regions: Regions, class_names: list[str] | None = None) -> go.Figure:
-    """Polar ring: each arc of directions u coloured by lim softmax(f(αu)) argmax (grey: tie, so
-    the confidence stays below 1 there)."""
+def _map_layout(fig: go.Figure, title: str, bounds, height: int | None) -> None:
+    """Square plot area sitting on its colour bar, centred title, legend at the bottom."""
+    xmin, xmax, ymin, ymax = bounds
+    axis = dict(constrain="domain", showgrid=False, zeroline=False, tickformat="~s", nticks=5)
+    fig.update_layout(
+        title=dict(text=title, x=0.5, xanchor="center", font=dict(size=13)) if title else None,
+        xaxis=dict(axis, range=[xmin, xmax]),
+        yaxis=dict(axis, range=[ymin, ymax], autorange=False, scaleanchor="x", scaleratio=1, constraintoward="bottom"),
+        plot_bgcolor="white", height=height or MAP_HEIGHT, margin=MAP_MARGIN,
+        legend=dict(LEGEND_STYLE, orientation="h", x=0.5, xanchor="center", y=0.01, yref="container",
+                    yanchor="bottom", itemsizing="constant", tracegroupgap=0, itemwidth=30))
+
+
+def limit_ring_figure(regions: Regions, class_names: list[str] | None = None, *, reject: bool | None = None,
+                      height: int | None = None) -> go.Figure:
+    """Polar ring: each arc of directions u coloured by lim softmax(f(αu)) argmax (the reject class
+    grey; a tie, where the confidence stays below 1, olive). Legend under the ring."""
     arcs = regions.arcs
     k = regions.linear.shape[1]
     names = class_names or [f"class {c}" for c in range(k)]
+    colours = class_colours(k - 1, True) if _is_reject(class_names, reject) else class_colours(k)
     fig = go.Figure()
     for c in range(-1, k):
         chosen = arcs.limit_class == c
@@ -80,15 +98,17 @@ def limit_ring_figure(regions: Regions, class_names: list[str] | None = None) ->
         share = arcs.length[chosen].sum() / (2 * np.pi)
         name = f"tie ({share:.1%})" if c < 0 else f"{names[c]} ({share:.1%})"
         fig.add_trace(go.Barpolar(theta=middle, width=length, r=np.ones(chosen.sum()), base=1.0, name=name,
-                                  marker=dict(color=TIE_COLOUR if c < 0 else CLASS_COLOURS[c % len(CLASS_COLOURS)],
-                                              line=dict(width=0)),
-                                  customdata=np.stack([np.degrees(arcs.start[chosen]), np.degrees(arcs.end[chosen])], 1),
+                                  marker=dict(color=TIE_COLOUR if c < 0 else colours[c], line=dict(width=0)),
+                                  customdata=np.degrees(np.stack([arcs.start[chosen], arcs.end[chosen]], 1)),
                                   hovertemplate="directions %{customdata[0]:.2f}°–%{customdata[1]:.2f}°<br>"
                                                 f"limit: {name}<extra></extra>"))
-    fig.update_layout(title=f"Limit class far away, per direction ({len(arcs.start)} arcs, "
-                            f"{regions.unbounded_total} unbounded regions)",
-                      polar=dict(radialaxis=dict(visible=False, range=[0, 2]), angularaxis=dict(direction="counterclockwise")),
-                      margin=dict(l=20, r=20, t=50, b=20))
+    fig.update_layout(title=dict(text=f"Limit class far away, per direction<br><sup>{len(arcs.start)} arcs, "
+                                      f"{regions.unbounded_total} unbounded regions</sup>", x=0.5, xanchor="center",
+                                 font=dict(size=13)), showlegend=True,
+                      polar=dict(radialaxis=dict(visible=False, range=[0, 2]),
+                                 angularaxis=dict(direction="counterclockwise")),
+                      height=height or 520, margin=dict(l=40, r=40, t=70, b=60),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=0.01, yref="container", yanchor="bottom"))
     return fig
 
 
@@ -123,36 +143,58 @@ def _hsl_to_rgb(hue, saturation, light) -> np.ndarray:
     return np.clip(np.round(rgb * 255), 0, 255).astype(np.uint8)
 
 
-def _pixel_colours(regions: Regions, ids: np.ndarray, color_by: str, bounds) -> np.ndarray:
+def _outputs(regions: Regions, centres: np.ndarray, region: np.ndarray, reject: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted output (incl. reject) and confidence (largest real-class probability) at points."""
+    logits = np.einsum("nkd,nd->nk", regions.linear[region], centres) + regions.bias[region]
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    real = probs[:, :-1] if reject else probs
+    return logits.argmax(1), real.max(axis=1)
+
+
+def _fill_colours(regions: Regions, region: np.ndarray, centres: np.ndarray, color_by: str, reject: bool) -> np.ndarray:
+    """RGB (uint8) of each (region, point) pair in the chosen colouring."""
+    if color_by == "region":
+        return _region_colours(region)
+    predicted, confidence = _outputs(regions, centres, region, reject)
+    k = regions.linear.shape[1]
+    n_real = k - 1 if reject else k
+    if color_by == "confidence":
+        return confidence_rgb(confidence, n_real)
+    base = np.array([_hex(c) for c in class_colours(n_real, reject)])[predicted]
+    certainty = np.where(predicted == n_real, 1.0, (confidence - 1 / n_real) / (1 - 1 / n_real))[:, None]
+    return np.round(255 - np.clip(certainty, 0, 1) * (255 - base) * 0.85).astype(np.uint8)
+
+
+def _edge_colours(fill: np.ndarray) -> np.ndarray:
+    """Boundary colour against a fill: mostly black over light fills, mostly white over dark ones."""
+    luminance = fill @ np.array([0.2126, 0.7152, 0.0722]) / 255
+    target = np.where(luminance < 0.45, 255.0, 0.0)[..., None]
+    return np.round(0.35 * fill + 0.65 * target).astype(np.uint8)
+
+
+def _add_raster(fig: go.Figure, regions: Regions, ids: np.ndarray, color_by: str, bounds, reject: bool) -> None:
+    xmin, xmax, ymin, ymax = bounds
+    h, w = ids.shape
     inside = ids >= 0
     rgb = np.full(ids.shape + (3,), 255, np.uint8)
-    if color_by == "region":
-        rgb[inside] = _region_colours(ids[inside])
-    else:
-        xmin, xmax, ymin, ymax = bounds
-        h, w = ids.shape
-        yy, xx = np.nonzero(inside)
-        centres = np.stack([xmin + (xx + 0.5) * (xmax - xmin) / w, ymin + (yy + 0.5) * (ymax - ymin) / h], 1)
-        region = ids[inside]
-        logits = np.einsum("nkd,nd->nk", regions.linear[region], centres) + regions.bias[region]
-        confidence = regions.confidence(centres, region)
-        k = regions.linear.shape[1]
-        if color_by == "confidence":
-            level = (confidence - 1 / k) / (1 - 1 / k)
-            rgb[inside] = _hsl_to_rgb(np.full(len(level), 0.02), 0.75, 0.97 - 0.6 * level)
-        else:
-            base = np.array([_hex(CLASS_COLOURS[c % len(CLASS_COLOURS)]) for c in range(k)])[logits.argmax(1)]
-            level = ((confidence - 1 / k) / (1 - 1 / k))[:, None]
-            rgb[inside] = np.round(255 - level * (255 - base) * 0.85).astype(np.uint8)
+    yy, xx = np.nonzero(inside)
+    centres = np.stack([xmin + (xx + 0.5) * (xmax - xmin) / w, ymin + (yy + 0.5) * (ymax - ymin) / h], 1)
+    rgb[inside] = _fill_colours(regions, ids[inside], centres, color_by, reject)
     boundary = np.zeros(ids.shape, bool)
     boundary[:, :-1] |= ids[:, :-1] != ids[:, 1:]
     boundary[:-1, :] |= ids[:-1, :] != ids[1:, :]
-    rgb[boundary & inside] = (40, 40, 40)
-    return rgb
+    boundary &= inside
+    rgb[boundary] = _edge_colours(rgb[boundary])
+    dx, dy = (xmax - xmin) / w, (ymax - ymin) / h
+    # row 0 of the raster is its bottom row: on the upward y axis it starts at ymin
+    fig.add_trace(go.Image(source=_png_uri(rgb), x0=xmin + dx / 2, dx=dx, y0=ymin + dy / 2, dy=dy,
+                           hoverinfo="skip", name="regions"))
 
 
-def _css(rgb) -> str:
-    return "rgb({},{},{})".format(*(int(v) for v in rgb))
+def _css(rgb, alpha: float = 1.0) -> str:
+    return "rgba({},{},{},{:g})".format(*(int(v) for v in rgb), alpha)
 
 
 def _hex(colour: str) -> tuple[int, int, int]:
@@ -186,31 +228,38 @@ def _polygon_path(regions: Regions, chosen: np.ndarray) -> tuple[np.ndarray, np.
     return xy[:, 0], xy[:, 1]
 
 
-def _add_outlines(fig: go.Figure, regions: Regions, chosen: np.ndarray, color_by: str) -> None:
+def _buckets(regions: Regions, chosen: np.ndarray, color_by: str,
+             reject: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Bucket per chosen region, RGB per bucket and the buckets' legend names."""
     if color_by == "region":
-        bucket = chosen % BUCKETS
-        colours = [_css(c) for c in _region_colours(np.arange(BUCKETS))]
-        names = [f"regions ≡ {b} mod {BUCKETS}" for b in range(BUCKETS)]
-    else:
-        centre = np.add.reduceat(regions.vertices, regions.offsets[:-1], axis=0)[chosen] / np.diff(regions.offsets)[chosen, None]
-        confidence = regions.confidence(centre, chosen)
-        k = regions.linear.shape[1]
-        if color_by == "confidence":
-            bucket = np.minimum(((confidence - 1 / k) / (1 - 1 / k) * 10).astype(int), 9)
-            colours = [_css(c) for c in _hsl_to_rgb(np.full(10, 0.02), 0.75, 0.97 - 0.06 * np.arange(10))]
-            names = [f"confidence {1 / k + (1 - 1 / k) * b / 10:.2f}–" for b in range(10)]
-        else:
-            logits = np.einsum("nkd,nd->nk", regions.linear[chosen], centre) + regions.bias[chosen]
-            bucket = logits.argmax(1)
-            colours = CLASS_COLOURS
-            names = [f"predicted class {c}" for c in range(k)]
+        return (chosen % BUCKETS, _region_colours(np.arange(BUCKETS)),
+                [f"regions ≡ {b} mod {BUCKETS}" for b in range(BUCKETS)])
+    sums = np.add.reduceat(regions.vertices, regions.offsets[:-1], axis=0)
+    centre = sums[chosen] / np.diff(regions.offsets)[chosen, None]
+    predicted, confidence = _outputs(regions, centre, chosen, reject)
+    n_real = regions.linear.shape[1] - (1 if reject else 0)
+    if color_by == "confidence":
+        bucket = np.minimum((confidence * CONFIDENCE_BUCKETS).astype(int), CONFIDENCE_BUCKETS - 1)
+        middles = (np.arange(CONFIDENCE_BUCKETS) + 0.5) / CONFIDENCE_BUCKETS
+        return (bucket, confidence_rgb(middles, n_real),
+                [f"confidence {b / CONFIDENCE_BUCKETS:.2f}–{(b + 1) / CONFIDENCE_BUCKETS:.2f}"
+                 for b in range(CONFIDENCE_BUCKETS)])
+    colours = np.array([_hex(c) for c in class_colours(n_real, reject)])
+    return predicted, colours, [f"predicted {name}" for name in
+                                [f"class {c}" for c in range(n_real)] + (["reject"] if reject else [])]
+
+
+def _add_outlines(fig: go.Figure, regions: Regions, chosen: np.ndarray, color_by: str, reject: bool) -> None:
+    bucket, colours, names = _buckets(regions, chosen, color_by, reject)
+    edges = _edge_colours(colours.astype(float))
     for b in np.unique(bucket):
         x, y = _polygon_path(regions, chosen[bucket == b])
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=colours[b % len(colours)],
-                                 line=dict(color="rgb(40,40,40)", width=0.6), name=names[b], hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", fillcolor=_css(colours[b]),
+                                 line=dict(color=_css(edges[b], 0.8), width=0.6), name=names[b], hoverinfo="skip",
+                                 showlegend=False))
 
 
-def _add_hover(fig: go.Figure, regions: Regions, bounds, resolution: int, names: list[str]) -> None:
+def _add_hover(fig: go.Figure, regions: Regions, bounds, resolution: int, names: list[str], reject: bool) -> None:
     xmin, xmax, ymin, ymax = bounds
     ids = rasterize(regions, bounds, resolution, resolution)
     xs = xmin + (np.arange(resolution) + 0.5) * (xmax - xmin) / resolution
@@ -218,19 +267,57 @@ def _add_hover(fig: go.Figure, regions: Regions, bounds, resolution: int, names:
     inside = ids >= 0
     centres = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None]), -1)[inside]
     region = ids[inside]
-    logits = np.einsum("nkd,nd->nk", regions.linear[region], centres) + regions.bias[region]
-    data = np.full(ids.shape + (3,), np.nan)
-    data[inside] = np.stack([logits.argmax(1), regions.confidence(centres, region), regions.unbounded[region]], 1)
-    fig.add_trace(go.Heatmap(x=xs, y=ys, z=np.where(inside, ids, np.nan), customdata=np.round(data, 4),
+    predicted, confidence = _outputs(regions, centres, region, reject)
+    data = np.full(ids.shape + (3,), np.nan, np.float32)
+    data[inside] = np.stack([predicted, confidence, regions.unbounded[region]], 1)
+    fig.add_trace(go.Heatmap(x0=float(xs[0]), dx=float(xs[1] - xs[0]), y0=float(ys[0]), dy=float(ys[1] - ys[0]),
+                             z=np.where(inside, ids, np.nan).astype(np.float32), customdata=data,
                              colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]], showscale=False,
-                             hovertemplate="x %{x:.2f}, y %{y:.2f}<br>region %{z}<br>class %{customdata[0]}"
+                             hovertemplate="x %{x:.4g}, y %{y:.4g}<br>region %{z}<br>output %{customdata[0]}"
                                            " (confidence %{customdata[1]:.4f})<br>unbounded %{customdata[2]}"
-                                           "<extra></extra>", name="hover"))
+                                           "<extra></extra>", name="hover", showlegend=False))
 
 
 def _add_unbounded(fig: go.Figure, regions: Regions) -> None:
+    """Unbounded regions outlined in red on a white halo (visible on every fill)."""
     chosen = np.flatnonzero(regions.unbounded)
     if len(chosen):
         x, y = _polygon_path(regions, chosen)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color="#e0002a", width=2),
-                                 name="unbounded region", hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=HALO, width=4), hoverinfo="skip",
+                                 showlegend=False, legendgroup="unbounded", name="unbounded (halo)"))
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=UNBOUNDED_COLOUR, width=2),
+                                 name="unbounded region", hoverinfo="skip", legendgroup="unbounded"))
+
+
+def _add_points(fig: go.Figure, points, labels, names: list[str]) -> None:
+    if points is None:
+        return
+    points = np.asarray(points, dtype=np.float32)
+    labels = np.zeros(len(points), int) if labels is None else np.asarray(labels)
+    for k in np.unique(labels):
+        chosen = points[labels == k]
+        name = names[k] if 0 <= k < len(names) else f"label {k}"
+        fig.add_trace(go.Scattergl(x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=f"data: {name}",
+                                   marker=dict(size=4, color=class_colour(int(k)),
+                                               line=dict(width=0.5, color="black"))))
+
+
+def _add_colour_bar(fig: go.Figure, color_by: str, names: list[str], reject: bool) -> None:
+    """The colour bar of the confidence or class view, on an invisible one-point trace (the map
+    itself is an image or filled polygons, which carry no colour bar)."""
+    if color_by == "region":
+        return
+    n_real = len(names) - (1 if reject else 0)
+    if color_by == "confidence":
+        marker = dict(color=[0.0], cmin=0.0, cmax=1.0, colorscale=confidence_colorscale(n_real),
+                      colorbar=confidence_colorbar(n_real))
+    else:
+        colours = class_colours(n_real, reject)
+        n = len(colours)
+        scale = [[edge, c] for k, c in enumerate(colours) for edge in (k / n, (k + 1) / n)]
+        marker = dict(color=[0.0], cmin=-0.5, cmax=n - 0.5, colorscale=scale,
+                      colorbar={**confidence_colorbar(), "tickvals": list(range(n)), "ticktext": names[:n],
+                                "title": dict(text="predicted class (lighter: less confident)", side="top",
+                                              font=dict(size=12))})
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(marker, showscale=True, size=0.1),
+                             hoverinfo="skip", showlegend=False, name="colour bar"))

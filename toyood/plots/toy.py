@@ -1,7 +1,11 @@
-"""Figures of the 2-D toy: confidence and predicted-class maps, side-by-side comparisons, and the
-far-away views (confidence along a ray, limit confidence per direction).
+"""Figures of the 2-D toy: confidence and predicted-class maps, several confidence maps side by side,
+and the far-away views (confidence along a ray, limit confidence per direction).
 
-Every map is one ``go.Heatmap`` raster plus a few overlay traces, whatever the grid size.
+Every map is one ``go.Heatmap`` raster (float32 z on a grid given by x0/dx, so the browser receives
+one base64 typed array) plus a few overlay traces, whatever the grid size. Maps keep a square plot
+area (``scaleanchor`` + ``constrain="domain"``) with a horizontal colour bar under them that scales
+with the map. Colours come from ``toyood.plots.colours``: one class palette and one confidence scale
+over [0, 1] in which "rejected" (≈ 0) is grey and "undecided" (1/K) dark purple.
 """
 from __future__ import annotations
 
@@ -11,35 +15,72 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..data import MEANS, OOD_RADIUS_SIGMAS
+from ..data import MEANS, N_CLASSES, OOD_RADIUS_SIGMAS
 from ..evaluate import GridEvaluation
+from .colours import (CLASS_COLOURS, LEGEND_STYLE, LINE_COLOURS, OOD_SAMPLE_COLOUR, REJECT_COLOUR,  # noqa: F401
+                      class_colour, class_colours, confidence_colorbar, confidence_colorscale)
 
-CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")  # as in toyood.plots.regions
-REJECT_COLOUR = "#b0b0b0"
-CONFIDENCE_SCALE = "Viridis"
 TRAINING_BOX = 50.0  # the half-width of the box the data and the general OOD samples live in
 MAX_OVERLAY_POINTS = 2000
+MAX_COLUMNS = 2  # maps per row in a comparison: each stays ≥ 320 px wide at 1024 px
+MAP_HEIGHT = 540  # default figure height of one map (px): ~300 px maps in a half column at 1024 and 1920 px
+ROW_HEIGHT = 380  # default height per row of a comparison (px)
+MAP_MARGIN = dict(l=50, r=20, t=50, b=170)  # the bottom holds x ticks, colour bar and legend
+HALO = "rgba(255,255,255,0.8)"  # drawn under dark lines so they stay visible on dark fills
 
 
-def _equal_axes(fig: go.Figure, row: int | None = None, col: int | None = None) -> None:
-    """Square data units, short SI tick labels (50, 2k, 1M) so that zoomed-out axes stay readable."""
-    fig.update_xaxes(tickformat="~s", nticks=5, constrain="domain", row=row, col=col)
-    fig.update_yaxes(tickformat="~s", nticks=5, constrain="domain", row=row, col=col)
+def _square_axes(fig: go.Figure, row: int | None = None, col: int | None = None, toward: str = "bottom") -> None:
+    """Square data units in a square plot area; short SI tick labels (50, 2k, 1M) so zoomed-out axes
+    stay readable. ``toward``: where the map sits when the figure is taller than wide ("bottom":
+    against the colour bar under it)."""
+    fig.update_xaxes(tickformat="~s", nticks=5, constrain="domain", showgrid=False, zeroline=False, row=row, col=col)
+    fig.update_yaxes(tickformat="~s", nticks=5, constrain="domain", constraintoward=toward, showgrid=False,
+                     zeroline=False, row=row, col=col)
     for axis in fig.select_yaxes(row=row, col=col):
-        x_name = axis.anchor or "x"
-        axis.update(scaleanchor=x_name, scaleratio=1)
+        axis.update(scaleanchor=axis.anchor or "x", scaleratio=1)
+
+
+def _map_layout(fig: go.Figure, title: str, height: int | None) -> None:
+    """Margins, title and a legend at the very bottom, below the colour bar (never over the map)."""
+    fig.update_layout(title=dict(text=title, x=0.5, xanchor="center") if title else None,
+                      height=height or MAP_HEIGHT, margin=MAP_MARGIN,
+                      legend=dict(LEGEND_STYLE, orientation="h", x=0.5, xanchor="center", y=0.01, yref="container",
+                                  yanchor="bottom", itemsizing="constant", tracegroupgap=0, itemwidth=30))
 
 
 def _extent(grid: GridEvaluation) -> float:
     return float(max(abs(grid.xs[0]), abs(grid.xs[-1]), abs(grid.ys[0]), abs(grid.ys[-1])))
 
 
+def _fit_to_grid(fig: go.Figure, grid: GridEvaluation, row: int | None = None, col: int | None = None) -> None:
+    """Axis ranges = the grid's cells exactly (overlay points outside do not widen the view)."""
+    p = _grid_position(grid)
+    fig.update_xaxes(range=[p["x0"] - p["dx"] / 2, p["x0"] + (len(grid.xs) - 0.5) * p["dx"]], row=row, col=col)
+    fig.update_yaxes(range=[p["y0"] - p["dy"] / 2, p["y0"] + (len(grid.ys) - 0.5) * p["dy"]], row=row, col=col)
+
+
+def _grid_position(grid: GridEvaluation) -> dict:
+    """x0/dx/y0/dy of a regular grid (no coordinate arrays to send)."""
+    dx = float(grid.xs[1] - grid.xs[0]) if len(grid.xs) > 1 else 1.0
+    dy = float(grid.ys[1] - grid.ys[0]) if len(grid.ys) > 1 else 1.0
+    return dict(x0=float(grid.xs[0]), dx=dx, y0=float(grid.ys[0]), dy=dy)
+
+
+def haloed_line(trace: go.Scatter) -> list[go.Scatter]:
+    """A line trace with a wider translucent white copy under it (same legend entry)."""
+    group = trace.legendgroup or trace.name
+    halo = go.Scatter(x=trace.x, y=trace.y, mode="lines", line=dict(color=HALO, width=trace.line.width + 2),
+                      hoverinfo="skip", showlegend=False, legendgroup=group)
+    trace.legendgroup = group
+    return [halo, trace]
+
+
 def circles_trace(sigma: float) -> go.Scatter:
     """The two 3σ circles (the in-distribution boundary) as one line trace."""
     t = np.linspace(0, 2 * np.pi, 121)
     radius = OOD_RADIUS_SIGMAS * sigma
-    x = np.concatenate([np.r_[mean[0] + radius * np.cos(t), np.nan] for mean in MEANS])
-    y = np.concatenate([np.r_[mean[1] + radius * np.sin(t), np.nan] for mean in MEANS])
+    x = np.concatenate([np.r_[mean[0] + radius * np.cos(t), np.nan] for mean in MEANS]).astype(np.float32)
+    y = np.concatenate([np.r_[mean[1] + radius * np.sin(t), np.nan] for mean in MEANS]).astype(np.float32)
     return go.Scatter(x=x, y=y, mode="lines", line=dict(color="black", width=1.5, dash="dash"),
                       name="3σ boundary", hoverinfo="skip")
 
@@ -52,115 +93,132 @@ def training_box_trace() -> go.Scatter:
 
 
 def _thin(points: np.ndarray, limit: int = MAX_OVERLAY_POINTS) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float32)
     return points if len(points) <= limit else points[np.linspace(0, len(points) - 1, limit).astype(int)]
 
 
 def overlay_traces(x_train: np.ndarray | None, y_train: np.ndarray | None, ood: np.ndarray | None,
                    sigma: float | None, show_box: bool = False, legend: bool = True) -> list[go.Scatter]:
-    """Training points per class, OOD training samples, the 3σ circles and optionally the data box."""
+    """Training points per class, OOD training samples, the 3σ circles and optionally the data box
+    (lines with a white halo, so they show on dark and light parts of the map)."""
     traces: list[go.Scatter] = []
     if ood is not None and len(ood):
         ood = _thin(ood)
-        traces.append(go.Scatter(x=ood[:, 0], y=ood[:, 1], mode="markers", name="OOD training samples",
-                                 marker=dict(size=3, color="#ff00ff", opacity=0.5), showlegend=legend))
+        traces.append(go.Scatter(x=ood[:, 0], y=ood[:, 1], mode="markers", name="OOD samples",
+                                 marker=dict(size=3, color=OOD_SAMPLE_COLOUR, opacity=0.6), showlegend=legend,
+                                 legendgroup="ood", hoverinfo="skip"))
     if x_train is not None:
         for k in np.unique(y_train):
-            points = _thin(x_train[y_train == k], MAX_OVERLAY_POINTS // 2)
+            points = _thin(np.asarray(x_train)[y_train == k], MAX_OVERLAY_POINTS // 2)
             traces.append(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name=f"class {k}",
-                                     marker=dict(size=4, color=CLASS_COLOURS[k % len(CLASS_COLOURS)],
-                                                 line=dict(width=0.5, color="black")), showlegend=legend))
-    if sigma is not None:
-        circle = circles_trace(sigma)
-        circle.showlegend = legend
-        traces.append(circle)
-    if show_box:
-        box = training_box_trace()
-        box.showlegend = legend
-        traces.append(box)
+                                     marker=dict(size=4, color=class_colour(int(k)),
+                                                 line=dict(width=0.5, color="black")),
+                                     showlegend=legend, legendgroup=f"class {k}", hoverinfo="skip"))
+    lines = ([circles_trace(sigma)] if sigma is not None else []) + ([training_box_trace()] if show_box else [])
+    for line in lines:
+        line.showlegend = legend
+        traces += haloed_line(line)
     return traces
 
 
-def confidence_heatmap(grid: GridEvaluation, zmin: float = 0.5, zmax: float = 1.0, coloraxis: str | None = None,
-                       name: str = "confidence") -> go.Heatmap:
-    """The confidence (max real-class probability) raster of a grid."""
-    common = dict(z=grid.confidence.astype(np.float32), x=grid.xs, y=grid.ys, name=name,
+def confidence_heatmap(grid: GridEvaluation, zmin: float = 0.0, zmax: float = 1.0, coloraxis: str | None = None,
+                       name: str = "confidence", n_classes: int = N_CLASSES) -> go.Heatmap:
+    """The confidence (largest real-class probability) raster of a grid, on the one confidence scale;
+    with ``coloraxis`` the colours come from that shared axis instead."""
+    common = dict(z=np.asarray(grid.confidence, dtype=np.float32), **_grid_position(grid), name=name,
                   hovertemplate="x=%{x:.4g}<br>y=%{y:.4g}<br>confidence=%{z:.4f}<extra></extra>")
     if coloraxis:
         return go.Heatmap(**common, coloraxis=coloraxis)
-    return go.Heatmap(**common, zmin=zmin, zmax=zmax, colorscale=CONFIDENCE_SCALE,
-                      colorbar=dict(title=dict(text="confidence", side="right")))
+    return go.Heatmap(**common, zmin=zmin, zmax=zmax, colorscale=confidence_colorscale(n_classes, zmin, zmax),
+                      colorbar=confidence_colorbar(n_classes, zmin, zmax))
 
 
 def confidence_figure(grid: GridEvaluation, *, title: str = "", x_train=None, y_train=None, ood=None,
-                      sigma: float | None = None, zmin: float = 0.5, zmax: float = 1.0) -> go.Figure:
+                      sigma: float | None = None, zmin: float = 0.0, zmax: float = 1.0,
+                      n_classes: int = N_CLASSES, height: int | None = None) -> go.Figure:
     """Confidence map with the training data, OOD samples and 3σ circles overlaid.
 
-    The colour scale runs from 1/K = 0.5 (no preference) to 1; lower values (a reject-class model's
-    real-class probability far out) take the lowest colour. Zoomed out beyond the data box, the box
-    itself is drawn for scale.
+    The colours span [zmin, zmax] of the one confidence scale (default all of [0, 1]: grey below
+    1/K for a reject-class model's "rejected", Viridis from 1/K "undecided" to 1). Zoomed out beyond
+    the data box, the box itself is drawn for scale. ``height``: figure height in px.
     """
-    fig = go.Figure([confidence_heatmap(grid, zmin, zmax),
+    fig = go.Figure([confidence_heatmap(grid, zmin, zmax, n_classes=n_classes),
                      *overlay_traces(x_train, y_train, ood, sigma, show_box=_extent(grid) > 1.5 * TRAINING_BOX)])
-    fig.update_layout(title=title, legend=dict(orientation="h", y=-0.12), margin=dict(l=10, r=10, t=40, b=10))
-    _equal_axes(fig)
+    _map_layout(fig, title, height)
+    _square_axes(fig)
+    _fit_to_grid(fig, grid)
     return fig
 
 
-def class_colours(n_classes: int, reject: bool) -> list[str]:
-    return [CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in range(n_classes)] + ([REJECT_COLOUR] if reject else [])
-
-
 def class_map_figure(grid: GridEvaluation, n_classes: int, *, reject: bool = False, title: str = "",
-                     sigma: float | None = None) -> go.Figure:
-    """Predicted class per grid cell in discrete colours (the reject class in grey)."""
+                     sigma: float | None = None, height: int | None = None) -> go.Figure:
+    """Predicted class per grid cell in the class colours (the reject class in grey), with a
+    categorical colour bar under the map, placed like the confidence map's."""
     colours = class_colours(n_classes, reject)
     n = len(colours)
     scale = []
     for k, colour in enumerate(colours):  # a stepped colour scale: one flat band per class
         scale += [[k / n, colour], [(k + 1) / n, colour]]
     labels = [f"class {k}" for k in range(n_classes)] + (["reject"] if reject else [])
-    heatmap = go.Heatmap(z=grid.predicted.astype(np.int8), x=grid.xs, y=grid.ys, zmin=-0.5, zmax=n - 0.5,
-                         colorscale=scale, hovertemplate="x=%{x:.4g}<br>y=%{y:.4g}<br>predicted %{z}"
-                                                         + (f" ({n - 1} = reject)" if reject else "") + "<extra></extra>",
-                         colorbar=dict(tickvals=list(range(n)), ticktext=labels, title="predicted"))
-    traces = [heatmap]
-    if sigma is not None:
-        traces.append(circles_trace(sigma))
-    if _extent(grid) > 1.5 * TRAINING_BOX:
-        traces.append(training_box_trace())
-    fig = go.Figure(traces)
-    fig.update_layout(title=title, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
-    _equal_axes(fig)
+    colorbar = {**confidence_colorbar(), "tickvals": list(range(n)), "ticktext": labels,
+                "title": dict(text="predicted class", side="top", font=dict(size=12))}
+    heatmap = go.Heatmap(z=np.asarray(grid.predicted, dtype=np.int8), **_grid_position(grid), zmin=-0.5,
+                         zmax=n - 0.5, colorscale=scale, colorbar=colorbar,
+                         hovertemplate="x=%{x:.4g}<br>y=%{y:.4g}<br>predicted %{z}"
+                                       + (f" ({n - 1} = reject)" if reject else "") + "<extra></extra>")
+    lines = ([circles_trace(sigma)] if sigma is not None else []) + (
+        [training_box_trace()] if _extent(grid) > 1.5 * TRAINING_BOX else [])
+    fig = go.Figure([heatmap, *(trace for line in lines for trace in haloed_line(line))])
+    _map_layout(fig, title, height)
+    fig.update_layout(showlegend=False)
+    _square_axes(fig)
+    _fit_to_grid(fig, grid)
+    return fig
+
+
+def confidence_maps_figure(grids: Mapping[str, GridEvaluation], *, sigma: float | None = None,
+                           x_train=None, y_train=None, zmin: float = 0.0, zmax: float = 1.0,
+                           columns: int = MAX_COLUMNS, n_classes: int = N_CLASSES,
+                           height: int | None = None) -> go.Figure:
+    """One confidence map per label, at most two per row, with ONE shared colour axis and colour bar
+    (under the last row) and the legend once. Each map sits square under its subplot title; tick
+    labels are on the outer axes only (all maps cover the same box). ``height``: figure height in
+    px (default ``ROW_HEIGHT`` per row)."""
+    names = list(grids)
+    if not names:
+        raise ValueError("confidence_maps_figure needs at least one grid")
+    columns = max(1, min(columns, MAX_COLUMNS, len(names)))
+    rows = -(-len(names) // columns)
+    height = height or rows * ROW_HEIGHT + MAP_MARGIN["b"]
+    plot_height = height - MAP_MARGIN["b"] - 40
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=names, horizontal_spacing=0.05,
+                        vertical_spacing=min(0.3, 64 / plot_height) if rows > 1 else 0.0)  # x ticks + title
+    for i, name in enumerate(names):
+        row, col = i // columns + 1, i % columns + 1
+        grid = grids[name]
+        fig.add_trace(confidence_heatmap(grid, coloraxis="coloraxis", name=name), row=row, col=col)
+        for trace in overlay_traces(x_train, y_train, None, sigma, show_box=_extent(grid) > 1.5 * TRAINING_BOX,
+                                    legend=i == 0):
+            fig.add_trace(trace, row=row, col=col)
+        _square_axes(fig, row, col, toward="top")
+        _fit_to_grid(fig, grid, row, col)
+        fig.update_yaxes(showticklabels=col == 1, row=row, col=col)
+    fig.update_annotations(font=dict(size=14))  # the subplot titles
+    _map_layout(fig, "", height)
+    fig.update_layout(coloraxis=dict(colorscale=confidence_colorscale(n_classes, zmin, zmax), cmin=zmin, cmax=zmax,
+                                     colorbar=confidence_colorbar(n_classes, zmin, zmax)),
+                      margin=dict(MAP_MARGIN, t=40))
     return fig
 
 
 def compare_confidence_figure(grids: Mapping[str, GridEvaluation], *, sigma: float | None = None,
-                              x_train=None, y_train=None, zmin: float = 0.5, zmax: float = 1.0,
-                              columns: int = 4) -> go.Figure:
-    """One confidence map per model, side by side, with one shared colour scale (tick labels on
-    the outer axes only: all maps cover the same box)."""
-    names = list(grids)
-    columns = max(1, min(columns, len(names)))
-    rows = -(-len(names) // columns)
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=names, horizontal_spacing=0.04,
-                        vertical_spacing=0.1 / rows if rows > 1 else 0.0)
-    for i, name in enumerate(names):
-        row, col = divmod(i, columns)
-        grid = grids[name]
-        fig.add_trace(confidence_heatmap(grid, coloraxis="coloraxis", name=name), row=row + 1, col=col + 1)
-        for trace in overlay_traces(x_train, y_train, None, sigma, show_box=_extent(grid) > 1.5 * TRAINING_BOX,
-                                    legend=i == 0):
-            fig.add_trace(trace, row=row + 1, col=col + 1)
-        _equal_axes(fig, row + 1, col + 1)
-        fig.update_yaxes(showticklabels=col == 0, row=row + 1, col=col + 1)
-    fig.update_layout(coloraxis=dict(colorscale=CONFIDENCE_SCALE, cmin=zmin, cmax=zmax,
-                                     colorbar=dict(title=dict(text="confidence", side="right"))),
-                      height=rows * (1000 // columns + 60) + 80, legend=dict(orientation="h", y=-0.08),
-                      margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+                              x_train=None, y_train=None, zmin: float = 0.0, zmax: float = 1.0,
+                              columns: int = MAX_COLUMNS, height: int | None = None) -> go.Figure:
+    """The comparison under its first name: ``confidence_maps_figure`` (at most two maps per row)."""
+    return confidence_maps_figure(grids, sigma=sigma, x_train=x_train, y_train=y_train, zmin=zmin, zmax=zmax,
+                                  columns=columns, height=height)
 
 
-LINE_COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 LINE_DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot", "solid")
 
 
@@ -170,8 +228,15 @@ def _line(i: int) -> dict:
                 width=max(1.5, 4.0 - 0.5 * i))
 
 
+def _curve_layout(fig: go.Figure, title: str, height: int | None) -> None:
+    """Centred title, legend under the plot (below the x-axis title), room for both."""
+    fig.update_layout(title=dict(text=title, x=0.5, xanchor="center") if title else None, height=height or 460,
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=0.01, yref="container", yanchor="bottom"),
+                      margin=dict(l=60, r=20, t=50 if title else 20, b=100))
+
+
 def ray_confidence_figure(alphas: np.ndarray, curves: Mapping[str, np.ndarray], *, n_classes: int = 2,
-                          threshold: float = 0.999, title: str = "") -> go.Figure:
+                          threshold: float = 0.999, title: str = "", height: int | None = None) -> go.Figure:
     """Confidence at α·x against α (log axis), one line per model, with 1/K and the threshold marked."""
     fig = go.Figure([go.Scatter(x=alphas, y=curve, mode="lines", name=name, line=_line(i),
                                 hovertemplate="α=%{x:.3g}<br>confidence=%{y:.6f}<extra>" + name + "</extra>")
@@ -179,23 +244,23 @@ def ray_confidence_figure(alphas: np.ndarray, curves: Mapping[str, np.ndarray], 
     fig.add_hline(y=1.0 / n_classes, line=dict(dash="dot", color="grey"), annotation_text=f"1/K = {1 / n_classes:g}",
                   annotation_position="bottom right")
     fig.add_hline(y=threshold, line=dict(dash="dash", color="grey"), annotation_text=f"{threshold:g}",
-                  annotation_position="top left")
-    fig.update_layout(title=title, xaxis=dict(type="log", title="α (the point is α·x)", exponentformat="power"),
-                      yaxis=dict(title="confidence (max real-class probability)", range=[0, 1.02]),
-                      legend=dict(orientation="h", y=-0.2), margin=dict(l=10, r=10, t=40, b=10))
+                  annotation_position="bottom left")
+    fig.update_layout(xaxis=dict(type="log", title="α (the point is α·x)", exponentformat="power"),
+                      yaxis=dict(title="confidence (largest real-class probability)", range=[0, 1.05]))
+    _curve_layout(fig, title, height)
     return fig
 
 
 def limit_confidence_figure(angles: np.ndarray, limits: Mapping[str, np.ndarray], *, n_classes: int = 2,
-                            title: str = "") -> go.Figure:
+                            title: str = "", height: int | None = None) -> go.Figure:
     """lim_{α→∞} confidence(α·u(θ)) against the direction θ (degrees), one line per model."""
     degrees = np.degrees(angles)
     fig = go.Figure([go.Scatter(x=degrees, y=limit, mode="lines", name=name, line=dict(shape="hv", **_line(i)),
                                 hovertemplate="θ=%{x:.2f}°<br>limit=%{y:.6f}<extra>" + name + "</extra>")
                      for i, (name, limit) in enumerate(limits.items())])
-    fig.add_hline(y=1.0 / n_classes, line=dict(dash="dot", color="grey"), annotation_text="1/K",
+    fig.add_hline(y=1.0 / n_classes, line=dict(dash="dot", color="grey"), annotation_text=f"1/K = {1 / n_classes:g}",
                   annotation_position="bottom right")
-    fig.update_layout(title=title, xaxis=dict(title="direction θ (degrees)", range=[0, 360], dtick=45),
-                      yaxis=dict(title="limit confidence as α → ∞", range=[0, 1.02]),
-                      legend=dict(orientation="h", y=-0.2), margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(xaxis=dict(title="direction θ (degrees)", range=[0, 360], dtick=45),
+                      yaxis=dict(title="limit confidence as α → ∞", range=[0, 1.05]))
+    _curve_layout(fig, title, height)
     return fig
