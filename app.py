@@ -14,17 +14,20 @@ from toyood.device import use_threads  # noqa: E402
 from toyood.errors import ConfigError  # noqa: E402
 
 TOY_PAGES = ("playground", "linear-regions", "far-away")
-PAGES = [  # (file, URL path, title, icon, what it shows)
-    ("pages/1_Playground.py", "playground", "Overconfidence playground", ":material/blur_on:",
+# (file, URL path, title, icon, what it shows). The pages live in app_pages/, not pages/: with a
+# pages/ folder a fresh server answers its first request the old way (without app.py), and a link to
+# a page would open it without the shared sidebar and state.
+PAGES = [
+    ("app_pages/playground.py", "playground", "Overconfidence playground", ":material/blur_on:",
      "train any of seven methods on two Gaussians; confidence and class maps from the data box out to 10⁶; "
      "compare methods side by side"),
-    ("pages/2_Linear_regions.py", "linear-regions", "Linear regions", ":material/pentagon:",
+    ("app_pages/linear_regions.py", "linear-regions", "Linear regions", ":material/pentagon:",
      "the trained net's exact linear regions, the unbounded ones, and which class wins in each direction"),
-    ("pages/3_Far_away.py", "far-away", "Far away", ":material/trending_up:",
+    ("app_pages/far_away.py", "far-away", "Far away", ":material/trending_up:",
      "confidence along α·x for α up to 10¹², the share of overconfident directions, the RBF contrast"),
-    ("pages/4_Image_benchmark.py", "image-benchmark", "Image benchmark", ":material/image:",
+    ("app_pages/image_benchmark.py", "image-benchmark", "Image benchmark", ":material/image:",
      "the same methods on image data (Hein et al. Tables 1-2)"),
-    ("pages/5_GAN.py", "gan", "GAN boundary samples", ":material/scatter_plot:",
+    ("app_pages/gan.py", "gan", "GAN boundary samples", ":material/scatter_plot:",
      "a GAN trained to produce OOD samples on the boundary of the data (Lee et al.), animated"),
 ]
 

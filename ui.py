@@ -35,11 +35,11 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from toyood import data as toydata
 from toyood import farfield
 from toyood.appstate import (GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SCENARIOS,
                              SIGMAS, WEIGHTS, AppState, Scenario, active_scenario, next_scenario, parse_query,
                              preset_value, to_query, widths)
+from toyood.batched import train_many
 from toyood.budget import Budget, check_gan_job, check_toy_job
 from toyood.device import DEVICES, max_threads, resolve_device, use_threads
 from toyood.errors import Cancelled, ConfigError, RunFileError, TrainingDiverged
@@ -48,26 +48,29 @@ from toyood.gan import CLASSIFIERS, GAN_SHARE, STARTS, GanConfig, GanRun, gan_oo
 from toyood.methods import CEDA_OBJECTIVES, METHODS
 from toyood.models import DisMaxHead, piecewise_affine_layers
 from toyood.plots import gan as gan_plots
+from toyood.plots.colours import confidence_colorbar, confidence_colorscale
 from toyood.plots.export import export_config
 from toyood.plots import regions as region_plots
 from toyood.plots import toy as toy_plots
 from toyood.progress import Progress, format_duration, phase
 from toyood.regions import Regions, enumerate_regions
 from toyood.runfiles import save_run
-from toyood.toy import PRESETS, ToyConfig, ToyRun, build_model, ood_pool
+from toyood.toy import PRESETS, ToyConfig, ToyRun, build_model, ood_pool, toy_data
 from toyood.train import PoolSampler, fit
 
 LOGGER = logging.getLogger("toyood.app")
 APP_BUDGET = Budget(memory_bytes=2 * 2**30, seconds=120)  # per job: the server is shared
 MAX_REGION_NEURONS = 1200  # hidden neurons of the largest net whose regions the app enumerates
 GRID_CACHE_ENTRIES = 48
-JOB_LIMITS = {"toy": 32, "regions": 3, "gan": 6}  # finished results kept per kind of job
+JOB_LIMITS = {"toy": 32, "toy-batch": 4, "regions": 3, "gan": 6}  # finished results kept per kind of job
 DEFAULT_JOB_LIMIT = 8
 ABANDON_SECONDS = 5.0  # a job nobody has watched for this long stops at its next progress report
 POLL_SECONDS = 0.25
 PREVIEW_RESOLUTION = 40
 GAN_FINAL_HALFWIDTH = 50.0
 GAN_FINAL_RESOLUTION = 150
+MAP_WIDTH = 540  # px of one map figure: two side by side from about 1500 px screens, else one per row
+MAP_GAP = 24
 
 METHOD_LABELS = {
     "plain": "plain (cross-entropy)",
@@ -405,8 +408,8 @@ class Job:
 
     ids = itertools.count(1)
 
-    def __init__(self, key, label: str, keep: bool):
-        self.key, self.label, self.keep, self.id = key, label, keep, next(Job.ids)
+    def __init__(self, key, label: str, keep: bool, table: "JobTable"):
+        self.key, self.label, self.keep, self.id, self.table = key, label, keep, next(Job.ids), table
         self.fraction, self.text = 0.0, "queued"
         self.preview_value, self.preview_version = None, 0
         self.value, self.error, self.cancelled = None, None, False
@@ -458,12 +461,27 @@ class JobTable:
         with self.lock:
             job = self.jobs.get(key)
             if job is None or job.cancelled or job.stop_requested:
-                job = self.jobs[key] = Job(key, label, keep)
+                job = self.jobs[key] = Job(key, label, keep, self)
                 threading.Thread(target=self._work, args=(job, compute, expected), daemon=True,
                                  name=f"toyood-job-{job.id}").start()
                 self._evict(key[0])
             self.jobs.move_to_end(key)
             return job
+
+    def finished(self, key) -> bool:
+        with self.lock:
+            job = self.jobs.get(key)
+            return job is not None and job.done.is_set() and not job.cancelled
+
+    def put(self, key, label: str, value) -> None:
+        """Store a value computed elsewhere (a batch of models) as the finished job of ``key``."""
+        with self.lock:
+            if key in self.jobs and not self.jobs[key].cancelled:
+                return
+            job = self.jobs[key] = Job(key, label, False, self)
+            job.value, job.fraction, job.text = value, 1.0, "done"
+            job.done.set()
+            self._evict(key[0])
 
     def forget(self, job: Job) -> None:
         with self.lock:
@@ -612,8 +630,8 @@ def fit_watched(config: ToyConfig, progress: Progress, show: Callable[[TrainingV
     """``toyood.toy.train_toy``'s own steps (the same calls in the same order, so the same model),
     with the model looked at every few epochs; the tests compare the two."""
     device = resolve_device(config.device)
-    data = toydata.make_toy_data(config.sigma, config.n_per_class, config.seed)
-    pool = ood_pool(config) if ood_samples is None else np.asarray(ood_samples, dtype=np.float32)
+    data = toy_data(config)
+    pool = ood_pool(config, data) if ood_samples is None else np.asarray(ood_samples, dtype=np.float32)
     model = build_model(config, data).to(device)
     sampler = PoolSampler(torch.from_numpy(pool).to(device)) if pool is not None else None
     result = fit(model, config.method_object(), torch.from_numpy(data.x_train).to(device),
@@ -644,8 +662,30 @@ def trained(config: ToyConfig) -> ToyResult | None:
                     preview=show_training)
 
 
+def _train_many_and_evaluate(configs: list[ToyConfig]) -> Callable[[Job], int]:
+    """Train the configs in one batched loop (``toyood.batched.train_many``) and store each run with its
+    metrics as the finished ``trained`` job of its config; returns how many."""
+    def compute(job: Job) -> int:
+        samples = [gan_ood_samples(c, phase(job, 0.0, 0.3, f"GAN samples for {c.method}: ")) if c.ood == "gan"
+                   else None for c in configs]
+        start = 0.3 if any(sample is not None for sample in samples) else 0.0
+        runs = train_many(configs, phase(job, start, 0.85, "training together: "), samples)
+        for i, run in enumerate(runs):
+            job(0.85 + 0.15 * i / len(runs), f"computing the metrics of {run.config.method}")
+            job.table.put(("toy", run.config), f"Training {run_label(run.config)}", ToyResult(run, toy_metrics(run)))
+        return len(runs)
+    return compute
+
+
 def trained_or_stop(configs: dict[str, ToyConfig]) -> dict[str, ToyResult]:
-    """``trained`` for each config (one after another), stopping the page if none could be trained."""
+    """``trained`` for each config, stopping the page if none could be trained. Several untrained
+    ones train at once first (the batch's failure leaves each to train, and fail, on its own)."""
+    missing = [config for config in configs.values() if not jobs().finished(("toy", config))]
+    if len(missing) > 1:
+        key = ("toy-batch", tuple(missing))
+        if run_once(key, _train_many_and_evaluate(missing), f"Training {len(missing)} models at once") is None \
+                and key in st.session_state[STOPPED_KEY]:
+            st.stop()
     results = {method: result for method, config in configs.items() if (result := trained(config)) is not None}
     if not results:
         st.stop()
@@ -732,7 +772,7 @@ def class_names(config: ToyConfig) -> list[str]:
 def _region_map(config: ToyConfig, halfwidth: float, colour_by: str, _regions: Regions, _run: ToyRun) -> go.Figure:
     fig = region_plots.region_map_figure(_regions, colour_by, points=_run.data.x_train, labels=_run.data.y_train,
                                          class_names=class_names(config), max_outlines=0)
-    return fig.update_layout(height=640, legend=dict(orientation="h", y=-0.08))
+    return fig
 
 
 def region_map(result: ToyResult, regions: Regions, halfwidth: float, colour_by: str) -> go.Figure:
@@ -782,6 +822,33 @@ def trained_gan_or_stop() -> GanResult:
 def chart(container, fig: go.Figure, key: str, file_stem: str | None = None) -> None:
     """``st.plotly_chart`` whose camera button saves a 2× PNG named ``file_stem`` (default: ``key``)."""
     container.plotly_chart(fig, key=key, config=export_config(file_stem or key))
+
+
+def map_row():
+    """A row for maps of ``MAP_WIDTH``: two side by side where they fit (wide screens), else one
+    per row at full size, never more than two."""
+    return st.container(horizontal=True, gap="medium", width=2 * MAP_WIDTH + MAP_GAP)
+
+
+def map_chart(container, fig: go.Figure, key: str, file_stem: str, width: int = MAP_WIDTH) -> None:
+    """A map at a fixed width whose plot area is square: the height is the width less the side
+    margins plus the top and bottom ones (title, ticks, colour bar, legend)."""
+    margin = fig.layout.margin
+    side = width - (margin.l or 0) - (margin.r or 0)
+    fig.update_layout(height=side + (margin.t or 0) + (margin.b or 0))
+    container.plotly_chart(fig, key=key, width=width, config=export_config(file_stem))
+
+
+def colour_bar_figure(n_classes: int = 2) -> go.Figure:
+    """The confidence colour bar alone: the one shared scale of a row of maps drawn without theirs."""
+    fig = go.Figure(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+                               marker=dict(colorscale=confidence_colorscale(n_classes), cmin=0.0, cmax=1.0, color=[0.0],
+                                           showscale=True,
+                                           colorbar={**confidence_colorbar(n_classes), "y": 0.0, "ypad": 0,
+                                                     "yanchor": "bottom", "len": 360})))
+    fig.update_layout(height=70, margin=dict(l=10, r=10, t=0, b=0), xaxis=dict(visible=False),
+                      yaxis=dict(visible=False), plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
+    return fig
 
 
 def metrics_table(rows: dict[str, dict], keys: list[str] | None = None) -> pd.DataFrame:

@@ -117,7 +117,8 @@ class AppState:
 # The notes state what the interactive preset shows on the default data (seed 0, σ = 1, 2×500).
 @dataclass(frozen=True)
 class Scenario:
-    """One step of the lecture: ``page`` is the app page's URL path, ``query`` its parameters."""
+    """One step of the lecture: ``page`` is the app page's URL path (app.py's ``PAGES``), ``query``
+    its parameters."""
 
     id: str
     title: str

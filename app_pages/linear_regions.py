@@ -54,19 +54,17 @@ numbers[1].metric("Unbounded (in the box)", f"{int(regions.unbounded.sum()):,}")
 numbers[2].metric("Unbounded (whole plane)", f"{regions.unbounded_total:,}")
 numbers[3].metric("Arcs of directions", f"{len(regions.arcs.start):,}")
 st.caption(f"{ui.run_label(config)} on a {'×'.join(map(str, config.hidden))} net.")
-map_column, ring_column = st.columns([3, 2])
+row = ui.map_row()
 with st.spinner("Drawing the regions …"):
     region_fig = ui.region_map(result, regions, float(box), colour_by)
-ui.chart(map_column, region_fig, "regions", f"regions-{method}")
+ui.map_chart(row, region_fig, "regions", f"regions-{method}")
 if dismax:
     angles, limit = ui.limit_confidence(result, 720)
     ring_fig = plots.limit_confidence_figure(angles, {ui.method_label(method): limit},
                                              title="DisMax: limit confidence per direction")
 else:
     ring_fig = region_plots.limit_ring_figure(regions, ui.class_names(config))
-    ring_fig.update_layout(title="Class that wins far away, per direction", height=520,
-                           margin=dict(l=50, r=50, t=60, b=20), legend=dict(orientation="h", y=-0.05))
-ui.chart(ring_column, ring_fig, "ring", f"limit-ring-{method}")
+ui.map_chart(row, ring_fig, "ring", f"limit-ring-{method}")
 downloads = st.columns(3)
 ui.download_figure(downloads[0], region_fig, f"regions-{method}", "Region map (HTML)")
 ui.download_figure(downloads[1], ring_fig, f"limit-ring-{method}", "Directions (HTML)")

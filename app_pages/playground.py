@@ -22,21 +22,26 @@ sigma = ui.state().sigma
 data = next(iter(results.values())).run.data
 
 if ui.state().compare:
-    grids = {ui.method_label(m): ui.grid(result, halfwidth, COMPARE_RESOLUTION) for m, result in results.items()}
-    fig = plots.compare_confidence_figure(grids, sigma=sigma, x_train=data.x_train, y_train=data.y_train, columns=2)
-    ui.chart(st, fig, "compare_map", "confidence-compare")
-    ui.download_figure(st, fig, "confidence-compare")
+    ui.chart(st, ui.colour_bar_figure(), "compare_colour_bar", "confidence-colour-bar")
+    row = ui.map_row()
+    for method, result in results.items():
+        fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION), title=ui.run_label(result.run.config),
+                                      x_train=data.x_train, y_train=data.y_train, sigma=sigma)
+        fig.update_traces(showscale=False).update_layout(showlegend=False, margin=dict(b=40))
+        ui.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}")
+    st.caption("One colour scale for every map (above). Dots: the training data; dashed: the 3σ circles; "
+               "black square: the [−50, 50]² box when zoomed out.")
 else:
     method, result = next(iter(results.items()))
     config = result.run.config
     evaluation = ui.grid(result, halfwidth, SINGLE_RESOLUTION)
-    left, right = st.columns(2)
     confidence_fig = plots.confidence_figure(evaluation, title="Confidence", x_train=data.x_train,
                                              y_train=data.y_train, ood=result.run.ood_train, sigma=sigma)
     class_fig = plots.class_map_figure(evaluation, 2, reject=config.method_object().head == "reject",
                                        title="Predicted class", sigma=sigma)
-    ui.chart(left, confidence_fig, "confidence_map", f"confidence-{method}")
-    ui.chart(right, class_fig, "class_map", f"classes-{method}")
+    row = ui.map_row()
+    ui.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}")
+    ui.map_chart(row, class_fig, "class_map", f"classes-{method}")
     buttons = st.columns(3)
     ui.download_figure(buttons[0], confidence_fig, f"confidence-{method}", "Confidence map (HTML)")
     ui.download_figure(buttons[1], class_fig, f"classes-{method}", "Class map (HTML)")
