@@ -70,7 +70,9 @@ PREVIEW_RESOLUTION = 40
 GAN_FINAL_HALFWIDTH = 50.0
 GAN_FINAL_RESOLUTION = 150
 MAP_WIDTH = 540  # px of one map figure: two side by side from about 1500 px screens, else one per row
-MAP_GAP = 24
+COMPARE_MAP_WIDTH = 400  # px: maps of ≥ 320 px, two per row at 1440 px, or at 1024 px with the sidebar closed
+TABLE_LABEL_WIDTH, TABLE_COLUMN_WIDTH, TABLE_MAX_WIDTH = 220, 230, 1400  # px of the metrics table
+MAP_GAP = 48  # px: the row's gap between two maps, with room to spare
 
 METHOD_LABELS = {
     "plain": "plain (cross-entropy)",
@@ -824,10 +826,10 @@ def chart(container, fig: go.Figure, key: str, file_stem: str | None = None) -> 
     container.plotly_chart(fig, key=key, config=export_config(file_stem or key))
 
 
-def map_row():
-    """A row for maps of ``MAP_WIDTH``: two side by side where they fit (wide screens), else one
-    per row at full size, never more than two."""
-    return st.container(horizontal=True, gap="medium", width=2 * MAP_WIDTH + MAP_GAP)
+def map_row(width: int = MAP_WIDTH):
+    """A row for maps ``width`` px wide: two side by side where they fit, else one per row at full
+    size; never more than two."""
+    return st.container(horizontal=True, gap="small", width=2 * width + MAP_GAP)
 
 
 def map_chart(container, fig: go.Figure, key: str, file_stem: str, width: int = MAP_WIDTH) -> None:
@@ -870,12 +872,12 @@ def show_metrics(rows: dict[str, dict], file_stem: str, keys: list[str] | None =
     styler = table.style.format(precision=3, na_rep="–")
     if never:
         styler = styler.format(precision=3, na_rep="never", subset=pd.IndexSlice[never, :])
-    st.table(styler)
+    st.table(styler, width=min(TABLE_LABEL_WIDTH + TABLE_COLUMN_WIDTH * len(rows), TABLE_MAX_WIDTH))
     st.caption(METRICS_HELP)
-    left, right, _ = st.columns([1, 1, 3])
-    left.download_button("Metrics (JSON)", json.dumps(rows, indent=2), f"{file_stem}.json", "application/json",
+    row = st.container(horizontal=True)
+    row.download_button("Metrics (JSON)", json.dumps(rows, indent=2), f"{file_stem}.json", "application/json",
                          on_click="ignore", key=f"json_{file_stem}")
-    right.download_button("Metrics (CSV)", lambda: pd.DataFrame.from_dict(rows, orient="index").to_csv(),
+    row.download_button("Metrics (CSV)", lambda: pd.DataFrame.from_dict(rows, orient="index").to_csv(),
                           f"{file_stem}.csv", "text/csv", on_click="ignore", key=f"csv_{file_stem}")
 
 

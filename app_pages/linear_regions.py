@@ -15,14 +15,14 @@ st.caption("A ReLU network is affine on each polygon of constant activation patt
            "them all the way to infinity, which is why its confidence there tends to 1 (Hein et al. Thm 3.1). The "
            "ring shows which class wins far away in each direction.")
 current = ui.state()
-columns = st.columns([2, 3, 2] if current.compare else [2, 3])
-box = ui.widget("box", lambda key: columns[0].select_slider("Box half-width", BOXES, key=key))
-colour_by = ui.widget("colour", lambda key: columns[1].segmented_control(
+controls = st.container(horizontal=True, gap="medium")
+box = ui.widget("box", lambda key: controls.select_slider("Box half-width", BOXES, key=key, width=260))
+colour_by = ui.widget("colour", lambda key: controls.segmented_control(
     "Colour", COLOURINGS, key=key, required=True, format_func=COLOUR_LABELS.get))
 if current.compare:
     first = current.methods[0] if current.methods else None
-    ui.widget("focus", lambda key: columns[2].selectbox("Regions of", current.methods, key=key,
-                                                        format_func=ui.method_label),
+    ui.widget("focus", lambda key: controls.selectbox("Regions of", current.methods, key=key, width=300,
+                                                      format_func=ui.method_label),
               shown=lambda v: v if v in current.methods else first, stored=lambda v: None if v == first else v,
               options=current.methods)
 small = ui.widget("small_net", lambda key: st.toggle(
@@ -48,11 +48,14 @@ regions = ui.linear_regions(result, float(box))
 if regions is None:
     st.stop()
 
-numbers = st.columns(4)
-numbers[0].metric("Regions in the box", f"{len(regions):,}")
-numbers[1].metric("Unbounded (in the box)", f"{int(regions.unbounded.sum()):,}")
-numbers[2].metric("Unbounded (whole plane)", f"{regions.unbounded_total:,}")
-numbers[3].metric("Arcs of directions", f"{len(regions.arcs.start):,}")
+numbers = st.container(horizontal=True, gap="medium")
+numbers.metric("Regions in the box", f"{len(regions):,}", width="content")
+numbers.metric("Unbounded, in the box", f"{int(regions.unbounded.sum()):,}", width="content",
+               help="Regions in the box that extend to infinity (outlined in red).")
+numbers.metric("Unbounded, whole plane", f"{regions.unbounded_total:,}", width="content",
+               help="All unbounded regions of the net, wherever they meet the box.")
+numbers.metric("Arcs of directions", f"{len(regions.arcs.start):,}", width="content",
+               help="The circle of directions splits into arcs, each with one activation pattern at infinity.")
 st.caption(f"{ui.run_label(config)} on a {'×'.join(map(str, config.hidden))} net.")
 row = ui.map_row()
 with st.spinner("Drawing the regions …"):
@@ -65,6 +68,6 @@ if dismax:
 else:
     ring_fig = region_plots.limit_ring_figure(regions, ui.class_names(config))
 ui.map_chart(row, ring_fig, "ring", f"limit-ring-{method}")
-downloads = st.columns(3)
-ui.download_figure(downloads[0], region_fig, f"regions-{method}", "Region map (HTML)")
-ui.download_figure(downloads[1], ring_fig, f"limit-ring-{method}", "Directions (HTML)")
+downloads = st.container(horizontal=True)
+ui.download_figure(downloads, region_fig, f"regions-{method}", "Region map (HTML)")
+ui.download_figure(downloads, ring_fig, f"limit-ring-{method}", "Directions (HTML)")

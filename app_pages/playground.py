@@ -23,12 +23,13 @@ data = next(iter(results.values())).run.data
 
 if ui.state().compare:
     ui.chart(st, ui.colour_bar_figure(), "compare_colour_bar", "confidence-colour-bar")
-    row = ui.map_row()
+    row = ui.map_row(ui.COMPARE_MAP_WIDTH)
     for method, result in results.items():
         fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION), title=ui.run_label(result.run.config),
                                       x_train=data.x_train, y_train=data.y_train, sigma=sigma)
-        fig.update_traces(showscale=False).update_layout(showlegend=False, margin=dict(b=40))
-        ui.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}")
+        fig.update_traces(showscale=False, selector=dict(type="heatmap")).update_layout(showlegend=False,
+                                                                                  margin=dict(b=40))
+        ui.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}", ui.COMPARE_MAP_WIDTH)
     st.caption("One colour scale for every map (above). Dots: the training data; dashed: the 3σ circles; "
                "black square: the [−50, 50]² box when zoomed out.")
 else:
@@ -42,9 +43,9 @@ else:
     row = ui.map_row()
     ui.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}")
     ui.map_chart(row, class_fig, "class_map", f"classes-{method}")
-    buttons = st.columns(3)
-    ui.download_figure(buttons[0], confidence_fig, f"confidence-{method}", "Confidence map (HTML)")
-    ui.download_figure(buttons[1], class_fig, f"classes-{method}", "Class map (HTML)")
-    ui.download_run(buttons[2], result, f"run-{method}")
+    buttons = st.container(horizontal=True)
+    ui.download_figure(buttons, confidence_fig, f"confidence-{method}", "Confidence map (HTML)")
+    ui.download_figure(buttons, class_fig, f"classes-{method}", "Class map (HTML)")
+    ui.download_run(buttons, result, f"run-{method}")
 st.subheader("Metrics")
 ui.show_metrics({ui.run_label(r.run.config): r.metrics for r in results.values()}, "metrics-playground")

@@ -121,7 +121,9 @@ def test_compare_mode_trains_each_method_once_and_shows_them_everywhere():
     assert_clean(app)
     assert table_columns(app) == ["plain (cross-entropy)", "CEDA (Hein) · boundary OOD",
                                   "reject class (Vernekar) · boundary OOD", "RBF network"]
-    assert len(app.get("plotly_chart")) == 1
+    charts = [chart.key for chart in app.get("plotly_chart")]
+    assert charts == ["compare_colour_bar", "compare_map_plain", "compare_map_ceda", "compare_map_reject",
+                      "compare_map_rbf"], "one shared colour bar, one map per method"
     assert app.query_params["method"] == "plain,ceda,reject,rbf"
     assert any("log max p" in c.value for c in app.sidebar.caption), "the max_conf objective is explained"
     app.switch_page(PAGE_FILES["far-away"]).run()
