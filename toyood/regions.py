@@ -145,34 +145,48 @@ def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope:
     gtol = GEOM_TOL * scale
     xy = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]])
     ring, start = np.arange(4), np.array([0, 4])
-    z = xy @ layers[0][0].T + layers[0][1]
+    values = _DenseValues(xy @ layers[0][0].T + layers[0][1])
     input_max = np.abs(xy).max()
+    hidden = layers[:-1]
     layer_bits: list[np.ndarray] = []
-    for depth in range(len(layers) - 1):
-        weight, bias = layers[depth]
-        next_weight, next_bias = layers[depth + 1]
-        tol = REL_TOL * (np.abs(weight).sum(axis=1) * input_max + np.abs(bias))
-        split = _split_cells(xy, ring, start, z, tol, gtol, layers[0] if depth == 0 else None)
+    for depth, (weight, bias) in enumerate(hidden):
+        tol = _zero_tolerance(weight, bias, input_max)
+        split = _split_cells(xy, ring, start, values, tol, gtol, layers[0] if depth == 0 else None)
         layer_bits = [bits[split.parent] for bits in layer_bits] + [split.bits]
-        n_old = len(xy)
-        values = np.empty((n_old + len(split.new_xy), next_weight.shape[0]))
-        # new vertices are convex combinations of old ones inside a cell where z is affine: no larger |z|
-        input_max = _next_layer(z, None, next_weight, next_bias, negative_slope, values[:n_old])
-        if depth == 0:
-            _after_first_layer(split.new_xy, layers[0], next_weight, next_bias, negative_slope, values[n_old:])
-        else:
-            values[n_old:] = _extend(values[:n_old], z, split, next_weight, negative_slope)
-        z = values
-        xy = np.concatenate([xy, split.new_xy])
-        ring, start = split.ring, split.start
-    patterns = _concat_bits(layer_bits, [weight.shape[0] for weight, _ in layers[:-1]], len(start) - 1)
+        xy, ring, start = np.concatenate([xy, split.new_xy]), split.ring, split.start
+        values, next_max = _next_values(layers, depth, values, split, xy, negative_slope)
+        input_max = input_max if next_max is None else next_max
+    patterns = _concat_bits(layer_bits, [weight.shape[0] for weight, _ in hidden], len(start) - 1)
     vertices = xy[ring]
-    linear, offset_map = _fit_affine(xy, ring, start, z)
+    linear, offset_map = _fit_affine(xy, ring, start, values.z)
     unbounded, recession = _recession(layers, negative_slope, patterns, vertices, start, box, gtol)
     limit_class, limit_unique = _limit_classes(linear, recession, unbounded)
-    return Regions(box, vertices, start.astype(np.int64), patterns, sum(w.shape[0] for w, _ in layers[:-1]),
+    return Regions(box, vertices, start.astype(np.int64), patterns, sum(w.shape[0] for w, _ in hidden),
                    linear, offset_map, _shoelace(vertices, start), unbounded, recession, limit_class,
                    limit_unique, direction_arcs(layers, negative_slope))
+
+
+def _zero_tolerance(weight, bias, input_max) -> np.ndarray:
+    """Per neuron: a pre-activation this close to 0 (REL_TOL of its largest possible size) is 0."""
+    return REL_TOL * (np.abs(weight).sum(axis=1) * input_max + np.abs(bias))
+
+
+def _next_values(layers, depth, values, split, xy, negative_slope):
+    """The next layer's pre-activations at every vertex after cutting by layer ``depth``, and the
+    largest |activation| feeding them. New vertices are convex combinations of old ones inside a
+    cell where the layer is affine, so their activations are no larger than the old vertices'."""
+    next_weight, next_bias = layers[depth + 1]
+    if depth == 0 and depth + 2 < len(layers):
+        input_max = float(np.abs(_act(values.z, negative_slope)).max(initial=0.0))
+        tol = _zero_tolerance(next_weight, next_bias, input_max)
+        return _TiledValues(xy, layers[0], layers[1], negative_slope, tol, layers[2]), input_max
+    old, input_max = values.next_layer(next_weight, next_bias, negative_slope)
+    if depth == 0:
+        new = np.empty((len(split.new_xy), next_weight.shape[0]))
+        _next_layer(split.new_xy, layers[0], next_weight, next_bias, negative_slope, new)
+    else:
+        new = _extend(old, split, next_weight, negative_slope)
+    return _DenseValues(np.concatenate([old, new])), input_max
 
 
 def _check_layers(layers: Layers) -> Layers:
@@ -204,30 +218,109 @@ def _next_layer(inputs, first_layer, weight, bias, negative_slope, out, chunk: i
     return largest
 
 
-def _after_first_layer(points, first_layer, weight, bias, negative_slope, out, tile: int = 128) -> None:
-    """out = act(W₁ x + b₁) @ weight.T + bias at ``points`` (n×2), tile by tile: on a tile (a
-    rectangle around ``tile`` nearby points) a first-layer neuron whose line misses it is exactly
-    affine there (or 0), so all of those together are one affine map per tile, and only the few lines
-    that cross the tile are evaluated point by point."""
-    (w1, b1), n = first_layer, len(points)
-    order, starts = _tiles(points, tile)
-    ordered = points[order]
-    low, high = np.minimum.reduceat(ordered, starts[:-1]), np.maximum.reduceat(ordered, starts[:-1])
-    centre = (low + high) / 2
-    reach = ((high - low) / 2) @ np.abs(w1).T
-    margin = 1e-9 * (np.abs(w1).sum(axis=1) * np.abs(points).max(initial=0.0) + np.abs(b1))
-    at_centre = centre @ w1.T + b1
-    positive, negative = at_centre - reach > margin, at_centre + reach < -margin
-    slope_of = np.where(positive, 1.0, np.where(negative, negative_slope, 0.0))  # 0: the line crosses
-    weight_t = _transposed(weight)
-    affine = np.stack([(slope_of * column) @ weight_t for column in (w1[:, 0], w1[:, 1], b1)], axis=1)
-    affine[:, 2] += bias
-    crossing = ~(positive | negative)
-    for t in range(len(starts) - 1):
-        x = ordered[starts[t]:starts[t + 1]]
-        lines = np.flatnonzero(crossing[t])
-        h = _act(x @ w1[lines].T + b1[lines], negative_slope)
-        out[order[starts[t]:starts[t + 1]]] = h @ weight_t[lines] + x @ affine[t, :2] + affine[t, 2]
+class _DenseValues:
+    """A layer's pre-activations ``z`` (V×N) held at every vertex."""
+
+    def __init__(self, z: np.ndarray):
+        self.z = z
+
+    def signs(self, tol, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+        """Packed bits z > tol and z < −tol per vertex, as V×W 64-bit words."""
+        n_vert, n_neurons = self.z.shape
+        n_bytes = (n_neurons + 7) // 8
+        above, below = (np.zeros((n_vert, -(-n_bytes // 8) * 8), np.uint8) for _ in range(2))
+        sign = np.empty((chunk, n_neurons), bool)
+        for lo in range(0, n_vert, chunk):
+            k = min(chunk, n_vert - lo)
+            above[lo:lo + k, :n_bytes] = np.packbits(np.greater(self.z[lo:lo + k], tol, out=sign[:k]), axis=1)
+            below[lo:lo + k, :n_bytes] = np.packbits(np.less(self.z[lo:lo + k], -tol, out=sign[:k]), axis=1)
+        return above.view(np.uint64), below.view(np.uint64)
+
+    def at(self, vertex, neuron) -> np.ndarray:
+        return self.z[vertex, neuron]
+
+    def next_layer(self, weight, bias, negative_slope) -> tuple[np.ndarray, float]:
+        out = np.empty((len(self.z), weight.shape[0]))
+        return out, _next_layer(self.z, None, weight, bias, negative_slope, out)
+
+
+class _TiledValues:
+    """The second layer's pre-activations z = W act(W₁ x + b₁) + b at ``points``, never held in full.
+
+    On a tile (a rectangle around ``tile_size`` nearby points) a first-layer neuron whose line misses
+    it is exactly affine there (or 0), so all of those together are one affine map per tile, and only
+    the few lines that cross the tile are evaluated point by point. One pass over the tiles gives the
+    signs (beyond ±``tol``) and the next layer's values; ``at`` evaluates given (vertex, neuron) pairs.
+    """
+
+    def __init__(self, points, first_layer, layer, negative_slope, tol, next_layer, tile_size: int = 128):
+        (w1, b1), (weight, bias) = first_layer, layer
+        self.first_layer, self.slope = first_layer, negative_slope
+        self.order, self.starts = _tiles(points, tile_size)
+        self.ordered = points[self.order]
+        starts = self.starts[:-1]
+        low, high = np.minimum.reduceat(self.ordered, starts), np.maximum.reduceat(self.ordered, starts)
+        reach = ((high - low) / 2) @ np.abs(w1).T
+        margin = 1e-9 * (np.abs(w1).sum(axis=1) * np.abs(points).max(initial=0.0) + np.abs(b1))
+        at_centre = ((low + high) / 2) @ w1.T + b1
+        positive, negative = at_centre - reach > margin, at_centre + reach < -margin
+        slope_of = np.where(positive, 1.0, np.where(negative, negative_slope, 0.0))  # 0: the line crosses
+        self.weight_t = _transposed(weight)
+        self.affine = np.stack([(slope_of * column) @ self.weight_t for column in (w1[:, 0], w1[:, 1], b1)], 1)
+        self.affine[:, 2] += bias
+        self.crossing = ~(positive | negative)
+        self.position = np.empty(len(points), np.int64)
+        self.position[self.order] = np.arange(len(points))
+        self._first_pass(tol, next_layer)
+
+    def _tile(self, t: int, neurons=slice(None)) -> np.ndarray:
+        """z at the points of tile ``t`` (in tile order) for the chosen neurons."""
+        (w1, b1), lines = self.first_layer, np.flatnonzero(self.crossing[t])
+        x = self.ordered[self.starts[t]:self.starts[t + 1]]
+        h = _act(x @ w1[lines].T + b1[lines], self.slope)
+        affine = self.affine[t][:, neurons]
+        return h @ self.weight_t[lines][:, neurons] + x @ affine[:2] + affine[2]
+
+    def _first_pass(self, tol, next_layer) -> None:
+        n_vert, n_neurons = len(self.order), self.weight_t.shape[1]
+        n_bytes = (n_neurons + 7) // 8
+        above, below = (np.zeros((n_vert, -(-n_bytes // 8) * 8), np.uint8) for _ in range(2))
+        next_weight_t, next_bias = _transposed(next_layer[0]), next_layer[1]
+        self.next_values, self.largest = np.empty((n_vert, len(next_bias))), 0.0
+        for t in range(len(self.starts) - 1):
+            rows = self.order[self.starts[t]:self.starts[t + 1]]
+            z = self._tile(t)
+            above[rows, :n_bytes] = np.packbits(z > tol, axis=1)
+            below[rows, :n_bytes] = np.packbits(z < -tol, axis=1)
+            h = _act(z, self.slope)
+            self.largest = max(self.largest, h.max(initial=0.0), -h.min(initial=0.0))
+            self.next_values[rows] = h @ next_weight_t + next_bias
+        self.words = above.view(np.uint64), below.view(np.uint64)
+
+    def signs(self, tol) -> tuple[np.ndarray, np.ndarray]:
+        """The packed sign words of the first pass (``tol`` is the one given at construction)."""
+        return self.words
+
+    def at(self, vertex, neuron) -> np.ndarray:
+        """z at the given (vertex, neuron) pairs: per tile, the block of its points × the neurons asked."""
+        tile = np.searchsorted(self.starts, self.position[vertex], side="right") - 1
+        keys, column = np.unique(tile * self.weight_t.shape[1] + neuron, return_inverse=True)
+        key_tile, key_neuron = np.divmod(keys, self.weight_t.shape[1])
+        tile_keys = _run_starts(key_tile)
+        order = np.argsort(tile, kind="stable")
+        tile_asks = _run_starts(tile[order])
+        row = self.position[vertex] - self.starts[tile]
+        column -= tile_keys[:-1][np.searchsorted(key_tile[tile_keys[:-1]], tile)]
+        out = np.empty(len(vertex))
+        for k in range(len(tile_keys) - 1):
+            asked = order[tile_asks[k]:tile_asks[k + 1]]
+            block = self._tile(key_tile[tile_keys[k]], key_neuron[tile_keys[k]:tile_keys[k + 1]])
+            out[asked] = block[row[asked], column[asked]]
+        return out
+
+    def next_layer(self, weight, bias, negative_slope) -> tuple[np.ndarray, float]:
+        """The next layer's values of the first pass (``weight``, ``bias`` are the ones given then)."""
+        return self.next_values, self.largest
 
 
 def _tiles(points, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -254,12 +347,14 @@ def _act(z: np.ndarray, negative_slope: float) -> np.ndarray:
 @dataclass(frozen=True)
 class _Split:
     """One layer's cut of a subdivision. New vertex i is at ``new_xy[i]`` = Σ_t rep_weight[i, t] ·
-    (old vertex rep_index[i, t]), inside old cell ``new_cell[i]``. Faces: ``ring``/``start`` (vertex
-    ids), old cell ``parent``, packed layer ``bits``. ``cut_cell``/``cut_neuron``: the (cell, neuron)
-    pairs that cut, sorted by cell."""
+    (old vertex rep_index[i, t]), inside old cell ``new_cell[i]``, whose ring has that old vertex at
+    position rep_rank[i, t]. Faces: ``ring``/``start`` (vertex ids), old cell ``parent``, packed layer
+    ``bits``. ``cut_cell``/``cut_neuron``: the (cell, neuron) pairs that cut, sorted by cell; the
+    neuron's values at the corners of the cell are ``value[block[pair]:]``, in ring order."""
 
     new_xy: np.ndarray
     rep_index: np.ndarray
+    rep_rank: np.ndarray
     rep_weight: np.ndarray
     new_cell: np.ndarray
     ring: np.ndarray
@@ -268,51 +363,70 @@ class _Split:
     bits: np.ndarray
     cut_cell: np.ndarray
     cut_neuron: np.ndarray
+    value: np.ndarray
+    block: np.ndarray
 
 
-def _split_cells(xy, ring, start, z, tol, gtol, first_layer) -> _Split:
+def _split_cells(xy, ring, start, values, tol, gtol, first_layer) -> _Split:
     """Cut every cell (``ring``/``start``: CCW vertex ids) by the zero lines of the neurons whose
-    values ``z`` (V×N, affine on each cell) change sign on it. ``first_layer``: (W, b) when z is
-    globally affine (sign of cut neurons read from it), else None (sign from the chords)."""
-    pairs = _cutting_pairs(z, ring, start, tol)
+    ``values`` (_DenseValues or _TiledValues: affine on each cell) change sign on it. ``first_layer``:
+    (W, b) when they are globally affine (sign of cut neurons read from it), else None (sign from the
+    chords)."""
+    pairs = _cutting_pairs(values, ring, start, tol)
     if len(pairs.cell) == 0:
-        return _Split(np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros((0, 4)), np.zeros(0, np.int64),
-                      ring, start, np.arange(len(start) - 1), pairs.positive, pairs.cell, pairs.neuron)
-    ends = _chord_ends(z, ring, start, tol, pairs)
-    edge = _edge_crossings(xy, z, ends, gtol)
+        none = np.zeros(0, np.int64)
+        return _Split(np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros((0, 4), np.int64), np.zeros((0, 4)),
+                      none, ring, start, np.arange(len(start) - 1), pairs.positive, pairs.cell, pairs.neuron,
+                      np.zeros(0), none)
+    ends = _chord_ends(values, ring, start, pairs)
+    edge = _edge_crossings(xy, ends, gtol)
     boundary = _boundary_rings(ring, start, ends, edge)
     chords = _chords(pairs, edge, boundary)
-    inner = _chord_crossings(chords, z, edge, gtol)
+    inner = _chord_crossings(chords, ends, edge, gtol)
     faces = _faces(boundary, chords, inner)
     bits = _face_bits(faces, inner.xy, pairs, ends, edge, chords, first_layer)
-    return _assemble(ring, start, pairs, edge, chords, inner, faces, bits)
+    return _assemble(ring, start, pairs, ends, edge, chords, inner, faces, bits)
 
 
 class _Pairs(NamedTuple):
     """Which neurons cut which cells: packed cell×neuron bits ``cut`` (the neuron has both signs on
     the cell) and ``positive`` (> 0 somewhere on it, < 0 nowhere); the cutting ``cell``/``neuron``
-    pairs, sorted by cell."""
+    pairs, sorted by cell; the packed vertex×neuron signs ``above``/``below`` they come from."""
 
     cut: np.ndarray
     positive: np.ndarray
     cell: np.ndarray
     neuron: np.ndarray
+    above: np.ndarray
+    below: np.ndarray
 
 
-def _cutting_pairs(z, ring, start, tol, chunk: int = 8192) -> _Pairs:
+def _cutting_pairs(values, ring, start, tol) -> _Pairs:
     """Signs of every neuron at every corner (beyond ±``tol``: nonzero), or-ed over each cell (as
     64-bit words of packed bits)."""
-    n_vert, n_neurons = z.shape
-    n_bytes = (n_neurons + 7) // 8
-    above, below = (np.zeros((n_vert, -(-n_bytes // 8) * 8), np.uint8) for _ in range(2))
-    for lo in range(0, n_vert, chunk):
-        above[lo:lo + chunk, :n_bytes] = np.packbits(z[lo:lo + chunk] > tol[None], axis=1)
-        below[lo:lo + chunk, :n_bytes] = np.packbits(z[lo:lo + chunk] < -tol[None], axis=1)
-    any_above = np.bitwise_or.reduceat(above.view(np.uint64)[ring], start[:-1], axis=0)
-    any_below = np.bitwise_or.reduceat(below.view(np.uint64)[ring], start[:-1], axis=0)
+    above, below = values.signs(tol)
+    any_above = np.bitwise_or.reduceat(above[ring], start[:-1], axis=0)
+    any_below = np.bitwise_or.reduceat(below[ring], start[:-1], axis=0)
     cut = any_above & any_below
     cell, neuron = _set_bits(cut)
-    return _Pairs(cut.view(np.uint8)[:, :n_bytes], (any_above & ~any_below).view(np.uint8)[:, :n_bytes], cell, neuron)
+    n_bytes = (len(tol) + 7) // 8
+    return _Pairs(cut.view(np.uint8)[:, :n_bytes], (any_above & ~any_below).view(np.uint8)[:, :n_bytes], cell,
+                  neuron, above.view(np.uint8), below.view(np.uint8))
+
+
+def _packed_positive(points, layer, chunk: int = 4096) -> np.ndarray:
+    """Packed bits W x + b > 0 of ``layer`` = (W, b) at ``points`` (n×2), in row chunks."""
+    weight, bias = layer
+    extended = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+    matrix = np.ascontiguousarray(np.concatenate([weight, bias[:, None]], axis=1).T)
+    out = np.empty((len(points), (len(bias) + 7) // 8), np.uint8)
+    values, positive = np.empty((chunk, len(bias))), np.empty((chunk, len(bias)), bool)
+    for lo in range(0, len(points), chunk):
+        k = min(chunk, len(points) - lo)
+        np.matmul(extended[lo:lo + k], matrix, out=values[:k])
+        np.greater(values[:k], 0.0, out=positive[:k])
+        out[lo:lo + k] = np.packbits(positive[:k], axis=1)
+    return out
 
 
 def _set_bits(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -326,33 +440,44 @@ class _Ends(NamedTuple):
     """Where each cutting pair's zero line meets its cell's boundary. Event e belongs to pair e mod P
     (P pairs): for e < P where the neuron turns from + to − going counter-clockwise (``down``), else
     from − to + (``up``). The event is at corner ``corner[e]`` (position ``rank[e]`` on the cell's
-    ring) or, if ``on_edge[e]``, strictly inside the edge from it to ``next_corner[e]``. ``cell`` and
-    ``neuron`` per event; ``majority`` per pair: the sign of the neuron's largest |value| on the cell."""
+    ring) or, if ``on_edge[e]``, strictly inside the edge from it to ``next_corner[e]`` (position
+    ``next_rank[e]``). ``cell`` and ``neuron`` per event. Per pair: ``majority``, the sign of the
+    neuron's largest |value| on the cell, and its values at the cell's corners in ring order,
+    ``value[block[p]:]``."""
 
     corner: np.ndarray
     next_corner: np.ndarray
     rank: np.ndarray
+    next_rank: np.ndarray
     on_edge: np.ndarray
     cell: np.ndarray
     neuron: np.ndarray
     majority: np.ndarray
+    value: np.ndarray
+    block: np.ndarray
+
+    def at(self, pair, event) -> np.ndarray:
+        """The neurons of ``pair`` at the corners of ``event`` (E×2), in the same cell."""
+        return self.value[self.block[pair][:, None] + np.stack([self.rank[event], self.next_rank[event]], 1)]
 
 
-def _chord_ends(z, ring, start, tol, pairs: _Pairs) -> _Ends:
+def _chord_ends(values, ring, start, pairs: _Pairs) -> _Ends:
     """The two events of every cutting pair, from the neuron's signs at the cell's corners."""
     count = np.diff(start)[pairs.cell]
     pair, rank = _rank_within_segments(count)
     block = np.cumsum(count) - count
     corner = ring[start[pairs.cell][pair] + rank]
-    value = z[corner, pairs.neuron[pair]]
-    limit = tol[pairs.neuron[pair]]
-    sign = (value > limit).astype(np.int8) - (value < -limit)
+    neuron = pairs.neuron[pair]
+    byte, shift = neuron >> 3, (7 - (neuron & 7)).astype(np.uint8)
+    sign = (((pairs.above[corner, byte] >> shift) & 1).astype(np.int8)
+            - ((pairs.below[corner, byte] >> shift) & 1).astype(np.int8))
+    value = values.at(corner, neuron)
     following = _ring_next(np.r_[block, len(pair)])
     events = np.concatenate(_sign_changes(sign, following, pair, block, count))
     majority = np.sign(np.maximum.reduceat(value, block) + np.minimum.reduceat(value, block))
     twice = np.tile(np.arange(len(count)), 2)
-    return _Ends(corner[events], corner[following[events]], rank[events], sign[events] != 0,
-                 pairs.cell[twice], pairs.neuron[twice], majority)
+    return _Ends(corner[events], corner[following[events]], rank[events], rank[following[events]],
+                 sign[events] != 0, pairs.cell[twice], pairs.neuron[twice], majority, value, block)
 
 
 def _sign_changes(sign, following, pair, block, count) -> tuple[np.ndarray, np.ndarray]:
@@ -378,41 +503,44 @@ def _sign_changes(sign, following, pair, block, count) -> tuple[np.ndarray, np.n
 
 
 class _EdgeVertices(NamedTuple):
-    """The vertices after adding the edge crossings: ``xy``, where vertex i = Σ_t weight[i, t] · (old
-    vertex index[i, t]); a new one lies in old cell ``cell``. Per event: its ``event_vertex`` and its
-    ``event_position`` on the cell's ring (corner rank + fraction of the edge)."""
+    """The vertices after adding the edge crossings (``xy``; new vertex i comes from event
+    ``source[i]``). Per event: its ``event_vertex``, that vertex's ``event_position`` on the cell's
+    ring (corner rank + fraction of the edge) and its ``event_weight`` on the event's two corners."""
 
     xy: np.ndarray
-    index: np.ndarray
-    weight: np.ndarray
-    cell: np.ndarray
+    source: np.ndarray
     event_vertex: np.ndarray
     event_position: np.ndarray
+    event_weight: np.ndarray
 
 
-def _edge_crossings(xy, z, ends: _Ends, gtol) -> _EdgeVertices:
+def _edge_crossings(xy, ends: _Ends, gtol) -> _EdgeVertices:
     """One vertex per (edge, neuron) crossing, interpolated from the edge's end values in the edge's
     own orientation (lower vertex id first), so the cells on both sides get the same point."""
-    n_vert, n_neurons = z.shape
+    n_vert, n_pairs = len(xy), len(ends.majority)
     a, b = ends.corner, ends.next_corner
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     edge_events = np.flatnonzero(ends.on_edge)
-    key = (lo * n_vert + hi)[edge_events] * n_neurons + ends.neuron[edge_events]
+    key = (lo * n_vert + hi)[edge_events] * (ends.neuron.max() + 1) + ends.neuron[edge_events]
     _, first, crossing_of = np.unique(key, return_index=True, return_inverse=True)
     source = edge_events[first]
-    c_lo, c_hi, c_neuron = lo[source], hi[source], ends.neuron[source]
-    z_lo, z_hi = z[c_lo, c_neuron], z[c_hi, c_neuron]
+    at_ab = ends.at(source % n_pairs, source)
+    forward = a[source] == lo[source]
+    z_lo, z_hi = np.where(forward, at_ab[:, 0], at_ab[:, 1]), np.where(forward, at_ab[:, 1], at_ab[:, 0])
     t = z_lo / (z_lo - z_hi)
+    c_lo, c_hi = lo[source], hi[source]
     vertex_of, new = _merge_along_edges(n_vert, c_lo, c_hi, t, np.linalg.norm(xy[c_hi] - xy[c_lo], axis=1), gtol)
     event_vertex = a.copy()
-    event_vertex[edge_events] = vertex_of[crossing_of]
+    event_vertex[edge_events] = vertex = vertex_of[crossing_of]
+    on_lohi = np.where(vertex == lo[edge_events], 0.0, 1.0)  # merged into an end of the edge, or:
+    on_lohi[vertex >= n_vert] = t[new[vertex[vertex >= n_vert] - n_vert]]
+    weight = np.tile([1.0, 0.0], (len(a), 1))
+    weight[edge_events, 1] = np.where(a[edge_events] == lo[edge_events], on_lohi, 1 - on_lohi)
+    weight[edge_events, 0] = 1 - weight[edge_events, 1]
     position = ends.rank.astype(np.float64)
     position[edge_events] += np.where(a[edge_events] == lo[edge_events], t[crossing_of], 1 - t[crossing_of])
-    return _EdgeVertices(
-        xy=np.concatenate([xy, xy[c_lo[new]] + t[new, None] * (xy[c_hi[new]] - xy[c_lo[new]])]),
-        index=np.concatenate([np.stack([np.arange(n_vert)] * 2, 1), np.stack([c_lo[new], c_hi[new]], 1)]),
-        weight=np.concatenate([np.tile([1.0, 0.0], (n_vert, 1)), np.stack([1 - t[new], t[new]], 1)]),
-        cell=ends.cell[source[new]], event_vertex=event_vertex, event_position=position)
+    return _EdgeVertices(np.concatenate([xy, xy[c_lo[new]] + t[new, None] * (xy[c_hi[new]] - xy[c_lo[new]])]),
+                         source[new], event_vertex, position, weight)
 
 
 def _merge_along_edges(n_vert, lo, hi, t, length, gtol) -> tuple[np.ndarray, np.ndarray]:
@@ -480,8 +608,8 @@ def _ring_position(boundary: _Boundary, cell, vertex, n_vertices) -> tuple[np.nd
 
 class _Chords(NamedTuple):
     """The distinct chords (zero-line segments through a cell's interior): ``cell``, end vertices
-    ``down``/``up``, ``neuron``, the ends' positions on the cell's ring. ``real`` (per pair): its
-    zero set in the cell is a chord, not a corner or an edge."""
+    ``down``/``up``, ``neuron``, the ends' positions on the cell's ring, its ``pair``. ``real`` (per
+    pair): its zero set in the cell is a chord, not a corner or an edge."""
 
     cell: np.ndarray
     down: np.ndarray
@@ -490,6 +618,7 @@ class _Chords(NamedTuple):
     down_position: np.ndarray
     up_position: np.ndarray
     real: np.ndarray
+    pair: np.ndarray
 
 
 def _chords(pairs: _Pairs, edge: _EdgeVertices, boundary: _Boundary) -> _Chords:
@@ -507,7 +636,7 @@ def _chords(pairs: _Pairs, edge: _EdgeVertices, boundary: _Boundary) -> _Chords:
                      | (np.diff(hi[chosen]) != 0)]
     chosen = chosen[distinct]
     return _Chords(pairs.cell[chosen], down[chosen], up[chosen], pairs.neuron[chosen],
-                   down_position[chosen], up_position[chosen], real)
+                   down_position[chosen], up_position[chosen], real, chosen)
 
 
 class _Inner(NamedTuple):
@@ -522,11 +651,11 @@ class _Inner(NamedTuple):
     entry_vertex: np.ndarray
 
 
-def _chord_crossings(chords: _Chords, z, edge: _EdgeVertices, gtol) -> _Inner:
+def _chord_crossings(chords: _Chords, ends: _Ends, edge: _EdgeVertices, gtol) -> _Inner:
     """Crossings of the chords inside their cells, merged along each chord when closer than ``gtol``."""
     first, second = _crossing_chords(chords)
-    s_first = _fraction_along(chords, first, second, z, edge)
-    s_second = _fraction_along(chords, second, first, z, edge)
+    s_first = _fraction_along(chords, first, second, ends, edge)
+    s_second = _fraction_along(chords, second, first, ends, edge)
     xy, n_old, n_cross, n_chords = edge.xy, len(edge.xy), len(first), len(chords.cell)
     chord = np.concatenate([first, second, np.arange(n_chords), np.arange(n_chords)])
     fraction = np.concatenate([s_first, s_second, np.zeros(n_chords), np.ones(n_chords)])
@@ -554,12 +683,12 @@ def _crossing_chords(chords: _Chords) -> tuple[np.ndarray, np.ndarray]:
     return a[crosses], b[crosses]
 
 
-def _fraction_along(chords: _Chords, chord, other, z, edge: _EdgeVertices) -> np.ndarray:
+def _fraction_along(chords: _Chords, chord, other, ends: _Ends, edge: _EdgeVertices) -> np.ndarray:
     """Where the neuron of chord ``other`` is 0 along ``chord``: the fraction from its down end,
     interpolated from that neuron's values at the two ends."""
-    neuron = chords.neuron[other][:, None]
-    start_value = (edge.weight[chords.down[chord]] * z[edge.index[chords.down[chord]], neuron]).sum(axis=1)
-    end_value = (edge.weight[chords.up[chord]] * z[edge.index[chords.up[chord]], neuron]).sum(axis=1)
+    down, up = chords.pair[chord], chords.pair[chord] + len(ends.majority)
+    start_value = (edge.event_weight[down] * ends.at(chords.pair[other], down)).sum(axis=1)
+    end_value = (edge.event_weight[up] * ends.at(chords.pair[other], up)).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.clip(np.nan_to_num(start_value / (start_value - end_value), nan=0.5), 0.0, 1.0)
 
@@ -765,11 +894,7 @@ def _face_bits(faces: _Faces, xy, pairs: _Pairs, ends: _Ends, edge: _EdgeVertice
     interior = np.add.reduceat(xy[faces.ring], faces.start[:-1], axis=0) / np.diff(faces.start)[:, None]
     bits = pairs.positive[faces.cell]
     if first_layer is not None:
-        weight, bias = first_layer
-        for lo in range(0, len(faces.cell), 8192):
-            x = interior[lo:lo + 8192]
-            positive = x[:, :1] * weight[:, 0] + x[:, 1:] * weight[:, 1] + bias > 0
-            bits[lo:lo + 8192] |= np.packbits(positive, axis=1) & pairs.cut[faces.cell[lo:lo + 8192]]
+        bits |= _packed_positive(interior, first_layer) & pairs.cut[faces.cell]
         return bits
     face_first = np.searchsorted(faces.cell, pairs.cell)
     pair, rank = _rank_within_segments(np.searchsorted(faces.cell, pairs.cell, side="right") - face_first)
@@ -786,26 +911,31 @@ def _face_bits(faces: _Faces, xy, pairs: _Pairs, ends: _Ends, edge: _EdgeVertice
     return bits
 
 
-def _assemble(ring, start, pairs: _Pairs, edge: _EdgeVertices, chords: _Chords, inner: _Inner,
+def _assemble(ring, start, pairs: _Pairs, ends: _Ends, edge: _EdgeVertices, chords: _Chords, inner: _Inner,
               faces: _Faces, bits) -> _Split:
     """The uncut cells followed by the faces of the cut ones, and the new vertices as convex
-    combinations of old ones (an edge crossing: two; a chord crossing: its chord's two ends' four)."""
-    n_vert = len(edge.index) - len(edge.cell)
+    combinations of old ones (an edge crossing: its event's two corners; a chord crossing: the four
+    corners of its chord's two ends)."""
+    n_vert = len(edge.xy) - len(edge.source)
     uncut = np.ones(len(start) - 1, bool)
     uncut[pairs.cell] = False
     uncut_ring, uncut_start = _select(ring, start, uncut)
-    down, up = chords.down[inner.chord], chords.up[inner.chord]
+    down = chords.pair[inner.chord]
+    up = down + len(ends.majority)
     s = inner.fraction[:, None]
-    index = np.concatenate([np.concatenate([edge.index[n_vert:]] * 2, 1),
-                            np.concatenate([edge.index[down], edge.index[up]], 1)])
-    weight = np.concatenate([np.concatenate([edge.weight[n_vert:], np.zeros((len(edge.cell), 2))], 1),
-                             np.concatenate([(1 - s) * edge.weight[down], s * edge.weight[up]], 1)])
+    index, rank = np.stack([ends.corner, ends.next_corner], 1), np.stack([ends.rank, ends.next_rank], 1)
+    source, weight = edge.source, edge.event_weight
+    rep_index = np.concatenate([np.concatenate([index[source]] * 2, 1), np.concatenate([index[down], index[up]], 1)])
+    rep_rank = np.concatenate([np.concatenate([rank[source]] * 2, 1), np.concatenate([rank[down], rank[up]], 1)])
+    rep_weight = np.concatenate([np.concatenate([weight[source], np.zeros((len(source), 2))], 1),
+                                 np.concatenate([(1 - s) * weight[down], s * weight[up]], 1)])
     uncut_cells = np.flatnonzero(uncut)
-    return _Split(new_xy=inner.xy[n_vert:], rep_index=index, rep_weight=weight,
-                  new_cell=np.concatenate([edge.cell, chords.cell[inner.chord]]),
+    return _Split(new_xy=inner.xy[n_vert:], rep_index=rep_index, rep_rank=rep_rank, rep_weight=rep_weight,
+                  new_cell=np.concatenate([ends.cell[source], chords.cell[inner.chord]]),
                   ring=np.concatenate([uncut_ring, faces.ring]), start=np.r_[uncut_start[:-1], len(uncut_ring) + faces.start],
                   parent=np.concatenate([uncut_cells, faces.cell]),
-                  bits=np.concatenate([pairs.positive[uncut_cells], bits]), cut_cell=pairs.cell, cut_neuron=pairs.neuron)
+                  bits=np.concatenate([pairs.positive[uncut_cells], bits]), cut_cell=pairs.cell,
+                  cut_neuron=pairs.neuron, value=ends.value, block=ends.block)
 
 
 def _chord_events(signs: list[int]) -> tuple[int, int]:
@@ -823,21 +953,23 @@ def _chord_events(signs: list[int]) -> tuple[int, int]:
 
 def _merge(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For every node the smallest node connected to it through the pairs (a, b)."""
+    representative = np.arange(n_nodes)
     if len(a) == 0:
-        return np.arange(n_nodes)
-    graph = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n_nodes, n_nodes))
+        return representative
+    nodes, pair = np.unique(np.concatenate([a, b]), return_inverse=True)  # only the nodes that merge
+    graph = sparse.coo_matrix((np.ones(len(a)), (pair[:len(a)], pair[len(a):])), shape=(len(nodes),) * 2)
     _, label = connected_components(graph, directed=False)
     smallest = np.full(label.max() + 1, n_nodes)
-    np.minimum.at(smallest, label, np.arange(n_nodes))
-    return smallest[label]
+    np.minimum.at(smallest, label, nodes)
+    representative[nodes] = smallest[label]
+    return representative
 
 
 def _merged_ids(representative: np.ndarray, n_old: int) -> tuple[np.ndarray, np.ndarray]:
     """Vertex ids after merging every node into its group's ``representative`` (from ``_merge``): the
     ``n_old`` old vertices keep theirs, every other group becomes one new vertex, numbered from
     ``n_old`` on; also the nodes (counted from ``n_old``) that give those new vertices."""
-    rest = representative[n_old:]
-    new = np.unique(rest[rest >= n_old]) - n_old
+    new = np.flatnonzero(representative[n_old:] == np.arange(n_old, len(representative)))
     vertex = np.arange(len(representative))
     vertex[n_old + new] = n_old + np.arange(len(new))
     return vertex[representative], new
@@ -924,7 +1056,7 @@ def _shoelace(vertices: np.ndarray, start: np.ndarray) -> np.ndarray:
     return 0.5 * np.add.reduceat(cross, start[:-1]) if len(start) > 1 else np.zeros(0)
 
 
-def _extend(next_old, z, split: _Split, next_weight, negative_slope) -> np.ndarray:
+def _extend(next_old, split: _Split, next_weight, negative_slope) -> np.ndarray:
     """Next layer's pre-activations at the new vertices: the convex combination of the old vertices'
     values, corrected for the neurons of the cell that bend between those old vertices."""
     idx, w = split.rep_index, split.rep_weight
@@ -932,11 +1064,11 @@ def _extend(next_old, z, split: _Split, next_weight, negative_slope) -> np.ndarr
     first = np.searchsorted(split.cut_cell, split.new_cell)
     vertex, rank = _rank_within_segments(np.searchsorted(split.cut_cell, split.new_cell, side="right") - first)
     pair = first[vertex] + rank
-    neuron = split.cut_neuron[pair]
-    values = z[idx[vertex], neuron[:, None]]
+    values = split.value[split.block[pair][:, None] + split.rep_rank[vertex]]
     weights = w[vertex]
-    coefficient = _act((weights * values).sum(1), negative_slope) - (weights * _act(values, negative_slope)).sum(1)
-    bend = sparse.csr_matrix((coefficient, (vertex, neuron)), shape=(len(idx), z.shape[1]))
+    coefficient = (_act(np.einsum("nt,nt->n", weights, values), negative_slope)
+                   - np.einsum("nt,nt->n", weights, _act(values, negative_slope)))
+    bend = sparse.csr_matrix((coefficient, (vertex, split.cut_neuron[pair])), shape=(len(idx), next_weight.shape[1]))
     return base + bend @ _transposed(next_weight)
 
 
