@@ -12,7 +12,7 @@ from test_images_benchmark import TINY, write_mnist_like
 from toyood.cli import main
 from toyood.images import benchmark, datasets
 
-PAGE = str(Path(__file__).parents[1] / "pages" / "4_Image_benchmark.py")
+PAGE = str(Path(__file__).parents[1] / "app_pages" / "image_benchmark.py")
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-10k"
 DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 

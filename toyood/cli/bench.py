@@ -1,10 +1,14 @@
 """``toyood bench``: Hein et al.'s image benchmark (Table 1 and Table 2) for the chosen methods.
 
     toyood bench --dataset mnist --methods plain,ceda,acet --preset quick --data-dir DIR --json --out DIR
+    torchrun --nproc_per_node 4 -m toyood bench ...   # the same run on four processes (DDP)
+
+Under ``torchrun`` every process runs this command; process 0 reports progress and writes the output.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +17,7 @@ from ..device import DEVICES, max_threads, use_threads
 from ..errors import ConfigError, RunFileError, TrainingDiverged
 from ..images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
 from ..images.datasets import DATASET_NAMES, DatasetFileError, DatasetUnavailable, available_datasets
+from ..images.distributed import Workers, start_workers, stop_workers
 from ..images.report import format_table
 from ..images.results import write_result_files
 from ..plots.images import adversarial_samples_figure, confidence_histograms_figure, noise_grid_figure
@@ -48,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-test", type=int, help="override the preset's test subset size")
     parser.add_argument("--seed", type=seed_value, default=0)
     parser.add_argument("--device", choices=list(DEVICES), default="auto")
-    add_threads_flag(parser, default_text="all cores")
+    add_threads_flag(parser, default_text="the cores shared among the processes")
     parser.add_argument("--out", metavar="DIR", help="write results.json, table.txt, confidences.npz, samples.npz, "
                                                      "model_<method>.pt and figures (HTML) here, atomically")
     parser.add_argument("--force", action="store_true", help="allow --out to replace an existing folder")
@@ -67,7 +72,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         config = BenchConfig(dataset=args.dataset, methods=args.methods, preset=args.preset, data_dir=args.data_dir,
                              ood_sets=args.ood_sets, seed=args.seed, device=args.device, download=args.download,
                              epochs=args.epochs, n_train=args.n_train, n_test=args.n_test)
-        use_threads(args.threads, default=max_threads())
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+        use_threads(args.threads, default=max(1, max_threads() // local_processes))
         if args.out is not None:
             check_output_path(args.out, args.force)
     except ConfigError as error:
@@ -80,13 +86,32 @@ def run(args: argparse.Namespace) -> int:
         return list_datasets(args.data_dir)
     config = config_from_args(args)
     try:
-        with StderrProgress() as progress:
-            result = run_benchmark(config, None if args.json else progress)
+        workers = start_workers(config.device)
+    except ConfigError as error:
+        raise CliError(str(error))
+    try:
+        result = benchmark(config, workers, progress=workers.main and not args.json, download=args.download)
+        if workers.main:
+            report(result, args)
+    finally:
+        stop_workers()
+    return 0
+
+
+def benchmark(config: BenchConfig, workers: Workers, progress: bool, download: bool) -> BenchResult:
+    """``run_benchmark`` with its errors as one-line ``CliError``s."""
+    try:
+        with StderrProgress() as line:
+            return run_benchmark(config, line if progress else None, workers)
     except DatasetUnavailable as error:
-        hint = "" if args.download or isinstance(error, DatasetFileError) else " (--download fetches missing datasets)"
+        hint = "" if download or isinstance(error, DatasetFileError) else " (--download fetches missing datasets)"
         raise CliError(f"{error}{hint}")
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
+
+
+def report(result: BenchResult, args: argparse.Namespace) -> None:
+    """The output of process 0: the folder, then the JSON object or the tables."""
     if args.out is not None:
         save(result, args.out, args.force)
     if args.json:
@@ -96,7 +121,6 @@ def run(args: argparse.Namespace) -> int:
         if result.skipped:
             print(f"(toyood bench --list{' --data-dir ' + args.data_dir if args.data_dir else ''} "
                   "shows where the missing datasets were looked for)")
-    return 0
 
 
 def save(result: BenchResult, out: str, overwrite: bool) -> None:

@@ -45,6 +45,7 @@ from ..progress import Progress, phase
 from ..train import FitResult, fit
 from .augment import augmentation
 from .datasets import DATASET_NAMES, N_CLASSES, SHAPES, DatasetUnavailable, load_split
+from .distributed import ShardedForward, Workers
 from .models import build_image_model, default_architecture
 from .noise import NoiseSampler, hein_noise
 
@@ -294,66 +295,93 @@ def build_method_model(config: BenchConfig, method: Method, data: BenchData) -> 
         return build_image_model(tuple(data.x_train.shape[1:]), data.n_classes, method.head, config.architecture)
 
 
-def train_method(config: BenchConfig, name: str, data: BenchData,
-                 progress: Progress | None = None) -> tuple[nn.Module, FitResult]:
-    """Build and train one method's network on ``data``; returns (model in eval mode, ``FitResult``)."""
+def train_method(config: BenchConfig, name: str, data: BenchData, progress: Progress | None = None,
+                 workers: Workers | None = None) -> tuple[nn.Module, FitResult]:
+    """Build and train one method's network on ``data`` (on every process of ``workers``, each
+    computing its share of every batch); returns (model in eval mode, ``FitResult``)."""
     preset = config.preset_values()
-    device = resolve_device(config.device)
+    workers = workers or single_process(config)
     method = image_method(name, config)
-    model = build_method_model(config, method, data).to(device)
-    x_train = data.x_train.to(device)
+    model = build_method_model(config, method, data).to(workers.device)
+    x_train = data.x_train.to(workers.device)
     steps = math.ceil(len(x_train) / BATCH_SIZE) * preset.epochs
-    result = fit(model, method, x_train, data.y_train.to(device), NoiseSampler(x_train) if method.needs_ood else None,
+    result = fit(ShardedForward(model, workers), method, x_train, data.y_train.to(workers.device),
+                 NoiseSampler(x_train) if method.needs_ood else None,
                  epochs=preset.epochs, batch_size=BATCH_SIZE, seed=config.seed, momentum=MOMENTUM,
                  weight_decay=WEIGHT_DECAY, milestones=MILESTONES if preset.lr_decay else (),
                  augment=_StepReporter(augmentation(config.dataset), steps, progress, name),
                  **OPTIMIZERS[config.architecture])
-    return model, result
+    return model.eval(), result
+
+
+def single_process(config: BenchConfig) -> Workers:
+    return Workers(0, 1, resolve_device(config.device))
 
 
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 
-def _probs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return torch.from_numpy(probabilities(model, x.cpu(), chunk=CHUNK))
+def _chunk_seed(seed: int, purpose: int, index: int) -> int:
+    """The seed of one evaluation chunk: the same whichever process computes it."""
+    return int(np.random.SeedSequence([seed, purpose, index]).generate_state(1)[0])
+
+
+def _probs(model: nn.Module, x: torch.Tensor, workers: Workers) -> torch.Tensor:
+    def chunk_probs(_, rows: slice) -> torch.Tensor:
+        with workers.autocast():
+            return torch.from_numpy(probabilities(model, x[rows], chunk=CHUNK))
+
+    return workers.map_chunks(chunk_probs, len(x), CHUNK)
 
 
 def _attack(model: nn.Module, objective: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-            x: torch.Tensor, labels: torch.Tensor | None, eps: float, steps: int, path: float,
-            generator: torch.Generator, report: Callable[[float], None]) -> torch.Tensor:
-    """``pgd_maximise`` of ``objective(logits, labels)`` in chunks, clipped to [0, 1], with step
-    size ε·path/steps."""
-    device = next(model.parameters()).device
-    moved = []
-    for start in range(0, len(x), CHUNK):
-        chunk = x[start:start + CHUNK].to(device)
-        chunk_labels = labels[start:start + CHUNK].to(device) if labels is not None else None
-        moved.append(pgd_maximise(lambda u: objective(model(u), chunk_labels), chunk, eps, steps, eps * path / steps,
-                                  0.0, 1.0, generator).cpu())
-        report(min(1.0, (start + CHUNK) / len(x)))
-    return torch.cat(moved)
+            x: torch.Tensor, labels: torch.Tensor | None, eps: float, steps: int, path: float, seed: int,
+            workers: Workers, report: Callable[[float], None]) -> torch.Tensor:
+    """``pgd_maximise`` of ``objective(logits, labels)`` in chunks (each with its own seed, spread
+    over the processes), clipped to [0, 1], with step size ε·path/steps."""
+    def attack_chunk(index: int, rows: slice) -> torch.Tensor:
+        chunk = x[rows].to(workers.device)
+        chunk_labels = labels[rows].to(workers.device) if labels is not None else None
+        generator = torch.Generator(device=workers.device).manual_seed(_chunk_seed(seed, 1, index))
+        with workers.autocast():
+            moved = pgd_maximise(lambda u: objective(model(u).float(), chunk_labels), chunk, eps, steps,
+                                 eps * path / steps, 0.0, 1.0, generator)
+        report(min(1.0, rows.stop / len(x)))
+        return moved
+
+    return workers.map_chunks(attack_chunk, len(x), CHUNK)
 
 
 def alpha_scaling(model: nn.Module, method: Method, shape: tuple[int, ...], trials: int,
-                  generator: torch.Generator, bisections: int = 12) -> tuple[float | None, float | None]:
+                  generator: torch.Generator, bisections: int = 12,
+                  workers: Workers | None = None) -> tuple[float | None, float | None]:
     """Hein et al.'s Table 2 for uniform noise x: (median over ``trials`` of the smallest α ≥ 1 with
     confidence(αx) ≥ 0.999, or None beyond 10⁶; share of clip(αx, 0, 1) with confidence > 0.95 among
     the trials whose α was found, or None when none was). α by ``farfield.first_alpha_reaching``."""
+    workers = workers or Workers(0, 1, next(model.parameters()).device)
     x = torch.rand((trials, *shape), generator=generator)
 
     def confidence(points: torch.Tensor) -> np.ndarray:
-        return method.confidence(_probs(model, points.float())).numpy()
+        with workers.autocast():
+            return method.confidence(torch.from_numpy(probabilities(model, points.float(), chunk=CHUNK))).numpy()
 
-    def scaled(index: np.ndarray, alphas: np.ndarray) -> torch.Tensor:  # one α per image
-        return x[index] * torch.from_numpy(alphas).float().view(-1, *[1] * len(shape))
+    def scaled(images: torch.Tensor, alphas: np.ndarray) -> torch.Tensor:  # one α per image
+        return images * torch.from_numpy(alphas).float().view(-1, *[1] * len(shape))
 
-    alpha = first_alpha_reaching(lambda index, alphas: confidence(scaled(index, alphas)), trials,
-                                 ALPHA_THRESHOLD, ALPHA_MAX, grid=31, bisections=bisections)
+    def chunk_alphas(_, rows: slice) -> torch.Tensor:
+        images = x[rows]
+        return torch.from_numpy(first_alpha_reaching(lambda index, alphas: confidence(scaled(images[index], alphas)),
+                                                     len(images), ALPHA_THRESHOLD, ALPHA_MAX, grid=31,
+                                                     bisections=bisections))
+
+    alpha = workers.map_chunks(chunk_alphas, trials, CHUNK).numpy()
     found = np.nonzero(np.isfinite(alpha))[0]
     if not len(found):
         return None, None
     median = float(np.sort(alpha)[(trials - 1) // 2])  # the lower median: one of the trials' values
-    share = float((confidence(scaled(found, alpha[found]).clamp(0, 1)) > PROJECTED_THRESHOLD).mean())
+    projected = scaled(x[found], alpha[found]).clamp(0, 1)
+    share = float((workers.map_chunks(lambda _, rows: torch.from_numpy(confidence(projected[rows])), len(found),
+                                      CHUNK).numpy() > PROJECTED_THRESHOLD).mean())
     return (median if math.isfinite(median) else None), share
 
 
@@ -373,44 +401,45 @@ class _SetScores:
 
 
 def _adversarial_sets(model: nn.Module, method: Method, data: BenchData, config: BenchConfig, noise: torch.Tensor,
-                      generator: torch.Generator, report: Progress) -> tuple[torch.Tensor, torch.Tensor]:
+                      workers: Workers, report: Progress) -> tuple[torch.Tensor, torch.Tensor]:
     """Adversarial noise (PGD towards a high OOD score) and adversarial samples (PGD on the test
     images' cross-entropy), on the first ``n_adversarial`` images (see the module docstring)."""
     preset = config.preset_values()
     n_adv = min(preset.n_adversarial or len(data.x_test), len(data.x_test))
     adv_noise = _attack(model, lambda logits, _: method.score(torch.softmax(logits, -1)), noise[:n_adv], None,
-                        ACET_EPS, preset.adv_noise_steps, ADV_NOISE_PATH, generator,
+                        ACET_EPS, preset.adv_noise_steps, ADV_NOISE_PATH, config.seed + 1, workers,
                         lambda f: report(0.6 * f, f"adversarial noise ({preset.adv_noise_steps} PGD steps)"))
     eps = 0.3 if config.architecture == "lenet" else 0.1
     adv_samples = _attack(model, lambda logits, y: F.cross_entropy(logits, y, reduction="none"),
                           data.x_test[:n_adv], data.y_test[:n_adv], eps, preset.adv_samples_steps, ADV_SAMPLES_PATH,
-                          generator, lambda f: report(0.6 + 0.4 * f,
-                                                      f"adversarial samples ({preset.adv_samples_steps} PGD steps)"))
+                          config.seed + 2, workers,
+                          lambda f: report(0.6 + 0.4 * f, f"adversarial samples ({preset.adv_samples_steps} PGD steps)"))
     return adv_noise, adv_samples
 
 
 def evaluate_method(model: nn.Module, method: Method, data: BenchData, config: BenchConfig,
-                    progress: Progress | None = None) -> MethodResult:
-    """Every number of Table 1 and Table 2 for a trained model (see the module docstring)."""
+                    progress: Progress | None = None, workers: Workers | None = None) -> MethodResult:
+    """Every number of Table 1 and Table 2 for a trained model (see the module docstring), the
+    work spread over the processes of ``workers``."""
     start = time.perf_counter()
     report = progress or (lambda fraction, text: None)
-    device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(config.seed + 1)  # the same noise for every method
+    workers = workers or Workers(0, 1, next(model.parameters()).device)
     model.eval()
-    p_test = _probs(model, data.x_test)
+    p_test = _probs(model, data.x_test, workers)
     scores = _SetScores(method, p_test)
     for name, x in data.ood.items():
-        scores.add(name, _probs(model, x))
+        scores.add(name, _probs(model, x, workers))
     report(0.05, "evaluating on the OOD datasets and noise")
-    noise = hein_noise(data.x_test.to(device), len(data.x_test), generator).cpu()
-    scores.add("noise", _probs(model, noise))
-    adv_noise, adv_samples = _adversarial_sets(model, method, data, config, noise, generator, phase(report, 0.05, 0.9))
-    scores.add("adv_noise", _probs(model, adv_noise))
-    scores.add("adv_samples", _probs(model, adv_samples))
+    generator = torch.Generator(device=workers.device).manual_seed(config.seed + 1)  # the same noise for every method
+    noise = hein_noise(data.x_test.to(workers.device), len(data.x_test), generator).cpu()
+    scores.add("noise", _probs(model, noise, workers))
+    adv_noise, adv_samples = _adversarial_sets(model, method, data, config, noise, workers, phase(report, 0.05, 0.9))
+    scores.add("adv_noise", _probs(model, adv_noise, workers))
+    scores.add("adv_samples", _probs(model, adv_samples, workers))
     preset = config.preset_values()
     report(0.9, f"α-scaling on {preset.alpha_trials} uniform noise images")
     median_alpha, overconfident = alpha_scaling(model, method, tuple(data.x_test.shape[1:]), preset.alpha_trials,
-                                                torch.Generator().manual_seed(config.seed + 2))
+                                                torch.Generator().manual_seed(config.seed + 2), workers=workers)
     shown = slice(0, SAMPLES_SHOWN)
     samples = {"noise": noise[shown].numpy(), "adv_noise": adv_noise[shown].numpy(),
                "test": data.x_test[shown].numpy(), "adv_samples": adv_samples[shown].numpy()}
@@ -433,29 +462,32 @@ def method_costs(preset: Preset, name: str, n_train: int, n_test: int, n_ood_set
     return n_train * preset.epochs * per_image, evaluation
 
 
-def run_method(config: BenchConfig, name: str, data: BenchData, progress: Progress | None = None) -> MethodResult:
+def run_method(config: BenchConfig, name: str, data: BenchData, progress: Progress | None = None,
+               workers: Workers | None = None) -> MethodResult:
     """Train and evaluate one method; ``progress`` gets the fraction done of this method."""
     training, evaluation = method_costs(config.preset_values(), name, len(data.x_train), len(data.x_test),
                                         len(data.ood))
     train_share = training / (training + evaluation)
-    model, fit_result = train_method(config, name, data, phase(progress, 0.0, train_share))
+    model, fit_result = train_method(config, name, data, phase(progress, 0.0, train_share), workers)
     result = evaluate_method(model, image_method(name, config), data, config,
-                             phase(progress, train_share, 1.0, f"{name}: "))
+                             phase(progress, train_share, 1.0, f"{name}: "), workers)
     result.train_seconds, result.epoch_losses = fit_result.seconds, fit_result.epoch_losses
     return result
 
 
-def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
-    """Load the data once, then train and evaluate every method of ``config`` in turn.
+def run_benchmark(config: BenchConfig, progress: Progress | None = None, workers: Workers | None = None) -> BenchResult:
+    """Load the data once, then train and evaluate every method of ``config`` in turn, on the
+    processes of ``workers`` (``distributed.start_workers``; default: this process alone).
 
     ``progress(fraction, text)`` receives the fraction of the whole run (wrap it in
     ``toyood.progress.with_eta`` for the time left).
     """
+    workers = workers or single_process(config)
     data = load_bench_data(config)
     preset = config.preset_values()
     costs = [sum(method_costs(preset, name, len(data.x_train), len(data.x_test), len(data.ood)))
              for name in config.methods]
     bounds = np.concatenate([[0.0], np.cumsum(costs) / sum(costs)])
-    results = {name: run_method(config, name, data, phase(progress, bounds[i], bounds[i + 1]))
+    results = {name: run_method(config, name, data, phase(progress, bounds[i], bounds[i + 1]), workers)
                for i, name in enumerate(config.methods)}
     return BenchResult(config, results, data.skipped, len(data.x_train), len(data.x_test))
