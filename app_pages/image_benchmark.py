@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,13 +25,13 @@ from toyood.images.datasets import DATA_VARIABLE, DatasetUnavailable, available_
 from toyood.images.report import SET_TITLES, table_records
 from toyood.images.results import load_result, save_result
 from toyood.plots import images as plots
-from toyood.progress import with_eta
 
 LOG = logging.getLogger(__name__)
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-10k"  # real MNIST beside the checkout
 RESULTS_VARIABLE, DOWNLOADS_VARIABLE = "TOYOOD_RESULTS", "TOYOOD_DOWNLOADS"
 PAGE_RUNS = "page-runs"  # the page's own finished runs, under the results folder
 MAX_PAGE_RUNS = 48  # method results kept on disk; the oldest go first
+EXPECTED_ERRORS = (DatasetUnavailable, ConfigError, TrainingDiverged, RunFileError)  # shown as a message
 
 
 def operator_data_dir() -> str | None:
@@ -46,13 +47,13 @@ def results_root() -> Path:
 
 
 class ResultFolders:
-    """Finished runs on disk, one folder per (config, method), so they survive server restarts. A
-    method's numbers do not depend on the other methods of its run (every seed is per method).
-    Stands in for the app's shared cache-with-progress helper until ``ui`` has one."""
+    """Finished runs on disk, one folder per (config, method), so they survive server restarts (the
+    app's job cache, ``ui.run_once``, holds them only while the server runs). A method's numbers do
+    not depend on the other methods of its run (every seed is per method)."""
 
     def __init__(self, root: Path):
         self.root = root
-        self.lock = threading.Lock()  # one run at a time; other sessions wait, then find the results
+        self.lock = threading.Lock()  # runs that share a method write its folder one after the other
 
     def folder(self, config: BenchConfig, method: str) -> Path:
         key = replace(config, methods=(method,), download=False)  # downloading changes no result
@@ -74,6 +75,13 @@ class ResultFolders:
     def missing(self, config: BenchConfig) -> list[str]:
         return [m for m in config.methods if not (self.folder(config, m) / "results.json").is_file()]
 
+    def run(self, config: BenchConfig, progress) -> bool:
+        """Train and evaluate the methods of ``config`` not stored yet, and store them."""
+        with self.lock:
+            if missing := self.missing(config):
+                self.add(run_benchmark(replace(config, methods=tuple(missing)), progress))
+        return True
+
     def add(self, result: BenchResult) -> None:
         for name, method_result in result.methods.items():
             single = replace(result, config=replace(result.config, methods=(name,)),
@@ -94,7 +102,7 @@ class ResultFolders:
 
 @st.cache_resource(show_spinner=False)
 def result_folders(root: str) -> ResultFolders:
-    """The store of ``root``, shared by all sessions (one lock per folder)."""
+    """The store of ``root``, shared by all sessions."""
     return ResultFolders(Path(root))
 
 
@@ -157,32 +165,25 @@ def missing_message(title: str, downloads: bool) -> str:
 
 
 def run_missing(store: ResultFolders, config: BenchConfig) -> None:
-    """Offer to run the methods not stored yet; runs them on a click (the prompt then disappears)."""
+    """Offer to run the methods not stored yet; once asked, run them as the app's shared job (progress,
+    a Stop button, errors as messages). The prompt goes as soon as it is answered."""
     missing = store.missing(config)
     if not missing:
         return
-    prompt = st.empty()
-    with prompt.container():
-        st.info(f"To train and evaluate: {', '.join(map(ui.method_label, missing))} ({config.preset} preset).")
-        clicked = st.button(f"Run {len(missing)} method{'s' * (len(missing) > 1)}", type="primary")
-    if not clicked:
+    requested = st.session_state.setdefault("bench_requested", {})  # config -> when this session asked
+    if config not in requested:
+        prompt = st.empty()
+        with prompt.container():
+            st.info(f"To train and evaluate: {', '.join(map(ui.method_label, missing))} ({config.preset} preset).")
+            clicked = st.button(f"Run {len(missing)} method{'s' * (len(missing) > 1)}", type="primary")
+        if not clicked:
+            st.stop()
+        requested[config] = time.time_ns()
+        prompt.empty()
+    key = ("bench", config, requested[config])
+    label = f"Image benchmark on {SET_TITLES[config.dataset]}"
+    if ui.run_once(key, lambda job: store.run(config, job), label, expected=EXPECTED_ERRORS) is None:
         st.stop()
-    prompt.empty()
-    bar = st.progress(0.0, text="Loading data …")
-    try:
-        with store.lock, ui.torch_threads():  # another session may have run some of them meanwhile
-            if missing := store.missing(config):
-                store.add(run_benchmark(replace(config, methods=tuple(missing)),
-                                        with_eta(lambda fraction, text: bar.progress(fraction, text=text))))
-    except (DatasetUnavailable, ConfigError, TrainingDiverged, RunFileError) as error:
-        st.error(f"**The run stopped:** {error}")
-        st.stop()
-    except Exception:  # the visitor sees a message; the traceback goes to the server's log
-        LOG.exception("image benchmark run failed for %s", config)
-        st.error("**The run failed unexpectedly.** The details are in the server's log.")
-        st.stop()
-    finally:
-        bar.empty()
 
 
 st.title("Image benchmark")
@@ -226,7 +227,8 @@ except ConfigError as error:
 store = result_folders(str(results_root() / PAGE_RUNS))
 run_missing(store, config)
 result = store.result(config)
-if result is None:
-    st.error("**The stored results could not be read back;** the server's log says why. Run again to replace them.")
+if result is None:  # damaged, or removed from disk since the job ran (the oldest go beyond MAX_PAGE_RUNS)
+    st.session_state.get("bench_requested", {}).pop(config, None)  # the next visit offers to run again
+    st.error("**The stored results could not be read back;** the server's log says why. Reload the page to run again.")
     st.stop()
 show_result(result)
