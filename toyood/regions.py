@@ -7,14 +7,17 @@ K logits. On every activation region Q the logits are affine, f(x) = V_Q x + a_Q
 Algorithm (float64, no sampling). Start from the box as one cell. For each hidden layer:
 
 1. evaluate the layer's pre-activations z at every vertex of the current subdivision (z is affine
-   on every cell, continuous across cells, so one value per vertex);
+   on every cell, continuous across cells, so one value per vertex). The second layer is never held
+   in full (``_TiledValues``): per tile of nearby vertices the first-layer neurons whose lines miss
+   the tile form one affine map, only its signs are kept, and values are computed where asked;
 2. a neuron cuts a cell iff z has a strictly positive and a strictly negative corner there; its zero
    set in the cell is a chord between two boundary points (a corner where z = 0, or the crossing on
    an edge, interpolated from the edge's end values so both neighbours get the same point);
 3. chords of one cell that interleave on its boundary cross; the crossing is interpolated along
    one chord from the other neuron's values at its ends;
-4. the faces of each cut cell (boundary + chords) come from a half-edge structure: around each
-   vertex sort the half-edges by angle, ``next`` = the clockwise neighbour of the twin.
+4. the faces of each cut cell (boundary + chords) come from a half-edge structure, traced directly
+   (along the boundary, into a chord, at a crossing onto the other chord turning left) where every
+   crossing is of two chords; elsewhere the half-edges around each vertex are sorted by angle.
 
 Values at the new vertices are carried as convex combinations of old vertices, so the next layer's
 pre-activations there cost only the few neurons that bend between those old vertices (``_extend``).
@@ -33,6 +36,15 @@ Ties and degenerate incidences:
   rounding); a region is missed only if its area is 0 or it is thinner than the tolerances.
 
 Polygons may carry collinear vertices: the points where neighbouring regions' boundaries meet.
+
+The box. Every tolerance above is relative to the box, so a bigger box resolves less: two vertices
+closer than about 1e-12 of the box size become one, and a region that thin is lost. The nets here
+have weights of order 1 (PyTorch initialisation, the trained toy nets): their lines and bends lie
+within tens of units of the origin and their closest distinct vertices are about 1e-8 apart, so the
+box is confined to coordinates |x|, |y| ≤ ``MAX_COORDINATE`` (1e4), where those are still resolved and
+counts only grow with the box (they stop growing long before: every vertex is inside), and to
+sides ≥ 2·``MIN_HALF_WIDTH`` (1e-3). Beyond the box the plane is described exactly by the far field
+(``farfield.direction_arcs``), which is what ``Regions.unbounded_total`` counts.
 """
 from __future__ import annotations
 
@@ -43,12 +55,21 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from .budget import Budget
+from .errors import ConfigError
 from .farfield import DirectionArcs, direction_arcs
 
 Layers = list[tuple[np.ndarray, np.ndarray]]
 REL_TOL = 1e-13
 GEOM_TOL = 1e-12
 ANGLE_TOL = 1e-12
+MIN_HALF_WIDTH = 1e-3
+MAX_COORDINATE = 1e4
+BYTES_PER_REGION = 1100  # measured peak per region (K = 2) besides the terms in estimate_regions_cost
+
+
+class GeometryError(ValueError):
+    """The cut could not be completed consistently in float64 (a tolerance or precision limit)."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +81,11 @@ class Regions:
     ``n_neurons`` hidden neurons, layer by layer) and logits ``linear[r] @ x + bias[r]``.
     ``unbounded[r]``: the region (in the whole plane) has a nonzero recession direction;
     ``recession[r]`` = (first angle, arc length) of its recession directions (NaN when bounded; length
-    0 for strip-like regions of degenerate nets); ``limit_class[r]`` = argmax of linear[r] @ u at the
-    middle u of that arc (−1: bounded or tied); ``limit_unique[r]``: that class wins strictly on the
-    whole closed arc (confidence → 1 along all of it). ``arcs``: the circle of directions at infinity.
+    0 for strip-like regions, e.g. between parallel bends where a single first-layer neuron is
+    active); ``limit_class[r]`` = argmax of linear[r] @ u at the middle u of that arc (−1: bounded or
+    tied); ``limit_unique[r]``: that class wins strictly on the whole closed arc (confidence → 1 along
+    all of it). ``arcs``: the circle of directions at infinity; ``far_strips``: how many unbounded
+    regions of the whole plane are strip-like (``_far_strips``).
     """
 
     box: tuple[float, float, float, float]
@@ -78,18 +101,18 @@ class Regions:
     limit_class: np.ndarray
     limit_unique: np.ndarray
     arcs: DirectionArcs
+    far_strips: int = 0
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     @property
     def unbounded_total(self) -> int:
-        """Unbounded regions of the whole plane: one per maximal arc of constant pattern at infinity,
-        plus strip-like ones (recession arc of length 0, degenerate nets only) seen in the box."""
-        strips = self.unbounded & (self.recession[:, 1] <= ANGLE_TOL)
+        """Unbounded regions of the whole plane, whatever the box: one per maximal arc of constant
+        pattern at infinity, plus the strip-like ones (recession arc of length 0)."""
         pattern = self.arcs.pattern
         changes = (pattern != np.roll(pattern, 1, axis=0)).any(axis=1).sum()
-        return int(max(changes, 1) + strips.sum())
+        return int(max(changes, 1) + self.far_strips)
 
     def polygon(self, r: int) -> np.ndarray:
         return self.vertices[self.offsets[r]:self.offsets[r + 1]]
@@ -106,14 +129,43 @@ class Regions:
 
 
 def as_box(box: float | tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-    """(xmin, xmax, ymin, ymax) from a half-width or a 4-tuple; raises ValueError if empty."""
+    """(xmin, xmax, ymin, ymax) from a half-width or a 4-tuple; raises ConfigError (a ValueError) if
+    empty or outside the range the cutter resolves (see the module docstring)."""
     if np.ndim(box) == 0:
         half = float(box)
         box = (-half, half, -half, half)
     xmin, xmax, ymin, ymax = (float(v) for v in box)
     if not (xmin < xmax and ymin < ymax and np.all(np.isfinite(box))):
-        raise ValueError(f"box must have xmin < xmax and ymin < ymax, got {box}")
+        raise ConfigError(f"box must have xmin < xmax and ymin < ymax, got {box}")
+    if min(xmax - xmin, ymax - ymin) < 2 * MIN_HALF_WIDTH or max(map(abs, (xmin, xmax, ymin, ymax))) > MAX_COORDINATE:
+        raise ConfigError(f"box must have sides of at least {2 * MIN_HALF_WIDTH:g} and coordinates within "
+                          f"±{MAX_COORDINATE:g} (float64 resolution), got {box}")
     return xmin, xmax, ymin, ymax
+
+
+def estimate_regions_cost(widths, n_classes: int = 2) -> tuple[int, float]:
+    """(regions, peak bytes) of ``enumerate_regions`` for hidden ``widths`` and ``n_classes`` outputs,
+    before any work: N hidden neurons cut the plane like N lines, into at most N(N+1)/2 + 1 regions
+    (random and trained nets come close, in a box holding their vertices); each costs about
+    ``BYTES_PER_REGION`` plus its pattern and affine map, and every layer from the third on is held
+    at all vertices of the layers before it."""
+    widths = [int(w) for w in widths]
+    n = sum(widths)
+    regions = n * (n + 1) // 2 + 1
+    per_region = BYTES_PER_REGION + 60 * n_classes + n / 4
+    before = np.cumsum([0] + widths)
+    dense = sum(24 * (before[i] ** 2 / 2 + 1) * widths[i] for i in range(2, len(widths)))
+    sizes = [2, *widths, n_classes]
+    weights = 24 * sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return regions, float(regions * per_region + dense + weights)
+
+
+def check_regions_budget(widths, n_classes: int = 2, budget: Budget | None = None) -> None:
+    """Raise ``BudgetExceeded`` (a ValueError) if ``estimate_regions_cost`` is over ``budget``'s memory
+    (default: ``Budget.from_environment()``, $TOYOOD_MAX_MEMORY_GB)."""
+    regions, memory = estimate_regions_cost(widths, n_classes)
+    what = f"enumerating about {regions:,} regions of {'×'.join(map(str, widths)) or 'no hidden layers'}"
+    (budget or Budget.from_environment()).check(what, memory)
 
 
 def activation_patterns(layers: Layers, points: np.ndarray, negative_slope: float = 0.0) -> np.ndarray:
@@ -136,34 +188,75 @@ def forward(layers: Layers, points: np.ndarray, negative_slope: float = 0.0) -> 
     return h @ weight.T + bias
 
 
-def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope: float = 0.0) -> Regions:
-    """Every activation region of the MLP ``layers`` inside ``box`` (see the module docstring)."""
+def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope: float = 0.0,
+                      progress=None, budget: Budget | None = None) -> Regions:
+    """Every activation region of the MLP ``layers`` inside ``box`` (see the module docstring).
+
+    ``progress(fraction, text)`` is called per layer and phase; an exception it raises (such as
+    ``errors.Cancelled``) propagates, which is how a caller stops the job. ``budget`` bounds the
+    estimated memory before any work starts (``check_regions_budget``). Errors are ValueErrors with a
+    one-line message: ``ConfigError`` (box, layers), ``BudgetExceeded``, ``GeometryError``."""
     layers = _check_layers(layers)
     box = as_box(box)
+    hidden = layers[:-1]
+    check_regions_budget([weight.shape[0] for weight, _ in hidden], layers[-1][0].shape[0], budget)
+    report = _Report(progress, len(hidden))
     xmin, xmax, ymin, ymax = box
-    scale = max(abs(v) for v in box) + max(xmax - xmin, ymax - ymin)
-    gtol = GEOM_TOL * scale
+    gtol = GEOM_TOL * (max(abs(v) for v in box) + max(xmax - xmin, ymax - ymin))
     xy = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]])
     ring, start = np.arange(4), np.array([0, 4])
     values = _DenseValues(xy @ layers[0][0].T + layers[0][1])
     input_max = np.abs(xy).max()
-    hidden = layers[:-1]
     layer_bits: list[np.ndarray] = []
     for depth, (weight, bias) in enumerate(hidden):
-        tol = _zero_tolerance(weight, bias, input_max)
-        split = _split_cells(xy, ring, start, values, tol, gtol, layers[0] if depth == 0 else None)
+        step = report.layer(depth)
+        split = _split_cells(xy, ring, start, values, _zero_tolerance(weight, bias, input_max), gtol,
+                             layers[0] if depth == 0 else None, step)
         layer_bits = [bits[split.parent] for bits in layer_bits] + [split.bits]
         xy, ring, start = np.concatenate([xy, split.new_xy]), split.ring, split.start
-        values, next_max = _next_values(layers, depth, values, split, xy, negative_slope)
+        values, next_max = _next_values(layers, depth, values, split, xy, negative_slope, report.layer(depth + 1))
         input_max = input_max if next_max is None else next_max
+    report(0.9, "affine maps and unbounded regions")
     patterns = _concat_bits(layer_bits, [weight.shape[0] for weight, _ in hidden], len(start) - 1)
     vertices = xy[ring]
+    areas = _shoelace(vertices, start)
+    _check_tiling(vertices, areas, box)
     linear, offset_map = _fit_affine(xy, ring, start, values.z)
     unbounded, recession = _recession(layers, negative_slope, patterns, vertices, start, box, gtol)
     limit_class, limit_unique = _limit_classes(linear, recession, unbounded)
-    return Regions(box, vertices, start.astype(np.int64), patterns, sum(w.shape[0] for w, _ in hidden),
-                   linear, offset_map, _shoelace(vertices, start), unbounded, recession, limit_class,
-                   limit_unique, direction_arcs(layers, negative_slope))
+    report(0.97, "the far field")
+    arcs = direction_arcs(layers, negative_slope)
+    regions = Regions(box, vertices, start.astype(np.int64), patterns, sum(w.shape[0] for w, _ in hidden), linear,
+                      offset_map, areas, unbounded, recession, limit_class, limit_unique, arcs,
+                      _far_strips(hidden, negative_slope, arcs))
+    report(1.0, f"{len(regions):,} regions")
+    return regions
+
+
+class _Report:
+    """Passes (fraction, text) to ``progress`` (if any): each hidden layer gets an equal share of the
+    first 90%, which ``layer(depth)`` maps its own 0…1 onto."""
+
+    def __init__(self, progress, n_layers: int):
+        self.progress, self.n_layers = progress, max(n_layers, 1)
+
+    def __call__(self, fraction: float, text: str) -> None:
+        if self.progress is not None:
+            self.progress(min(fraction, 1.0), f"linear regions: {text}")
+
+    def layer(self, depth: int):
+        def step(fraction: float, text: str) -> None:
+            self(0.9 * (depth + fraction) / self.n_layers, f"layer {depth + 1} of {self.n_layers}, {text}")
+        return step
+
+
+def _check_tiling(vertices, areas, box) -> None:
+    """The regions must tile the box: finite vertices and areas summing to the box's."""
+    xmin, xmax, ymin, ymax = box
+    box_area = (xmax - xmin) * (ymax - ymin)
+    if not (np.isfinite(vertices).all() and abs(areas.sum() / box_area - 1) < 1e-6):
+        raise GeometryError("the regions do not tile the box in float64: the net's features are too fine for "
+                            "this box; use a smaller box")
 
 
 def _zero_tolerance(weight, bias, input_max) -> np.ndarray:
@@ -171,7 +264,7 @@ def _zero_tolerance(weight, bias, input_max) -> np.ndarray:
     return REL_TOL * (np.abs(weight).sum(axis=1) * input_max + np.abs(bias))
 
 
-def _next_values(layers, depth, values, split, xy, negative_slope):
+def _next_values(layers, depth, values, split, xy, negative_slope, step):
     """The next layer's pre-activations at every vertex after cutting by layer ``depth``, and the
     largest |activation| feeding them. New vertices are convex combinations of old ones inside a
     cell where the layer is affine, so their activations are no larger than the old vertices'."""
@@ -179,7 +272,7 @@ def _next_values(layers, depth, values, split, xy, negative_slope):
     if depth == 0 and depth + 2 < len(layers):
         input_max = float(np.abs(_act(values.z, negative_slope)).max(initial=0.0))
         tol = _zero_tolerance(next_weight, next_bias, input_max)
-        return _TiledValues(xy, layers[0], layers[1], negative_slope, tol, layers[2]), input_max
+        return _TiledValues(xy, layers[0], layers[1], negative_slope, tol, layers[2], step), input_max
     old, input_max = values.next_layer(next_weight, next_bias, negative_slope)
     if depth == 0:
         new = np.empty((len(split.new_xy), next_weight.shape[0]))
@@ -253,7 +346,7 @@ class _TiledValues:
     signs (beyond ±``tol``) and the next layer's values; ``at`` evaluates given (vertex, neuron) pairs.
     """
 
-    def __init__(self, points, first_layer, layer, negative_slope, tol, next_layer, tile_size: int = 128):
+    def __init__(self, points, first_layer, layer, negative_slope, tol, next_layer, step, tile_size: int = 128):
         (w1, b1), (weight, bias) = first_layer, layer
         self.first_layer, self.slope = first_layer, negative_slope
         self.order, self.starts = _tiles(points, tile_size)
@@ -271,7 +364,7 @@ class _TiledValues:
         self.crossing = ~(positive | negative)
         self.position = np.empty(len(points), np.int64)
         self.position[self.order] = np.arange(len(points))
-        self._first_pass(tol, next_layer)
+        self._first_pass(tol, next_layer, step)
 
     def _tile(self, t: int, neurons=slice(None)) -> np.ndarray:
         """z at the points of tile ``t`` (in tile order) for the chosen neurons."""
@@ -281,13 +374,16 @@ class _TiledValues:
         affine = self.affine[t][:, neurons]
         return h @ self.weight_t[lines][:, neurons] + x @ affine[:2] + affine[2]
 
-    def _first_pass(self, tol, next_layer) -> None:
+    def _first_pass(self, tol, next_layer, step) -> None:
         n_vert, n_neurons = len(self.order), self.weight_t.shape[1]
         n_bytes = (n_neurons + 7) // 8
         above, below = (np.zeros((n_vert, -(-n_bytes // 8) * 8), np.uint8) for _ in range(2))
         next_weight_t, next_bias = _transposed(next_layer[0]), next_layer[1]
         self.next_values, self.largest = np.empty((n_vert, len(next_bias))), 0.0
-        for t in range(len(self.starts) - 1):
+        n_tiles = len(self.starts) - 1
+        for t in range(n_tiles):
+            if t % 256 == 0:
+                step(0.25 * t / n_tiles, f"values at {n_vert:,} vertices")
             rows = self.order[self.starts[t]:self.starts[t + 1]]
             z = self._tile(t)
             above[rows, :n_bytes] = np.packbits(z > tol, axis=1)
@@ -367,23 +463,28 @@ class _Split:
     block: np.ndarray
 
 
-def _split_cells(xy, ring, start, values, tol, gtol, first_layer) -> _Split:
+def _split_cells(xy, ring, start, values, tol, gtol, first_layer, step=lambda fraction, text: None) -> _Split:
     """Cut every cell (``ring``/``start``: CCW vertex ids) by the zero lines of the neurons whose
     ``values`` (_DenseValues or _TiledValues: affine on each cell) change sign on it. ``first_layer``:
     (W, b) when they are globally affine (sign of cut neurons read from it), else None (sign from the
-    chords)."""
+    chords). ``step(fraction, text)`` is told each phase."""
+    step(0.25, f"which neurons cut {len(start) - 1:,} cells")
     pairs = _cutting_pairs(values, ring, start, tol)
     if len(pairs.cell) == 0:
         none = np.zeros(0, np.int64)
         return _Split(np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros((0, 4), np.int64), np.zeros((0, 4)),
                       none, ring, start, np.arange(len(start) - 1), pairs.positive, pairs.cell, pairs.neuron,
                       np.zeros(0), none)
+    step(0.35, f"where {len(pairs.cell):,} cuts meet their cells' edges")
     ends = _chord_ends(values, ring, start, pairs)
     edge = _edge_crossings(xy, ends, gtol)
     boundary = _boundary_rings(ring, start, ends, edge)
     chords = _chords(pairs, edge, boundary)
+    step(0.55, f"crossings of {len(chords.cell):,} chords")
     inner = _chord_crossings(chords, ends, edge, gtol)
+    step(0.7, "faces")
     faces = _faces(boundary, chords, inner)
+    step(0.9, f"patterns of {len(faces.cell):,} faces")
     bits = _face_bits(faces, inner.xy, pairs, ends, edge, chords, first_layer)
     return _assemble(ring, start, pairs, ends, edge, chords, inner, faces, bits)
 
@@ -1015,20 +1116,27 @@ def _pairs_within(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cycles(successor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cycle label (smallest member) and rank along the cycle for a permutation ``successor``."""
-    label, jump = np.arange(len(successor)), successor.copy()
-    while True:
+    """Cycle label (smallest member) and rank along the cycle for a permutation ``successor``: the
+    labels by pointer jumping (a window doubling each round, so at most log2 n + 1 rounds), then
+    the ranks by walking from each label."""
+    n = len(successor)
+    if n and (successor.min() < 0 or successor.max() >= n or np.bincount(successor, minlength=n).max() > 1):
+        raise GeometryError("the faces could not be traced (the half-edges do not form cycles): the net's "
+                            "features are too fine for float64 in this box; use a smaller box")
+    label, jump = np.arange(n), successor.copy()
+    for _ in range(n.bit_length() + 1):
         updated = np.minimum(label, label[jump])
         jump = jump[jump]
         if np.array_equal(updated, label):
             break
         label = updated
-    rank = np.zeros(len(successor), np.int64)
-    current = np.flatnonzero(label == np.arange(len(successor)))
-    heads, step = current, 0
-    while len(current):
+    rank = np.zeros(n, np.int64)
+    current = np.flatnonzero(label == np.arange(n))
+    heads = current
+    for step in range(n):
+        if not len(current):
+            break
         rank[current] = step
-        step += 1
         current = successor[current]
         alive = current != heads
         current, heads = current[alive], heads[alive]
@@ -1190,6 +1298,74 @@ def _limit_classes(linear, recession, unbounded) -> tuple[np.ndarray, np.ndarray
         lead.append(values[np.arange(len(rows)), winner] - others.max(1) > 1e-12 * scale)
     unique[rows] = ~tied & np.logical_and.reduce(lead) & (arc < 2 * np.pi)
     return limit_class, unique
+
+
+def _far_strips(hidden, negative_slope, arcs: DirectionArcs) -> int:
+    """How many unbounded regions of the plane are strips: recession directions a single ray u.
+
+    Far along x + αu (α → ∞) a neuron's pre-activation is α·a + f(c) + o(1), with a its value in the
+    bias-free net at u and f piecewise linear in the offset c = x·u⊥. Where a ≠ 0 its sign is fixed;
+    where a = 0 (u along its line, or every input to it switched off) its sign depends on c. Only at
+    the ends of the arcs can two or more a vanish; there the patterns along c, between the zeros of
+    those f, are the regions that reach infinity along u: the two outermost belong to the arcs on
+    either side, every one in between is a strip. Strips counted at u and −u (bands) count once."""
+    angles = np.unique(arcs.start)
+    direction = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    h, zeros = direction, np.zeros(len(angles), np.int64)
+    for weight, _ in hidden:  # homogeneous pre-activations at every arc end, and how many vanish
+        a = h @ weight.T
+        zero = np.abs(a) <= 1e-9 * np.abs(weight).sum(axis=1) * np.abs(h).max(axis=1, keepdims=True)
+        zeros += zero.sum(axis=1)
+        h = np.where(zero, 0.0, _act(a, negative_slope))
+    strips = set()
+    for angle in angles[zeros >= 2]:
+        strips.update(_strip_patterns(hidden, negative_slope, angle))
+    return len(strips)
+
+
+def _strip_patterns(hidden, negative_slope, angle) -> list[bytes]:
+    """The packed patterns of the strips reaching infinity along direction ``angle`` (``_far_strips``)."""
+    u, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+    knots = np.array([-1.0, 1.0])  # f is linear between knots and beyond the outer ones
+    h_a, h_f, layers_seen = u, across[:, None] * knots, []
+    for weight, bias in hidden:
+        a, f = weight @ h_a, weight @ h_f + bias[:, None]
+        zero = np.abs(a) <= 1e-9 * np.abs(weight).sum(axis=1) * np.abs(h_a).max()
+        new = _pwl_zeros(knots, f[zero])
+        if len(new):
+            merged = np.unique(np.concatenate([knots, new]))
+            merged = merged[np.r_[True, np.diff(merged) > 1e-9 * (1 + np.abs(merged[1:]))]]
+            f, h_f = _pwl_at(knots, f, merged), _pwl_at(knots, h_f, merged)
+            layers_seen = [(a_, _pwl_at(knots, f_, merged), z_) for a_, f_, z_ in layers_seen]
+            knots = merged
+        layers_seen.append((a, f, zero))
+        h_a = np.where(zero, 0.0, _act(a, negative_slope))
+        h_f = np.where(zero[:, None], _act(f, negative_slope), np.where(a[:, None] > 0, 1.0, negative_slope) * f)
+    samples = np.r_[knots[0] - 1, (knots[1:] + knots[:-1]) / 2, knots[-1] + 1]
+    bits = np.concatenate([np.where(z_[:, None], _pwl_at(knots, f_, samples) > 0, (a_ > 0)[:, None])
+                           for a_, f_, z_ in layers_seen]).T
+    runs = bits[np.r_[True, (bits[1:] != bits[:-1]).any(axis=1)]]
+    return [row.tobytes() for row in np.packbits(runs[1:-1], axis=1)]
+
+
+def _pwl_at(knots, values, at) -> np.ndarray:
+    """Piecewise linear rows given at ``knots`` (linear beyond the outer ones too), evaluated ``at``."""
+    segment = np.clip(np.searchsorted(knots, at) - 1, 0, len(knots) - 2)
+    left, right = knots[segment], knots[segment + 1]
+    weight = (at - left) / (right - left)
+    return values[..., segment] * (1 - weight) + values[..., segment + 1] * weight
+
+
+def _pwl_zeros(knots, values) -> np.ndarray:
+    """Where piecewise linear rows given at ``knots`` (linear beyond the outer ones) cross 0."""
+    left, right = values[:, :-1], values[:, 1:]
+    segment = np.arange(left.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = left / (left - right)  # along each segment, from its left knot
+    low = np.where(segment == 0, -np.inf, 0.0)  # the outer segments extend to ±∞
+    high = np.where(segment == len(segment) - 1, np.inf, 1.0)
+    row, column = np.nonzero((left != right) & (t > low) & (t < high))
+    return knots[column] + t[row, column] * (knots[column + 1] - knots[column])
 
 
 def rasterize(regions: Regions, bounds: tuple[float, float, float, float] | None = None,
