@@ -255,3 +255,112 @@ def test_bad_input():
         as_box((1.0, 0.0, 0.0, 1.0))
     with pytest.raises(ValueError):
         as_box(-2.0)
+
+
+def vertex_means(regions):
+    size = np.diff(regions.offsets)
+    return np.add.reduceat(regions.vertices, regions.offsets[:-1], axis=0) / size[:, None]
+
+
+def default_init(widths, seed=0, n_classes=2):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(seed)
+    sizes = [2, *widths, n_classes]
+    linears = [torch.nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:])]
+    return [(lin.weight.detach().double().numpy(), lin.bias.detach().double().numpy()) for lin in linears]
+
+
+@pytest.mark.parametrize("make,box,slope", [
+    (lambda: default_init((120, 120)), 50.0, 0.0),
+    (lambda: default_init((40, 40, 40), seed=1), 20.0, 0.0),
+    (lambda: random_net([2, 30, 30, 2], seed=13), 5.0, 0.1),
+    (lambda: random_net([2, 60, 3], seed=14), 3.0, 0.0),
+])
+def test_every_region_holds_a_point_with_its_own_pattern(make, box, slope):
+    """Slivers included: the mean of each region's vertices, evaluated directly in float64, has
+    exactly that region's activation pattern."""
+    layers = make()
+    regions = enumerate_regions(layers, box, slope)
+    got = np.packbits(activation_patterns(layers, vertex_means(regions), slope), axis=1)
+    wrong = np.flatnonzero((got != regions.patterns).any(axis=1))
+    assert len(wrong) == 0, f"{len(wrong)} of {len(regions)} regions, areas {regions.areas[wrong][:5]}"
+
+
+def test_degenerate_nets_hold_their_patterns_too():
+    n = 9
+    angles = np.pi * np.arange(n) / n + 0.1
+    layers = [(np.stack([np.cos(angles), np.sin(angles)], 1), np.zeros(n)), (np.eye(2, n), np.zeros(2))]
+    regions = enumerate_regions(layers, 1.0)
+    got = np.packbits(activation_patterns(layers, vertex_means(regions)), axis=1)
+    np.testing.assert_array_equal(got, regions.patterns)
+
+
+BOXES = [1.0, 10.0, 100.0, 1e3, 1e4]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_counts_never_fall_and_unbounded_total_is_the_box_s_business_not(seed):
+    layers = default_init((8, 8), seed)
+    results = [enumerate_regions(layers, box) for box in BOXES]
+    counts = [len(r) for r in results]
+    assert counts == sorted(counts), counts
+    assert len({r.unbounded_total for r in results}) == 1
+    assert results[-1].unbounded.sum() <= results[-1].unbounded_total
+
+
+def test_strips_are_counted_from_the_far_field():
+    # seed 0's first layer has a direction where all neurons are off: the second layer's bends are
+    # parallel next to it, making half-strips; a big box sees them all
+    layers = default_init((8, 8), 0)
+    regions = enumerate_regions(layers, 1e4)
+    in_box = regions.unbounded & (regions.recession[:, 1] <= 1e-12)
+    assert regions.far_strips == in_box.sum() > 0
+    assert regions.unbounded.sum() == regions.unbounded_total
+    band = [(np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]]), np.array([0.0, -1.0, 0.5])), (np.ones((2, 3)), np.zeros(2))]
+    regions = enumerate_regions(band, 5.0)  # three vertical bands, the middle one cut in two half-strips
+    assert len(regions) == regions.unbounded_total == 6 and regions.far_strips == 2
+
+
+@pytest.mark.parametrize("box", [1e-300, 1e-4, 2e4, 1e12, 1e300, (0.0, 1e-4, 0.0, 1.0), (0.0, 1.0, 0.0, 1e5)])
+def test_box_outside_the_resolved_range(box):
+    from toyood.errors import ConfigError
+    with pytest.raises(ConfigError, match="float64 resolution"):
+        enumerate_regions(random_net([2, 8, 8, 2]), box)
+
+
+def test_budget_is_checked_before_any_work():
+    from toyood.budget import Budget
+    from toyood.errors import BudgetExceeded
+    from toyood.regions import check_regions_budget, estimate_regions_cost
+    count, memory = estimate_regions_cost((500, 500))
+    assert 400_000 < count < 600_000 and 0.3e9 < memory < 2e9
+    for widths, classes in [((4096, 4096), 2), ((100_000, 100_000), 2), ((500,) * 300, 2), ((8, 8), 100_000_000)]:
+        with pytest.raises(BudgetExceeded, match="over the limit"):
+            check_regions_budget(widths, classes, Budget(memory_bytes=4 * 2**30))
+    huge = [(np.zeros((4096, 2)), np.zeros(4096)), (np.zeros((4096, 4096)), np.zeros(4096)), (np.zeros((2, 4096)), np.zeros(2))]
+    with pytest.raises(BudgetExceeded):
+        enumerate_regions(huge, 1.0, budget=Budget(memory_bytes=4 * 2**30))
+
+
+def test_progress_is_reported_and_an_exception_from_it_cancels():
+    from toyood.errors import Cancelled
+    calls = []
+    regions = enumerate_regions(default_init((30, 30)), 10.0, progress=lambda f, text: calls.append((f, text)))
+    fractions = [f for f, _ in calls]
+    assert len(calls) >= 10 and fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] == 1.0
+    assert all(isinstance(text, str) and text for _, text in calls) and f"{len(regions):,}" in calls[-1][1]
+
+    def stop_in_layer_two(fraction, text):
+        if "layer 2" in text:
+            raise Cancelled("stopped")
+    with pytest.raises(Cancelled):
+        enumerate_regions(default_init((30, 30)), 10.0, progress=stop_in_layer_two)
+
+
+def test_face_tracing_refuses_what_is_not_a_permutation():
+    from toyood.regions import GeometryError, _cycles
+    label, rank = _cycles(np.array([1, 2, 0, 4, 3]))
+    np.testing.assert_array_equal(label, [0, 0, 0, 3, 3])
+    np.testing.assert_array_equal(rank, [0, 1, 2, 0, 1])
+    with pytest.raises(GeometryError):
+        _cycles(np.array([1, 2, 1, 4, 3]))
