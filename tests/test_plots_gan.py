@@ -54,6 +54,14 @@ def test_frames_update_the_heatmap_and_the_samples_and_show_coverage():
     assert f"{run.snapshots[-1].coverage:.0%}" in last.layout.title.text
 
 
+def test_animation_can_open_on_the_last_snapshot():
+    run = hand_made_run(6)
+    fig = gan_animation(run, initial_frame=-1)
+    assert fig.layout.sliders[0].active == 5
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), np.rint(100 * run.snapshots[-1].confidence))
+    assert fig.layout.title.text == fig.frames[-1].layout.title.text
+
+
 def test_default_sized_animation_is_small_enough_for_a_browser():
     size = len(gan_animation(hand_made_run()).to_json())
     assert size < 400_000, size

@@ -64,7 +64,7 @@ def _data_traces(run: GanRun) -> list[go.Scatter]:
     return traces
 
 
-def _controls(names: list[str]) -> dict:
+def _controls(names: list[str], active: int) -> dict:
     """Play/pause buttons, and the iteration slider across the full width under them, below the
     colour bar (``pad`` is in px, so the stack holds at any figure size)."""
     def animate(frame_names, duration):
@@ -76,16 +76,18 @@ def _controls(names: list[str]) -> dict:
                           showactive=False, pad=dict(t=CONTROLS_PAD, r=10),
                           buttons=[dict(label="▶ Play", method="animate", args=animate(None, FRAME_MS)),
                                    dict(label="❚❚ Pause", method="animate", args=animate([None], 0))])],
-        sliders=[dict(active=0, x=0, len=1.0, y=0, yanchor="top", pad=dict(t=CONTROLS_PAD + 36, b=0),
+        sliders=[dict(active=active, x=0, len=1.0, y=0, yanchor="top", pad=dict(t=CONTROLS_PAD + 36, b=0),
                       currentvalue=dict(prefix="iteration ", font=dict(size=12)),
                       steps=[dict(label=name, method="animate", args=animate([name], 0)) for name in names])])
 
 
-def gan_animation(run: GanRun, *, height: int | None = None) -> go.Figure:
+def gan_animation(run: GanRun, *, height: int | None = None, initial_frame: int = 0) -> go.Figure:
     """One frame per snapshot: the classifier's confidence (heatmap), the training data, the 3σ
     circles and the generated samples for fixed latents; coverage in the title; a slider and
-    play/pause buttons; fixed axes (``toyood.gan.view_extent``) in square data units."""
-    first = run.snapshots[0]
+    play/pause buttons; fixed axes (``toyood.gan.view_extent``) in square data units.
+    ``initial_frame``: the snapshot shown first (an index; −1: the last)."""
+    active = range(len(run.snapshots))[initial_frame]
+    first = run.snapshots[active]
     traces = [_heatmap(run, first), *_data_traces(run), *haloed_line(circles_trace(run.config.sigma)), _samples(first)]
     animated = [0, len(traces) - 1]  # the heatmap and the generated samples
     names = [str(s.iteration) for s in run.snapshots]
@@ -95,12 +97,13 @@ def gan_animation(run: GanRun, *, height: int | None = None) -> go.Figure:
     xmin, xmax, ymin, ymax = (float(v) for v in (run.grid_xs[0], run.grid_xs[-1], run.grid_ys[0], run.grid_ys[-1]))
     fig = go.Figure(data=traces, frames=frames)
     fig.update_layout(
-        title=dict(text=_title(first), font=dict(size=14), x=0.5, xanchor="center", y=0.98, yanchor="top"),
+        title=dict(text=_title(first), font=dict(size=14), x=0.5, xanchor="center", yref="container", y=1,
+                   yanchor="top", pad=dict(t=12)),
         xaxis=dict(range=[xmin, xmax], autorange=False, constrain="domain", showgrid=False, zeroline=False),
         yaxis=dict(range=[ymin, ymax], autorange=False, scaleanchor="x", scaleratio=1, constrain="domain",
                    constraintoward="bottom", showgrid=False, zeroline=False),
         legend=dict(LEGEND_STYLE, orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom"),
-        margin=dict(l=40, r=20, t=100, b=CONTROLS_PAD + 110), height=height or 680, **_controls(names))
+        margin=dict(l=40, r=20, t=100, b=CONTROLS_PAD + 110), height=height or 680, **_controls(names, active))
     return fig
 
 

@@ -238,10 +238,12 @@ def _buckets(regions: Regions, chosen: np.ndarray, color_by: str,
     centre = sums[chosen] / np.diff(regions.offsets)[chosen, None]
     predicted, confidence = _outputs(regions, centre, chosen, reject)
     n_real = regions.linear.shape[1] - (1 if reject else 0)
-    if color_by == "confidence":
+    if color_by == "confidence":  # each bucket in the colour of its regions' mean confidence
         bucket = np.minimum((confidence * CONFIDENCE_BUCKETS).astype(int), CONFIDENCE_BUCKETS - 1)
+        count = np.bincount(bucket, minlength=CONFIDENCE_BUCKETS)
         middles = (np.arange(CONFIDENCE_BUCKETS) + 0.5) / CONFIDENCE_BUCKETS
-        return (bucket, confidence_rgb(middles, n_real),
+        means = np.where(count > 0, np.bincount(bucket, confidence, CONFIDENCE_BUCKETS) / np.maximum(count, 1), middles)
+        return (bucket, confidence_rgb(means, n_real),
                 [f"confidence {b / CONFIDENCE_BUCKETS:.2f}–{(b + 1) / CONFIDENCE_BUCKETS:.2f}"
                  for b in range(CONFIDENCE_BUCKETS)])
     colours = np.array([_hex(c) for c in class_colours(n_real, reject)])
