@@ -1,5 +1,6 @@
 """python -m toyood regions: numbers, JSON, export, flag validation."""
 import json
+import time
 
 import numpy as np
 import pytest
@@ -64,3 +65,69 @@ def test_bad_flags(capsys, argv, message):
 def test_model_directory_that_is_not_a_run(capsys, tmp_path):
     code, _, err = run(capsys, "--model", str(tmp_path))
     assert code == 2 and "not a saved toyood run" in err
+
+
+def one_line_error(capsys, *argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (code, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--init", "--seed", "1e30"], "seed"),
+    (["--init", "--seed", "-1"], "seed"),
+    (["--init", "--seed", str(2**31)], "seed"),
+    (["--init", "--box", "1e-300"], "--box"),
+    (["--init", "--box", "1e300"], "--box"),
+    (["--init", "--box", "1e12"], "--box"),
+    (["--init", "--box", "nan"], "--box"),
+    (["--init", "--box", "inf"], "--box"),
+    (["--init", "--leaky", "nan"], "--leaky"),
+    (["--init", "--hidden", "4096,4096"], "over the limit"),
+    (["--init", "--hidden", "100000,100000"], "over the limit"),
+    (["--init", "--hidden", ",".join(["500"] * 300)], "over the limit"),
+    (["--init", "--hidden", "8,8", "--classes", "100000000"], "over the limit"),
+    (["--init", "--hidden", "8,8", "--export", ""], "--export"),
+    (["--init", "--hidden", "8,8", "--export", "/nonexistent/folder/x.npz"], "no such folder"),
+])
+def test_bad_values_fail_at_once_with_one_line(capsys, argv, message):
+    started = time.perf_counter()
+    assert message in one_line_error(capsys, *argv)
+    assert time.perf_counter() - started < 5
+
+
+def test_export_without_suffix_names_the_file_written(capsys, tmp_path):
+    target = tmp_path / "regions"
+    code, out, _ = run(capsys, "--init", "--hidden", "6,6", "--box", "3", "--export", str(target))
+    assert code == 0 and f"exported to {target}.npz" in out
+    assert (tmp_path / "regions.npz").is_file() and not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["regions.npz"]  # no temporary file left
+
+
+def test_existing_export_is_replaced_only_with_force(capsys, tmp_path):
+    path = tmp_path / "regions.npz"
+    path.write_bytes(b"keep me")
+    assert "--force" in one_line_error(capsys, "--init", "--hidden", "6,6", "--export", str(path))
+    assert path.read_bytes() == b"keep me"
+    code, out, _ = run(capsys, "--init", "--hidden", "6,6", "--box", "3", "--export", str(path), "--force")
+    assert code == 0 and np.load(path)["offsets"][0] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["regions.npz"]
+
+
+def test_export_onto_a_folder_is_refused(capsys, tmp_path):
+    (tmp_path / "out.npz").mkdir()
+    assert "is a folder" in one_line_error(capsys, "--init", "--hidden", "6,6", "--export", str(tmp_path / "out.npz"))
+
+
+def test_json_is_strict_and_unbounded_total_steady_for_huge_boxes(capsys):
+    totals = set()
+    for box in ("1", "100", "10000"):
+        code, out, _ = run(capsys, "--init", "--hidden", "8,8", "--box", box, "--json")
+        assert code == 0
+        line = out.strip().splitlines()[-1]
+        assert "NaN" not in line and "Infinity" not in line
+        numbers = json.loads(line)
+        totals.add(numbers["unbounded_total"])
+    assert len(totals) == 1

@@ -139,7 +139,7 @@ def as_box(box: float | tuple[float, float, float, float]) -> tuple[float, float
         raise ConfigError(f"box must have xmin < xmax and ymin < ymax, got {box}")
     if min(xmax - xmin, ymax - ymin) < 2 * MIN_HALF_WIDTH or max(map(abs, (xmin, xmax, ymin, ymax))) > MAX_COORDINATE:
         raise ConfigError(f"box must have sides of at least {2 * MIN_HALF_WIDTH:g} and coordinates within "
-                          f"±{MAX_COORDINATE:g} (float64 resolution), got {box}")
+                          f"±{MAX_COORDINATE:g} (float64 resolution), got ({', '.join(f'{v:g}' for v in box)})")
     return xmin, xmax, ymin, ymax
 
 
