@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from test_images_benchmark import write_mnist_like
+from test_images_datasets import write_idx_dataset
 from toyood.images.benchmark import BenchConfig, load_bench_data, run_benchmark, train_method
 from toyood.images.distributed import ShardedForward, Workers
 
@@ -43,8 +43,8 @@ def test_a_single_process_forward_is_the_network_itself():
 
 
 def test_two_gloo_processes_give_the_numbers_of_one_process(tmp_path):
-    write_mnist_like(tmp_path / "data" / "mnist", 0, n=300)
-    write_mnist_like(tmp_path / "data" / "fashion-mnist", 1, n=300)
+    write_idx_dataset(tmp_path / "data" / "mnist", n_train=300, n_test=40)
+    write_idx_dataset(tmp_path / "data" / "fashion-mnist", n_train=30, n_test=48)  # other images than MNIST
     # 300 rows: batches of 128 + 128 OOD, and a last one of 44 + 128 split unevenly between the processes
     flags = ["--dataset", "mnist", "--methods", "ceda", "--data-dir", str(tmp_path / "data"), "--n-train", "300",
              "--n-test", "16", "--epochs", "2", "--device", "cpu", "--threads", "1", "--json"]
@@ -79,7 +79,7 @@ def train_in_group(rank: int, world: int, rendezvous: str, data_dir: str, method
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     try:
-        config = BenchConfig(dataset="mnist", methods=(method,), data_dir=data_dir, n_train=300, n_test=16,
+        config = BenchConfig(dataset="mnist", methods=(method,), data_dir=data_dir, n_train=200, n_test=16,
                              epochs=2, device="cpu")
         model, result = train_method(config, method, load_bench_data(config), workers=Workers(rank, world,
                                                                                                torch.device("cpu")))
@@ -94,11 +94,11 @@ def test_two_processes_train_like_one(tmp_path, method):
     """ACET attacks each process's share of the OOD rows inside a step; the reject class puts the
     OOD rows in their own class. Both train as in one process (the first epoch to rounding; after it
     ACET's signed PGD steps amplify rounding differences, as a different batch size would)."""
-    write_mnist_like(tmp_path / "data" / "mnist", 0, n=300)
+    write_idx_dataset(tmp_path / "data" / "mnist", n_train=200, n_test=40)  # steps of 128 and 72 rows
     out = tmp_path / "rank0.pt"
     mp.start_processes(train_in_group, args=(2, str(tmp_path / "rendezvous"), str(tmp_path / "data"), method,
                                              str(out)), nprocs=2, start_method="spawn")
-    config = BenchConfig(dataset="mnist", methods=(method,), data_dir=str(tmp_path / "data"), n_train=300,
+    config = BenchConfig(dataset="mnist", methods=(method,), data_dir=str(tmp_path / "data"), n_train=200,
                          n_test=16, epochs=2, device="cpu")
     model, single = train_method(config, method, load_bench_data(config))
     shared = torch.load(out)

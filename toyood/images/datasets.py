@@ -16,7 +16,7 @@ Where files are looked for, in this order: the ``data_dir`` argument, the ``TOYO
 environment variable, the cache ``~/.cache/toyood`` (where downloads go unless a data dir is given);
 under each, the official folder names and torchvision's layouts (``MNIST/raw``,
 ``FashionMNIST/raw``, ``EMNIST/raw``, ``cifar-10-batches-py``, ``svhn``, ...). Debian's
-``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``) is found too. idx files
+``dataset-fashion-mnist`` package is found too (``SYSTEM_DATA_DIRS``). idx files
 placed directly in a data directory are read as MNIST.
 
 Nothing is downloaded unless asked (``download=True``); downloads use the official URLs and are
