@@ -1,0 +1,199 @@
+"""The proof, drawn: Hein et al.'s Thm 3.1 along one ray α·x of the shared model — the regions the ray
+crosses (exact, ``toyood.ray``), the logits, the top-two gap and the softmax along it; Thm 3.2's
+contrast for the RBF net. The point x is the Far away page's (``point`` in the link)."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ui
+from toyood.appstate import BOXES, COLOURINGS, SMALL_NET
+from toyood.appstate import point as checked_point
+from toyood.plots import toy as toy_plots
+from toyood.plots.ray import proof_panels
+from toyood.ray import RayProfile, ray_profile, region_crossings
+
+VIEW_BOXES = (*BOXES, 500, 1000, 2000, 5000)  # map half-widths: the Linear regions page's boxes, then wider
+RBF_RESOLUTION = 200
+MIN_ALPHA_VIEW = 1.5  # the curves reach past x itself (α = 1)
+COLOUR_BAR_PAD = 40  # px between the map and its colour bar: the bar's title clears the x tick labels
+LAST_ROW_STYLE = "background-color: rgba(255, 208, 0, 0.35)"  # the gold of the last region (toyood.plots.ray)
+COLOUR_LABELS = {"region": "each region its own colour", "confidence": "confidence", "class": "predicted class"}
+POINT_HELP = "The point x = (x₁, x₂): the ray α·x, α ≥ 0, passes x at α = 1. Shared with the Far away page."
+INTRO = ("Walk out from the origin along α·x. A ReLU net is affine on each linear region, the ray crosses finitely "
+         "many of them and never leaves the last, unbounded one; there the logits are f(α·x) = α·Vx + a, the gap "
+         "between the top two grows linearly in α and the softmax saturates: confidence → 1 (Hein et al. Thm 3.1, "
+         "panels (a)–(d)). The RBF network is the contrast: every logit → 0, so the confidence → 1/K (Thm 3.2).")
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _profile(config, point: tuple[float, float], _run) -> RayProfile:
+    with ui.torch_threads():
+        profile = ray_profile(_run.model, np.array(point))
+        if profile.alpha_view < MIN_ALPHA_VIEW:  # an RBF net's view ends where its bumps have decayed
+            profile = ray_profile(_run.model, np.array(point), alpha_view=MIN_ALPHA_VIEW)
+    return profile
+
+
+def profile_of(result: ui.ToyResult, point: tuple[float, float]) -> RayProfile:
+    """The exact ray profile of the trained model through ``point`` (cached per config and point)."""
+    return _profile(result.run.config, point, result.run)
+
+
+def point_input(column, label: str, index: int) -> tuple[float, str | None]:
+    """One coordinate of x as a number input; the point is stored only when valid (``appstate.point``:
+    finite, |coordinate| ≤ 1000, not the origin). Returns the value shown and the problem, if any."""
+    def stored(value: float) -> tuple[float, float]:
+        new = list(ui.state().point)
+        new[index] = float(value)
+        return checked_point(f"{new[0]!r},{new[1]!r}")
+
+    suffix = f":proof-{index}"
+    try:
+        value = ui.widget("point", lambda key: column.number_input(label, key=key, step=1.0, width=140,
+                                                                   help=POINT_HELP),
+                          shown=lambda v: v[index], stored=stored, suffix=suffix)[index]
+    except ValueError as error:
+        return st.session_state[f"{ui.WIDGET_PREFIX}point{suffix}"], str(error)
+    return value, None
+
+
+def controls() -> tuple[str, bool, bool]:
+    """The point, the method (compare mode), the map colouring, the log-α axis and the small net;
+    stops the page with an error when the point is not valid. Returns method, log axis, small net."""
+    current = ui.state()
+    row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")
+    (x1, problem1), (x2, problem2) = point_input(row, "x₁", 0), point_input(row, "x₂", 1)
+    if current.compare and current.methods:
+        first = current.methods[0]
+        ui.widget("focus", lambda key: row.selectbox("Net of", current.methods, key=key, width=260,
+                                                     format_func=ui.method_label),
+                  shown=lambda v: v if v in current.methods else first, stored=lambda v: None if v == first else v,
+                  options=current.methods)
+    method = ui.state().regions_method() if current.methods else None
+    if method not in ("rbf", "dismax", None):
+        ui.widget("colour", lambda key: row.segmented_control("Map colour", COLOURINGS, key=key, required=True,
+                                                              format_func=COLOUR_LABELS.get))
+    log_x = row.toggle("Logarithmic α axis", key="proof:log-alpha",
+                       help="The α axis of panels (b)–(d) on a log scale (not part of the link).")
+    small = ui.widget("small_net", lambda key: st.toggle(
+        f"A small {'×'.join(map(str, SMALL_NET))} net with the same settings instead", key=key,
+        help="As on the Linear regions page: the Playground's net crosses hundreds of regions and takes a while to "
+             "enumerate; a 2×32 net crosses a few dozen and is instant."))
+    if problem1 or problem2:
+        problems = "; ".join(dict.fromkeys(p for p in (problem1, problem2) if p))
+        st.error(f"**x = ({x1:g}, {x2:g}) cannot be used:** {problems}.")
+        st.stop()
+    return method, log_x, small
+
+
+def view_half(profile: RayProfile) -> float:
+    """Half-width of the map: holds x and the ray a bit past its last breakpoint (RBF: its view)."""
+    reach = profile.alpha_view if profile.last_start is None else 1.3 * profile.last_start
+    needed = 1.15 * float(np.abs(profile.x).max()) * max(1.0, reach)
+    return float(next((box for box in VIEW_BOXES if box >= needed), VIEW_BOXES[-1]))
+
+
+def confidence_background(result: ui.ToyResult, half: float) -> list:
+    """The confidence map over [−half, half]² with the training data, as traces under the ray."""
+    data = result.run.data
+    fig = toy_plots.confidence_figure(ui.grid(result, half, RBF_RESOLUTION), x_train=data.x_train,
+                                      y_train=data.y_train, sigma=result.run.config.sigma)
+    return list(fig.data)
+
+
+def background(result: ui.ToyResult, profile: RayProfile, half: float):
+    """The traces under the ray and the regions to outline: the exact region map when the net is
+    piecewise affine and small enough, else the confidence map (and no regions)."""
+    config = result.run.config
+    if profile.pieces is None:
+        return confidence_background(result, half), None
+    if sum(config.hidden) > ui.MAX_REGION_NEURONS:
+        st.info(f"This net has more than {ui.MAX_REGION_NEURONS:,} hidden neurons: its regions are not enumerated "
+                "here, so the ray is drawn over the confidence map (the table below is exact all the same).")
+        return confidence_background(result, half), None
+    regions = ui.linear_regions(result, half)
+    if regions is None:
+        return confidence_background(result, half), None
+    colour = "region" if config.method_object().head == "dismax" else ui.state().colour
+    with st.spinner("Drawing the regions …"):
+        traces = ui.region_map(result, regions, half, colour).data
+    # every unbounded region's red outline would bury the one that matters: the last region, in gold
+    return [trace for trace in traces if getattr(trace, "legendgroup", None) != "unbounded"], regions
+
+
+def summary(profile: RayProfile) -> None:
+    """The proof's numbers: regions crossed, where the last one starts, the threshold α, the limit."""
+    numbers = st.container(horizontal=True, gap="medium")
+    if profile.pieces is not None:
+        numbers.metric("Regions crossed", f"{len(profile.pieces):,}", width="content",
+                       help="Linear regions (activation patterns) the ray α·x, α ≥ 0, passes through.")
+        numbers.metric("Last region from α =", f"{profile.last_start:.4g}", width="content",
+                       help="From here on the ray never leaves its last, unbounded region (Lemma 3.1).")
+    reached = profile.alpha_threshold
+    numbers.metric(f"Confidence ≥ {profile.threshold:g} from α =", f"{reached:.4g}" if np.isfinite(reached)
+                   else "never", width="content", help="The first α at which the confidence reaches the threshold.")
+    numbers.metric("Limit confidence (α → ∞)", f"{profile.limit_confidence:.4g}", width="content")
+
+
+def crossings_table(profile: RayProfile) -> None:
+    """The regions the ray crosses, in order, with the α at which it enters and leaves each; the
+    last, unbounded one highlighted."""
+    table = pd.DataFrame(region_crossings(profile.pieces))
+    table = table[["region", "enters at α", "leaves at α", "active neurons", "unbounded", "pattern"]]
+    table = table.rename(columns={"pattern": "pattern (hex)"})
+
+    def highlight(row: pd.Series) -> list[str]:
+        return [LAST_ROW_STYLE if row["unbounded"] else ""] * len(row)
+
+    alpha = lambda v: "∞" if np.isinf(v) else f"{v:.6g}"  # noqa: E731
+    styler = table.style.apply(highlight, axis=1).format({"enters at α": alpha, "leaves at α": alpha})
+    widths = {"region": 56, "enters at α": 96, "leaves at α": 96, "active neurons": 104, "unbounded": 80}
+    st.dataframe(styler, hide_index=True, key="crossings", height=min(36 + 35 * len(table), 420),
+                 column_config={name: st.column_config.Column(width=width) for name, width in widths.items()})
+    st.caption("Exact, from the activation patterns: along α·x every pre-activation is affine in α, and the ray "
+               "enters a new region where one of them changes sign. Highlighted: the last region, which the ray "
+               "never leaves (Lemma 3.1).")
+
+
+def _lower_colour_bar(trace) -> None:
+    if trace.type == "heatmap":
+        trace.update(colorbar_ypad=COLOUR_BAR_PAD)
+    elif trace.type in ("scatter", "scattergl") and trace.marker.showscale:
+        trace.update(marker_colorbar_ypad=COLOUR_BAR_PAD)
+
+
+def draw(profile: RayProfile, result: ui.ToyResult, log_x: bool) -> None:
+    """Panel (a) and the crossings beside panels (b)–(d) (stacked, so their α axes line up)."""
+    half = view_half(profile)
+    traces, regions = background(result, profile, half)
+    panels = proof_panels(profile, traces, regions, (-half, half, -half, half), log_x,
+                          ui.class_names(result.run.config))
+    panels["path"].figure.for_each_trace(_lower_colour_bar)
+    method = result.run.config.method
+    row = ui.map_row()
+    left, right = row.container(width=ui.MAP_WIDTH), row.container(width=ui.MAP_WIDTH)
+    ui.map_chart(left, panels["path"].figure, "proof-path", f"proof-path-{method}")
+    left.caption(panels["path"].caption)
+    with left:
+        if profile.pieces is not None:
+            st.markdown("**The regions the ray crosses**")
+            crossings_table(profile)
+        else:
+            st.info("The RBF network is not piecewise affine: there are no linear regions for the ray to cross, "
+                    "and nothing grows linearly far away (Thm 3.2).")
+    for name in ("logits", "gap", "confidence"):
+        ui.chart(right, panels[name].figure, f"proof-{name}", f"proof-{name}-{method}")
+        right.caption(panels[name].caption)
+
+
+st.title("The proof, drawn")
+st.caption(INTRO)
+method, log_x, small = controls()
+configs = ui.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
+result = ui.trained_or_stop(configs)[method]
+point = ui.state().point
+profile = profile_of(result, point)
+st.caption(f"{ui.run_label(result.run.config)} on a {'×'.join(map(str, result.run.config.hidden))} net, "
+           f"x = ({point[0]:g}, {point[1]:g}).")
+summary(profile)
+draw(profile, result, log_x)
