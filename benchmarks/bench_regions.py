@@ -1,19 +1,28 @@
 """Benchmark: exact linear regions of a random 2→h→h→2 ReLU net (PyTorch default init) in [−50, 50]².
 
-Runs a straightforward baseline — a vectorised numpy cutter that goes layer by layer, neuron by
-neuron, over ragged polygon arrays, with each cell's exact affine pre-activation maps — side by side
-with ``toyood.regions.enumerate_regions`` and checks both give the same region count and total area.
-Then a scaling curve over widths and the time/size of the region-map figure.
+Side by side, in one process, on one thread:
 
-    python benchmarks/bench_regions.py            # full: width 500 (~500,000 regions), curve to 1000
-    python benchmarks/bench_regions.py --quick    # width 200, curve to 250
+- ``enumerate_regions`` (this checkout), with the time of each of its phases;
+- the same function at an older git revision (``--old REV``, default the first regions commit);
+- a plain vectorised numpy cutter (``baseline_regions``): per layer, every cell gets its exact affine
+  pre-activation maps, and is split by all of its crossing lines, one after the other (the k-th line
+  of every cell in round k), over ragged polygon arrays; no vertex sharing, no half-edge structure.
 
-Timings on a shared machine vary; each timing is the best of ``--repeat`` runs (wall clock), with
-the process CPU time of that run beside it.
+All three must give the same region count and tile the box. Then a scaling curve over widths.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_regions.py            # width 500 (~500,000 regions)
+    OMP_NUM_THREADS=1 python benchmarks/bench_regions.py --quick    # width 200
+
+Each timing is the best of ``--repeat`` runs (wall clock) with the process CPU time beside it and the
+load average of the machine at that moment: on a shared machine both vary.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,10 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import toyood.regions as regions_module
+from toyood.regions import enumerate_regions
 
-from toyood.plots.regions import region_map_figure  # noqa: E402
-from toyood.regions import enumerate_regions  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_REGIONS_COMMIT = "5024ff6"
+PHASES = ("_split_cells", "_cutting_pairs", "_chord_ends", "_edge_crossings", "_boundary_rings", "_chords",
+          "_chord_crossings", "_faces", "_face_bits", "_assemble", "_next_values", "_TiledValues", "_extend",
+          "_concat_bits", "_fit_affine", "_recession", "_far_strips", "direction_arcs", "_shoelace")
 
 
 def default_init_layers(widths, seed: int = 0, n_classes: int = 2):
@@ -36,28 +49,47 @@ def default_init_layers(widths, seed: int = 0, n_classes: int = 2):
 
 
 def baseline_regions(layers, half_width: float) -> tuple[int, float]:
-    """(number of regions, total area) by cutting every polygon by one neuron at a time.
+    """(number of regions, total area): every cell split by all of its crossing lines, layer by layer.
 
-    Per layer, each current polygon gets its cell's exact affine map of the layer's pre-activations
-    (from the activation pattern at its centroid); then for each neuron the polygons whose corner
-    values change sign are split in two. No vertex sharing, no batching of cuts per cell."""
-    corners = half_width * np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
-    points, start = corners, np.array([0, 4])
-    tol = 1e-13
-    for depth, (weight, bias) in enumerate(layers[:-1]):
+    Per layer, each cell gets its exact affine map of the layer's pre-activations (from the
+    activation pattern at its centroid); the (cell, neuron) pairs whose corner values change sign are
+    its crossing lines; in round k every piece is split by the k-th crossing line of its cell."""
+    points = half_width * np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    start = np.array([0, 4])
+    for depth in range(len(layers) - 1):
         linear, offset = _cell_maps(layers[:depth + 1], points, start)
-        scale = np.abs(linear).sum(axis=2) * 2 * half_width + np.abs(offset)
+        limit = 1e-13 * (np.abs(linear).sum(axis=2) * half_width + np.abs(offset))
+        cell_neuron = _crossing_lines(points, start, linear, offset, limit)
+        first = np.searchsorted(cell_neuron[:, 0], np.arange(len(start) - 1))
+        count = np.searchsorted(cell_neuron[:, 0], np.arange(len(start) - 1), side="right") - first
         cell = np.arange(len(start) - 1)
-        for neuron in range(weight.shape[0]):
-            size = np.diff(start)
-            owner = np.repeat(cell, size)
-            value = (points * linear[owner, neuron]).sum(1) + offset[owner, neuron]
-            limit = tol * scale[owner, neuron]
-            sign = (value > limit).astype(np.int8) - (value < -limit)
+        for k in range(count.max(initial=0)):
+            owner = np.repeat(cell, np.diff(start))
+            has = count[owner] > k
+            neuron = cell_neuron[np.minimum(first[owner] + k, len(cell_neuron) - 1), 1]
+            value = np.where(has, (points * linear[owner, neuron]).sum(1) + offset[owner, neuron], 0.0)
+            bound = np.where(has, limit[owner, neuron], 1.0)
+            sign = (value > bound).astype(np.int8) - (value < -bound)
             mixed = (np.maximum.reduceat(sign, start[:-1]) > 0) & (np.minimum.reduceat(sign, start[:-1]) < 0)
             if mixed.any():
                 points, start, cell = _split(points, start, cell, value, sign, mixed)
     return len(start) - 1, float(_areas(points, start).sum())
+
+
+def _crossing_lines(points, start, linear, offset, limit, chunk: int = 20000) -> np.ndarray:
+    """(cell, neuron) rows, sorted, of the neurons with both signs at the corners of a cell."""
+    rows = []
+    for lo in range(0, len(start) - 1, chunk):
+        hi = min(lo + chunk, len(start) - 1)
+        size = np.diff(start[lo:hi + 1])
+        owner = np.repeat(np.arange(lo, hi), size)
+        corners = points[start[lo]:start[hi]]
+        value = np.einsum("vd,vnd->vn", corners, linear[owner]) + offset[owner]
+        above = np.maximum.reduceat(value - limit[owner], start[lo:hi] - start[lo]) > 0
+        below = np.minimum.reduceat(value + limit[owner], start[lo:hi] - start[lo]) < 0
+        cell, neuron = np.nonzero(above & below)
+        rows.append(np.stack([cell + lo, neuron], 1))
+    return np.concatenate(rows)
 
 
 def _cell_maps(layers, points, start):
@@ -116,49 +148,111 @@ def _areas(points, start):
     return 0.5 * np.add.reduceat(cross, start[:-1])
 
 
+def enumerate_regions_at(revision: str):
+    """``enumerate_regions`` of toyood/regions.py at a git revision (imported beside this checkout's
+    package, so it uses today's far-field module)."""
+    source = subprocess.run(["git", "show", f"{revision}:toyood/regions.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    spec = importlib.util.spec_from_loader(f"toyood._regions_{revision}", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "toyood"
+    sys.modules[spec.name] = module
+    exec(compile(source, f"{revision}:toyood/regions.py", "exec"), module.__dict__)
+    return module.enumerate_regions
+
+
 def timed(function, *args, repeat: int = 1):
     best = None
     for _ in range(repeat):
+        load = os.getloadavg()[0]
         wall, cpu = time.perf_counter(), time.process_time()
         result = function(*args)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if best is None or wall < best[1]:
-            best = (result, wall, cpu)
+            best = (result, wall, cpu, load)
+    return best
+
+
+def phase_times(layers, box: float, repeat: int) -> dict[str, float]:
+    """Best CPU seconds of each phase of ``enumerate_regions``: the functions in ``PHASES``, each
+    counted once (not again inside another phase); the two drivers of a layer, ``_split_cells`` and
+    ``_next_values``, count only their own time besides the phases they call."""
+    containers = ("_split_cells", "_next_values")
+    best, totals, active = {}, {}, []
+
+    def wrap(name, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            started = time.process_time()
+            active.append(name)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                active.pop()
+                if all(outer in containers for outer in active):
+                    seconds = time.process_time() - started
+                    totals[name] = totals.get(name, 0.0) + seconds
+                    if active:
+                        totals[active[-1]] = totals.get(active[-1], 0.0) - seconds
+        return wrapper
+
+    originals = {name: getattr(regions_module, name) for name in PHASES}
+    try:
+        for name, function in originals.items():
+            setattr(regions_module, name, wrap(name, function))
+        for _ in range(repeat):
+            totals.clear()
+            regions_module.enumerate_regions(layers, box)
+            for name, seconds in totals.items():
+                best[name] = min(best.get(name, np.inf), seconds)
+    finally:
+        for name, function in originals.items():
+            setattr(regions_module, name, function)
     return best
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="width 200 and a short scaling curve")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per timing (best is reported)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is reported)")
     parser.add_argument("--box", type=float, default=50.0)
+    parser.add_argument("--old", default=FIRST_REGIONS_COMMIT, help="git revision of the old enumerate_regions")
     args = parser.parse_args(argv)
+    torch.set_num_threads(1)
     width = 200 if args.quick else 500
     widths = (50, 100, 250) if args.quick else (50, 100, 250, 500, 1000)
     layers = default_init_layers((width, width))
-    enumerate_regions(default_init_layers((20, 20)), args.box)  # warm-up (imports, BLAS threads)
+    old_enumerate = enumerate_regions_at(args.old)
+    for function in (enumerate_regions, old_enumerate, baseline_regions):  # warm-up: imports, BLAS
+        function(default_init_layers((20, 20)), args.box)
 
-    print(f"2→{width}→{width}→2, PyTorch default init seed 0, box [−{args.box:g}, {args.box:g}]²")
-    regions, ours, ours_cpu = timed(enumerate_regions, layers, args.box, repeat=args.repeat)
-    (count, area), base, base_cpu = timed(baseline_regions, layers, args.box, repeat=1)
+    print(f"2→{width}→{width}→2, PyTorch default init seed 0, box [−{args.box:g}, {args.box:g}]², "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, torch threads 1")
+    regions, ours, ours_cpu, ours_load = timed(enumerate_regions, layers, args.box, repeat=args.repeat)
+    old, old_s, old_cpu, old_load = timed(old_enumerate, layers, args.box, repeat=max(1, args.repeat - 1))
+    (count, area), base, base_cpu, base_load = timed(baseline_regions, layers, args.box)
     box_area = (2 * args.box) ** 2
-    print(f"  enumerate_regions: {len(regions):>9,} regions  {ours:7.2f} s (cpu {ours_cpu:.2f} s)  "
-          f"area rel. error {abs(regions.areas.sum() / box_area - 1):.1e}")
-    print(f"  baseline cutter:   {count:>9,} regions  {base:7.2f} s (cpu {base_cpu:.2f} s)  "
-          f"area rel. error {abs(area / box_area - 1):.1e}")
-    print(f"  speed-up {base / ours:.1f}×; same count: {count == len(regions)}")
+    rows = [("enumerate_regions (now)", len(regions), ours, ours_cpu, ours_load, regions.areas.sum()),
+            (f"enumerate_regions ({args.old})", len(old), old_s, old_cpu, old_load, old.areas.sum()),
+            ("vectorised baseline", count, base, base_cpu, base_load, area)]
+    for name, n, wall, cpu, load, total in rows:
+        print(f"  {name:<28} {n:>9,} regions  {wall:7.2f} s (cpu {cpu:6.2f} s, load {load:4.2f})  "
+              f"{base / wall:5.1f}× baseline  area rel. error {abs(total / box_area - 1):.1e}")
+    print(f"  now vs {args.old}: {old_s / ours:.1f}× faster; same counts: {count == len(regions) == len(old)}")
+
+    print("phases of enumerate_regions (best CPU s of each):")
+    phases = phase_times(layers, args.box, args.repeat)
+    for name, seconds in sorted(phases.items(), key=lambda item: -item[1]):
+        print(f"  {name:<18} {seconds:6.3f}")
+    print(f"  {'sum':<18} {sum(phases.values()):6.3f}")
 
     print("scaling (2 hidden layers of width w):")
-    print(f"  {'w':>5} {'regions':>10} {'ours s':>8} {'baseline s':>11}")
+    print(f"  {'w':>5} {'regions':>10} {'now s':>8} {'baseline s':>11} {'load':>5}")
     for w in widths:
         net = default_init_layers((w, w))
-        result, seconds, _ = timed(enumerate_regions, net, args.box, repeat=args.repeat)
+        result, seconds, _, load = timed(enumerate_regions, net, args.box, repeat=args.repeat)
         base_s = "skipped" if w > 500 else f"{timed(baseline_regions, net, args.box)[1]:.2f}"
-        print(f"  {w:>5} {len(result):>10,} {seconds:>8.2f} {base_s:>11}")
-
-    figure, seconds, _ = timed(region_map_figure, regions, repeat=args.repeat)
-    size = len(figure.to_json())
-    print(f"region-map figure ({len(regions):,} regions): {seconds:.2f} s, {size / 1e6:.2f} MB JSON")
+        print(f"  {w:>5} {len(result):>10,} {seconds:>8.2f} {base_s:>11} {load:5.2f}")
     return 0
 
 

@@ -221,7 +221,7 @@ def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope:
     vertices = xy[ring]
     areas = _shoelace(vertices, start)
     _check_tiling(vertices, areas, box)
-    linear, offset_map = _fit_affine(xy, ring, start, values.z)
+    linear, offset_map = _fit_affine(vertices, ring, start, values.z)
     unbounded, recession = _recession(layers, negative_slope, patterns, vertices, start, box, gtol)
     limit_class, limit_unique = _limit_classes(linear, recession, unbounded)
     report(0.97, "the far field")
@@ -362,17 +362,19 @@ class _TiledValues:
         self.affine = np.stack([(slope_of * column) @ self.weight_t for column in (w1[:, 0], w1[:, 1], b1)], 1)
         self.affine[:, 2] += bias
         self.crossing = ~(positive | negative)
+        self.extended = np.concatenate([self.ordered, np.ones((len(points), 1))], axis=1)
+        self.first_t = np.concatenate([w1, b1[:, None]], axis=1).T
         self.position = np.empty(len(points), np.int64)
         self.position[self.order] = np.arange(len(points))
         self._first_pass(tol, next_layer, step)
 
     def _tile(self, t: int, neurons=slice(None)) -> np.ndarray:
-        """z at the points of tile ``t`` (in tile order) for the chosen neurons."""
-        (w1, b1), lines = self.first_layer, np.flatnonzero(self.crossing[t])
-        x = self.ordered[self.starts[t]:self.starts[t + 1]]
-        h = _act(x @ w1[lines].T + b1[lines], self.slope)
-        affine = self.affine[t][:, neurons]
-        return h @ self.weight_t[lines][:, neurons] + x @ affine[:2] + affine[2]
+        """z at the points of tile ``t`` (in tile order) for the chosen neurons: [act of the crossing
+        lines, x, y, 1] @ [their weights; the tile's affine map], one product."""
+        lines = np.flatnonzero(self.crossing[t])
+        x = self.extended[self.starts[t]:self.starts[t + 1]]
+        h = _act(x @ self.first_t[:, lines], self.slope)
+        return np.concatenate([h, x], axis=1) @ np.concatenate([self.weight_t[lines], self.affine[t]])[:, neurons]
 
     def _first_pass(self, tol, next_layer, step) -> None:
         n_vert, n_neurons = len(self.order), self.weight_t.shape[1]
@@ -446,7 +448,8 @@ class _Split:
     (old vertex rep_index[i, t]), inside old cell ``new_cell[i]``, whose ring has that old vertex at
     position rep_rank[i, t]. Faces: ``ring``/``start`` (vertex ids), old cell ``parent``, packed layer
     ``bits``. ``cut_cell``/``cut_neuron``: the (cell, neuron) pairs that cut, sorted by cell; the
-    neuron's values at the corners of the cell are ``value[block[pair]:]``, in ring order."""
+    neuron's values at the corners of the cell are ``value[block[pair]:]``, in ring order. The first
+    ``edge_vertices`` new vertices are edge crossings, whose bending neurons are ``edge_bends``."""
 
     new_xy: np.ndarray
     rep_index: np.ndarray
@@ -461,6 +464,8 @@ class _Split:
     cut_neuron: np.ndarray
     value: np.ndarray
     block: np.ndarray
+    edge_vertices: int
+    edge_bends: _Bends
 
 
 def _split_cells(xy, ring, start, values, tol, gtol, first_layer, step=lambda fraction, text: None) -> _Split:
@@ -474,7 +479,7 @@ def _split_cells(xy, ring, start, values, tol, gtol, first_layer, step=lambda fr
         none = np.zeros(0, np.int64)
         return _Split(np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros((0, 4), np.int64), np.zeros((0, 4)),
                       none, ring, start, np.arange(len(start) - 1), pairs.positive, pairs.cell, pairs.neuron,
-                      np.zeros(0), none)
+                      np.zeros(0), none, 0, _Bends(none, none, np.zeros(0), np.zeros((0, 2))))
     step(0.35, f"where {len(pairs.cell):,} cuts meet their cells' edges")
     ends = _chord_ends(values, ring, start, pairs)
     edge = _edge_crossings(xy, ends, gtol)
@@ -606,13 +611,25 @@ def _sign_changes(sign, following, pair, block, count) -> tuple[np.ndarray, np.n
 class _EdgeVertices(NamedTuple):
     """The vertices after adding the edge crossings (``xy``; new vertex i comes from event
     ``source[i]``). Per event: its ``event_vertex``, that vertex's ``event_position`` on the cell's
-    ring (corner rank + fraction of the edge) and its ``event_weight`` on the event's two corners."""
+    ring (corner rank + fraction of the edge) and its ``event_weight`` on the event's two corners.
+    ``bends``: the neurons that change sign along each new vertex's edge (see ``_Bends``)."""
 
     xy: np.ndarray
     source: np.ndarray
     event_vertex: np.ndarray
     event_position: np.ndarray
     event_weight: np.ndarray
+    bends: "_Bends"
+
+
+class _Bends(NamedTuple):
+    """New vertex ``vertex`` lies at fraction ``t`` of an edge along which ``neuron`` goes from
+    ``values[:, 0]`` to ``values[:, 1]`` (both signs): the neurons that bend between its two corners."""
+
+    vertex: np.ndarray
+    neuron: np.ndarray
+    t: np.ndarray
+    values: np.ndarray
 
 
 def _edge_crossings(xy, ends: _Ends, gtol) -> _EdgeVertices:
@@ -641,7 +658,18 @@ def _edge_crossings(xy, ends: _Ends, gtol) -> _EdgeVertices:
     position = ends.rank.astype(np.float64)
     position[edge_events] += np.where(a[edge_events] == lo[edge_events], t[crossing_of], 1 - t[crossing_of])
     return _EdgeVertices(np.concatenate([xy, xy[c_lo[new]] + t[new, None] * (xy[c_hi[new]] - xy[c_lo[new]])]),
-                         source[new], event_vertex, position, weight)
+                         source[new], event_vertex, position, weight,
+                         _edge_bends(c_lo * n_vert + c_hi, new, t, ends.neuron[source], np.stack([z_lo, z_hi], 1)))
+
+
+def _edge_bends(edge, new, t, neuron, values) -> _Bends:
+    """For each new edge vertex (crossing ``new[i]``) every crossing on the same edge (``edge``:
+    sorted ids of the crossings' edges): only those neurons change sign between its two corners."""
+    group = _run_starts(edge)
+    group_of = np.searchsorted(group, new, side="right") - 1
+    vertex, rank = _rank_within_segments(np.diff(group)[group_of])
+    crossing = group[group_of[vertex]] + rank
+    return _Bends(vertex, neuron[crossing], t[new[vertex]], values[crossing])
 
 
 def _merge_along_edges(n_vert, lo, hi, t, length, gtol) -> tuple[np.ndarray, np.ndarray]:
@@ -846,15 +874,15 @@ def _chord_links(boundary: _Boundary, chords: _Chords, inner: _Inner) -> _Links:
 
 def _generic_rings(boundary: _Boundary, inner: _Inner, links: _Links) -> np.ndarray:
     """Per boundary ring: at most one chord ends at each of its vertices, each chord runs from its
-    own down to its own up end, and each crossing vertex is on exactly two chords."""
-    n_vert = len(inner.xy)
-    chord = inner.entry_chord
+    own down to its own up end, and every other vertex along a chord is a new crossing vertex on
+    exactly two chords (none merged into another vertex)."""
+    chord, vertex = inner.entry_chord, inner.entry_vertex
     ring = links.ring[chord]
-    key = ring * n_vert + inner.entry_vertex
-    _, inverse, count = np.unique(key, return_inverse=True, return_counts=True)
     index = np.arange(len(chord))
-    is_end = (index == links.first[chord]) | (index == links.last[chord])
-    bad_entry = count[inverse] != np.where(is_end, 1, 2)
+    interior = (index != links.first[chord]) & (index != links.last[chord])
+    first_crossing = len(inner.xy) - len(inner.chord)
+    count = np.bincount(vertex[interior], minlength=len(inner.xy))
+    bad_entry = interior & ((vertex < first_crossing) | (count[vertex] != 2))
     bad_chord = ((links.last - links.first < 1) | (inner.entry_vertex[links.first] != boundary.vertex[links.down_entry])
                  | (inner.entry_vertex[links.last] != boundary.vertex[links.up_entry]))
     generic = np.ones(len(boundary.start) - 1, bool)
@@ -1036,7 +1064,8 @@ def _assemble(ring, start, pairs: _Pairs, ends: _Ends, edge: _EdgeVertices, chor
                   ring=np.concatenate([uncut_ring, faces.ring]), start=np.r_[uncut_start[:-1], len(uncut_ring) + faces.start],
                   parent=np.concatenate([uncut_cells, faces.cell]),
                   bits=np.concatenate([pairs.positive[uncut_cells], bits]), cut_cell=pairs.cell,
-                  cut_neuron=pairs.neuron, value=ends.value, block=ends.block)
+                  cut_neuron=pairs.neuron, value=ends.value, block=ends.block,
+                  edge_vertices=len(edge.source), edge_bends=edge.bends)
 
 
 def _chord_events(signs: list[int]) -> tuple[int, int]:
@@ -1166,17 +1195,26 @@ def _shoelace(vertices: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 def _extend(next_old, split: _Split, next_weight, negative_slope) -> np.ndarray:
     """Next layer's pre-activations at the new vertices: the convex combination of the old vertices'
-    values, corrected for the neurons of the cell that bend between those old vertices."""
+    values, corrected for the neurons that bend between those old vertices: for an edge crossing the
+    neurons crossing that edge, for a chord crossing every neuron cutting its cell."""
     idx, w = split.rep_index, split.rep_weight
     base = np.einsum("nt,ntk->nk", w, next_old[idx])
-    first = np.searchsorted(split.cut_cell, split.new_cell)
-    vertex, rank = _rank_within_segments(np.searchsorted(split.cut_cell, split.new_cell, side="right") - first)
+    bends, t = split.edge_bends, split.edge_bends.t
+    low, high = bends.values[:, 0], bends.values[:, 1]
+    edge_coefficient = (_act((1 - t) * low + t * high, negative_slope)
+                        - (1 - t) * _act(low, negative_slope) - t * _act(high, negative_slope))
+    chord_vertex = np.arange(split.edge_vertices, len(split.new_cell))
+    first = np.searchsorted(split.cut_cell, split.new_cell[chord_vertex])
+    vertex, rank = _rank_within_segments(np.searchsorted(split.cut_cell, split.new_cell[chord_vertex], side="right") - first)
     pair = first[vertex] + rank
+    vertex = chord_vertex[vertex]
     values = split.value[split.block[pair][:, None] + split.rep_rank[vertex]]
     weights = w[vertex]
     coefficient = (_act(np.einsum("nt,nt->n", weights, values), negative_slope)
                    - np.einsum("nt,nt->n", weights, _act(values, negative_slope)))
-    bend = sparse.csr_matrix((coefficient, (vertex, split.cut_neuron[pair])), shape=(len(idx), next_weight.shape[1]))
+    bend = sparse.csr_matrix((np.concatenate([edge_coefficient, coefficient]),
+                              (np.concatenate([bends.vertex, vertex]), np.concatenate([bends.neuron, split.cut_neuron[pair]]))),
+                             shape=(len(idx), next_weight.shape[1]))
     return base + bend @ _transposed(next_weight)
 
 
@@ -1198,20 +1236,16 @@ def _concat_bits(layer_bits: list[np.ndarray], widths: list[int], n_regions: int
     return out
 
 
-def _fit_affine(xy, ring, start, logits) -> tuple[np.ndarray, np.ndarray]:
-    """Affine map of each region from its logits at three vertices: the first one, the farthest
-    from it, and the farthest from the line through those two."""
-    size = np.diff(start)
-    region = np.repeat(np.arange(len(size)), size)
-    p = xy[ring]
-    a = p[start[:-1]]
-    d = ((p - a[region]) ** 2).sum(1)
-    b_index = _segment_argmax(d, start, region)
-    direction = p[b_index] - a
-    rel = p - a[region]
-    height = np.abs(direction[region, 0] * rel[:, 1] - direction[region, 1] * rel[:, 0])
-    c_index = _segment_argmax(height, start, region)
-    u, v = direction, p[c_index] - a
+def _fit_affine(vertices, ring, start, logits) -> tuple[np.ndarray, np.ndarray]:
+    """Affine map of each region (polygon ``vertices[start[r]:start[r+1]]``, vertex ids ``ring``)
+    from its logits at three vertices: the first one, the farthest from it, and the farthest from
+    the line through those two."""
+    region = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    rel = vertices - vertices[start[:-1]][region]
+    b_index = _segment_argmax(rel[:, 0] ** 2 + rel[:, 1] ** 2, start, region)
+    u = rel[b_index]
+    c_index = _segment_argmax(np.abs(u[region, 0] * rel[:, 1] - u[region, 1] * rel[:, 0]), start, region)
+    v, a = rel[c_index], vertices[start[:-1]]
     fa = logits[ring[start[:-1]]]
     rise_b, rise_c = logits[ring[b_index]] - fa, logits[ring[c_index]] - fa
     det = (u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])[:, None]  # Cramer's rule for [u; v] g = rise
