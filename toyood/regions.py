@@ -272,7 +272,7 @@ def _next_values(layers, depth, values, split, xy, negative_slope, step):
     if depth == 0 and depth + 2 < len(layers):
         input_max = float(np.abs(_act(values.z, negative_slope)).max(initial=0.0))
         tol = _zero_tolerance(next_weight, next_bias, input_max)
-        return _TiledValues(xy, layers[0], layers[1], negative_slope, tol, layers[2], step), input_max
+        return _TiledValues(xy, layers[0], layers[1], negative_slope, tol, layers[2], step, len(layers) > 3), input_max
     old, input_max = values.next_layer(next_weight, next_bias, negative_slope)
     if depth == 0:
         new = np.empty((len(split.new_xy), next_weight.shape[0]))
@@ -346,7 +346,8 @@ class _TiledValues:
     signs (beyond ±``tol``) and the next layer's values; ``at`` evaluates given (vertex, neuron) pairs.
     """
 
-    def __init__(self, points, first_layer, layer, negative_slope, tol, next_layer, step, tile_size: int = 128):
+    def __init__(self, points, first_layer, layer, negative_slope, tol, next_layer, step, largest: bool = True,
+                 tile_size: int = 128):
         (w1, b1), (weight, bias) = first_layer, layer
         self.first_layer, self.slope = first_layer, negative_slope
         self.order, self.starts = _tiles(points, tile_size)
@@ -366,7 +367,7 @@ class _TiledValues:
         self.first_t = np.concatenate([w1, b1[:, None]], axis=1).T
         self.position = np.empty(len(points), np.int64)
         self.position[self.order] = np.arange(len(points))
-        self._first_pass(tol, next_layer, step)
+        self._first_pass(tol, next_layer, step, largest)
 
     def _tile(self, t: int, neurons=slice(None)) -> np.ndarray:
         """z at the points of tile ``t`` (in tile order) for the chosen neurons: [act of the crossing
@@ -376,7 +377,8 @@ class _TiledValues:
         h = _act(x @ self.first_t[:, lines], self.slope)
         return np.concatenate([h, x], axis=1) @ np.concatenate([self.weight_t[lines], self.affine[t]])[:, neurons]
 
-    def _first_pass(self, tol, next_layer, step) -> None:
+    def _first_pass(self, tol, next_layer, step, largest: bool) -> None:
+        """Signs, the next layer's values and (if ``largest``) the largest |activation|, tile by tile."""
         n_vert, n_neurons = len(self.order), self.weight_t.shape[1]
         n_bytes = (n_neurons + 7) // 8
         above, below = (np.zeros((n_vert, -(-n_bytes // 8) * 8), np.uint8) for _ in range(2))
@@ -390,8 +392,9 @@ class _TiledValues:
             z = self._tile(t)
             above[rows, :n_bytes] = np.packbits(z > tol, axis=1)
             below[rows, :n_bytes] = np.packbits(z < -tol, axis=1)
-            h = _act(z, self.slope)
-            self.largest = max(self.largest, h.max(initial=0.0), -h.min(initial=0.0))
+            h = np.maximum(z, 0.0, out=z) if self.slope == 0 else _act(z, self.slope)
+            if largest:
+                self.largest = max(self.largest, h.max(initial=0.0), -h.min(initial=0.0))
             self.next_values[rows] = h @ next_weight_t + next_bias
         self.words = above.view(np.uint64), below.view(np.uint64)
 
@@ -666,7 +669,7 @@ def _edge_bends(edge, new, t, neuron, values) -> _Bends:
     """For each new edge vertex (crossing ``new[i]``) every crossing on the same edge (``edge``:
     sorted ids of the crossings' edges): only those neurons change sign between its two corners."""
     group = _run_starts(edge)
-    group_of = np.searchsorted(group, new, side="right") - 1
+    group_of = (np.cumsum(np.r_[False, edge[1:] != edge[:-1]]))[new]
     vertex, rank = _rank_within_segments(np.diff(group)[group_of])
     crossing = group[group_of[vertex]] + rank
     return _Bends(vertex, neuron[crossing], t[new[vertex]], values[crossing])
@@ -675,8 +678,10 @@ def _edge_bends(edge, new, t, neuron, values) -> _Bends:
 def _merge_along_edges(n_vert, lo, hi, t, length, gtol) -> tuple[np.ndarray, np.ndarray]:
     """Vertex id of each crossing at fraction ``t`` of edge (``lo``, ``hi``): crossings closer than
     ``gtol`` along the edge are one vertex, one that close to an end is that end; and the crossings
-    that give the new vertices (ids from ``n_vert`` on)."""
-    order = np.lexsort((t, hi, lo))
+    that give the new vertices (ids from ``n_vert`` on). The crossings come sorted by edge."""
+    shared = np.flatnonzero(np.r_[False, (lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1])])  # sorted by edge
+    shared = np.unique(np.concatenate([shared - 1, shared]))  # the crossings on edges with several
+    order = shared[np.lexsort((t[shared], hi[shared], lo[shared]))]
     same_edge = (lo[order][1:] == lo[order][:-1]) & (hi[order][1:] == hi[order][:-1])
     close = same_edge & (np.diff(t[order]) * length[order][1:] <= gtol)
     nodes = n_vert + np.arange(len(t))
@@ -705,16 +710,21 @@ class _Boundary(NamedTuple):
 
 
 def _boundary_rings(ring, start, ends: _Ends, edge: _EdgeVertices) -> _Boundary:
-    """Corners and edge crossings of each cut cell merged by their position along its ring."""
-    cut_cells = np.unique(ends.cell)
-    corner_of, rank = _rank_within_segments(np.diff(start)[cut_cells])
-    corner_cell = cut_cells[corner_of]
+    """Corners and edge crossings of each cut cell merged by their position along its ring: each
+    crossing goes after the corner its edge starts from, crossings on one edge in their order."""
+    pair_cell = ends.cell[:len(ends.majority)]  # sorted
+    cut_cells = pair_cell[_run_starts(pair_cell)[:-1]]
+    size = np.diff(start)[cut_cells]
+    corner_of, rank = _rank_within_segments(size)
     on_edge = np.flatnonzero(ends.on_edge)
-    cell = np.concatenate([corner_cell, ends.cell[on_edge]])
-    key = np.concatenate([rank.astype(np.float64), edge.event_position[on_edge]])
-    vertex = np.concatenate([ring[start[corner_cell] + rank], edge.event_vertex[on_edge]])
-    order = np.lexsort((key, cell))
-    cell, vertex = cell[order], vertex[order]
+    on_edge = on_edge[np.lexsort((edge.event_position[on_edge], ends.cell[on_edge]))]
+    slot = (np.cumsum(size) - size)[np.searchsorted(cut_cells, ends.cell[on_edge])] + ends.rank[on_edge]
+    after = np.bincount(slot, minlength=len(rank))  # crossings after each corner
+    corner_at = np.arange(len(rank)) + np.cumsum(after) - after
+    event_at = corner_at[slot] + 1 + _rank_within_segments(after[after > 0])[1]
+    cell, vertex = np.empty(len(rank) + len(slot), np.int64), np.empty(len(rank) + len(slot), np.int64)
+    cell[corner_at], vertex[corner_at] = cut_cells[corner_of], ring[start[cut_cells][corner_of] + rank]
+    cell[event_at], vertex[event_at] = ends.cell[on_edge], edge.event_vertex[on_edge]
     keep = np.r_[True, (cell[1:] != cell[:-1]) | (vertex[1:] != vertex[:-1])]
     cell, vertex = cell[keep], vertex[keep]
     first = _run_starts(cell)
@@ -949,17 +959,20 @@ def _ccw_between(x, begin, end, size) -> np.ndarray:
 
 def _cycle_faces(successor, used, origin, cell):
     """(ring, start, cell) of the faces traced by the permutation ``successor`` over the ``used``
-    half-edges (each ring lists the half-edges' ``origin`` vertices in order)."""
-    label, rank = _cycles(successor)
+    half-edges (each ring lists the half-edges' ``origin`` vertices in order); the others must map
+    to themselves."""
     ids = np.flatnonzero(used)
-    heads = ids[label[ids] == ids]
-    number = np.full(len(successor), -1)
+    compact = np.full(len(successor), -1)
+    compact[ids] = np.arange(len(ids))
+    label, rank = _cycles(compact[successor[ids]])
+    heads = np.flatnonzero(label == np.arange(len(ids)))
+    number = np.full(len(ids), -1)
     number[heads] = np.arange(len(heads))
-    face = number[label[ids]]
+    face = number[label]
     start = np.r_[0, np.cumsum(np.bincount(face, minlength=len(heads)))]
     ring = np.empty(len(ids), np.int64)
-    ring[start[face] + rank[ids]] = origin[ids]
-    return ring, start, cell[heads]
+    ring[start[face] + rank] = origin[ids]
+    return ring, start, cell[ids[heads]]
 
 
 def _faces_by_angle(boundary: _Boundary, inner: _Inner, links: _Links, chosen):
