@@ -37,14 +37,18 @@ Ties and degenerate incidences:
 
 Polygons may carry collinear vertices: the points where neighbouring regions' boundaries meet.
 
-The box. Every tolerance above is relative to the box, so a bigger box resolves less: two vertices
-closer than about 1e-12 of the box size become one, and a region that thin is lost. The nets here
-have weights of order 1 (PyTorch initialisation, the trained toy nets): their lines and bends lie
-within tens of units of the origin and their closest distinct vertices are about 1e-8 apart, so the
-box is confined to coordinates |x|, |y| ≤ ``MAX_COORDINATE`` (1e4), where those are still resolved and
-counts only grow with the box (they stop growing long before: every vertex is inside), and to
-sides ≥ 2·``MIN_HALF_WIDTH`` (1e-3). Beyond the box the plane is described exactly by the far field
-(``farfield.direction_arcs``), which is what ``Regions.unbounded_total`` counts.
+The box. Every tolerance above is relative to the box, so a bigger box resolves less: vertices
+closer than about 1e-12 of the box size become one and a region that thin is lost, and crossings
+interpolated between far-apart ends carry errors of about 1e-16 of the box size. The nets here have
+weights of order 1 (PyTorch initialisation, the trained toy nets): their lines and bends lie within
+tens of units of the origin, where nearly all their vertices are, the closest ones 1e-9 (2×500) to
+1e-2 (2×8) apart. So the box is confined to coordinates |x|, |y| ≤ ``MAX_COORDINATE`` (1e4): there
+counts still only grow with the box (they have stopped growing well before it, every vertex being
+inside), while from about 1e5 on, coincidences are declared where there are none and counts fall.
+Sides must be ≥ 2·``MIN_HALF_WIDTH`` (1e-3): smaller boxes hold one or a few regions of such nets
+while their areas and the affine fits from their vertices lose digits (at 1e-300 areas underflow).
+Beyond the box the plane is described exactly by the far field (``farfield.direction_arcs``), which
+is what ``Regions.unbounded_total`` counts.
 """
 from __future__ import annotations
 
