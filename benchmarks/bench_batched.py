@@ -1,13 +1,15 @@
 """Batched (``toyood.batched.train_many``) against sequential (``train_toy`` one after another) training.
 
-    python benchmarks/bench_batched.py [--repeats 2] [--epochs 40] [--skip-layers]
+    python benchmarks/bench_batched.py [--repeats 3] [--epochs 40] [--skip-layers]
 
-Sets of 1, 2, 4 and 7 methods (the interactive preset, 2×500, one thread), each model's training
-loop timed (setup excluded, as ``train_seconds``); the best of ``--repeats``. Ratios are to one
-``confidence`` model (one in-distribution + one OOD batch per step, what three of the four
-no-PGD methods train on). Every batched model is compared with its sequential twin (largest
-relative weight difference). A second table times one training step of the layer variants
-considered for the batched forward/backward (M models of 2×500, 128 rows each).
+Sets of 1, 2, 4 and 7 methods (the interactive preset, one thread; 2×500, or ``--hidden``), trained
+sequentially, in lockstep with each model's own forward, and in lockstep with stacked weights; the
+training loops timed (setup excluded, as ``train_seconds``) and the CPU time of each whole call;
+the best of ``--repeats``. Ratios are to one ``confidence`` model (one in-distribution + one OOD
+batch per step, what three of the four no-PGD methods train on) and to sequential. Every batched
+model is compared with its sequential twin (largest relative weight difference). A second table
+times one training step of the layer variants considered for the forward/backward (M models of
+2×500, 128 rows each).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from toyood.batched import BatchedLinear, group_indices, train_many
+from toyood.batched import BatchedLinear, train_many
 from toyood.toy import ToyConfig, train_toy
 from toyood.train import make_optimizer
 
@@ -37,9 +39,12 @@ def load() -> str:
     return "load %.2f %.2f %.2f" % os.getloadavg()
 
 
-def batched_seconds(configs: list[ToyConfig]) -> tuple[float, list]:
-    runs = train_many(configs)
-    return sum(runs[g[0]].train_seconds for g in group_indices(configs)), runs
+def timed(train, configs) -> tuple[float, float, list]:
+    """(training-loop wall seconds, process CPU seconds of the whole call, runs) of ``train(configs)``."""
+    cpu = time.process_time()
+    runs = train(configs)
+    cpu = time.process_time() - cpu
+    return getattr(runs, "train_seconds", sum(r.train_seconds for r in runs)), cpu, runs
 
 
 def largest_difference(a: nn.Module, b: nn.Module) -> float:
@@ -47,23 +52,35 @@ def largest_difference(a: nn.Module, b: nn.Module) -> float:
                for p, q in zip(a.parameters(), b.parameters()))
 
 
-def compare_sets(epochs: int, repeats: int) -> None:
-    print(f"batched vs sequential training, interactive preset, {epochs} epochs, 2×500, one thread ({load()})")
-    print(f"{'models':>6}  {'sequential s':>12}  {'batched s':>9}  {'seq/one':>7}  {'batch/one':>9}  "
-          f"{'batch/seq':>9}  {'max rel Δw':>10}  methods")
+VARIANTS = {
+    "sequential": lambda cs: [train_toy(c) for c in cs],
+    "lockstep": lambda cs: train_many(cs, mode="lockstep"),
+    "stacked": lambda cs: train_many(cs, mode="stacked"),
+}
+
+
+def compare_sets(epochs: int, repeats: int, hidden: tuple[int, ...]) -> None:
+    print(f"sequential vs batched training (lockstep: each model's own forward in one loop; stacked "
+          f"weights), interactive preset, {epochs} epochs, {hidden}, one thread; best of {repeats}; seconds of "
+          f"the training loops (wall) and of the whole call (CPU) ({load()})")
+    print(f"{'models':>6}" + "".join(f"  {name + ' wall/cpu':>22}  {'/one':>5}  {'/seq':>5}" for name in VARIANTS)
+          + f"  {'max rel Δw':>10}  methods")
     one = None
     for n, methods in SETS.items():
-        configs = [ToyConfig(method=m, epochs=epochs, device="cpu") for m in methods]
-        sequential, batched, difference = float("inf"), float("inf"), 0.0
+        configs = [ToyConfig(method=m, epochs=epochs, hidden=hidden, device="cpu") for m in methods]
+        best = {name: (float("inf"), float("inf")) for name in VARIANTS}
+        difference = 0.0
         for _ in range(repeats):
-            alone = [train_toy(c) for c in configs]
-            sequential = min(sequential, sum(r.train_seconds for r in alone))
-            seconds, runs = batched_seconds(configs)
-            batched = min(batched, seconds)
-            difference = max(difference, *(largest_difference(a.model, b.model) for a, b in zip(alone, runs)))
-        one = sequential if one is None else one
-        print(f"{n:>6}  {sequential:>12.2f}  {batched:>9.2f}  {sequential / one:>7.2f}  {batched / one:>9.2f}  "
-              f"{batched / sequential:>9.2f}  {difference:>10.1e}  {','.join(methods)}")
+            runs = {}
+            for name, train in VARIANTS.items():
+                wall, cpu, runs[name] = timed(train, configs)
+                best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+            difference = max(difference, *(largest_difference(a.model, b.model) for name in VARIANTS
+                                           for a, b in zip(runs["sequential"], runs[name])))
+        one = best["sequential"][0] if one is None else one
+        cells = "".join(f"  {w:>12.2f} /{c:>8.2f}  {w / one:>5.2f}  {w / best['sequential'][0]:>5.2f}"
+                        for w, c in best.values())
+        print(f"{n:>6}{cells}  {difference:>10.1e}  {','.join(methods)}", flush=True)
 
 
 def mlp(hidden: int) -> nn.Module:
@@ -110,20 +127,22 @@ def layer_variants(m: int, rows: int = 128, hidden: int = 500) -> dict:
 
 
 def time_step(loss_fn, params, steps: int) -> float:
+    """Best CPU seconds per step of five rounds."""
     optimizer = make_optimizer(params, "adam", 1e-4)
     best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
+    for _ in range(5):
+        start = time.process_time()
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
             loss_fn().backward()
             optimizer.step()
-        best = min(best, (time.perf_counter() - start) / steps)
+        best = min(best, (time.process_time() - start) / steps)
     return best
 
 
 def compare_layers(steps: int = 30) -> None:
-    print(f"\none training step (forward, backward, fused Adam) of M 2×500 MLPs on 128 rows each ({load()})")
+    print(f"\none training step (forward, backward, fused Adam) of M 2×500 MLPs on 128 rows each, best CPU "
+          f"ms of 5 rounds ({load()})")
     one = time_step(*layer_variants(1)["per-model F.linear, one graph"], steps)
     print(f"{'variant':<32}" + "".join(f"  {'M=' + str(m) + ' ms':>9}  {'/one':>5}" for m in (1, 4, 7)))
     results = {}
@@ -136,13 +155,14 @@ def compare_layers(steps: int = 30) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")), default=(500, 500))
     parser.add_argument("--skip-layers", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train_toy(ToyConfig(method="plain", epochs=1, hidden=(16, 16), device="cpu"))  # one-time imports
-    compare_sets(args.epochs, args.repeats)
+    compare_sets(args.epochs, args.repeats, args.hidden)
     if not args.skip_layers:
         compare_layers()
     print(f"({load()} at the end)")

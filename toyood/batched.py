@@ -1,28 +1,36 @@
 """Several toy models — different methods and/or seeds on the same data settings — trained as one loop.
 
-``train_many(configs)`` gives the same runs as ``[train_toy(c) for c in configs]`` (to float rounding)
-in one batched loop. Which models are batched: MLPs (plain, confidence, ceda, acet, reject, dismax)
-whose configs share hidden widths, leaky slope and learning rate train together; an RBF network, or
-a model alone in its group, trains with ``train_toy`` in the same call.
+``train_many(configs)`` gives the same runs as ``[train_toy(c) for c in configs]`` (bitwise on one
+CPU thread), training them in lockstep in one loop where that is faster. Which models are batched:
+MLPs (plain, confidence, ceda, acet, reject, dismax) whose configs share hidden widths, leaky slope
+and learning rate train together; an RBF network, or a model alone in its group, trains with
+``train_toy`` in the same call.
 
-How: a group's parameters are stacked along a model axis — weights (M, out, in), biases (M, out) —
-and every layer is one ``torch.baddbmm``. Within a group, models with the same rows per step (with
-or without OOD rows), the same head (linear K, reject K+1, DisMax distances) and the same ACET
-attack form a *segment*, the unit of one batched forward pass. The backward target is the sum of
-the models' own losses (``Method.logits_loss``), so each model gets exactly its own gradient, and
-one Adam step (``make_optimizer``, fused where available) updates every stacked tensor; Adam is
-elementwise, so stacking changes no update. ACET's PGD (Hein et al. 2019, eq. 4-5) runs batched on
-each model's own OOD rows (``pgd_start`` per model, one ``pgd_ascend`` per segment).
+How: within a group, models with the same rows per step (with or without OOD rows), the same head
+(linear K, reject K+1, DisMax distances) and the same ACET attack form a *segment*. Each step, a
+segment's forward is either stacked — weights stacked along a model axis (M, out, in), every layer
+one ``BatchedLinear`` (``torch.baddbmm``) for all its models — or each model's own forward. The
+backward target is the sum of the models' own losses (``Method.logits_loss``), so each model gets
+exactly its own gradient, and one Adam step (``make_optimizer``, fused where available) updates every
+model's tensors. ACET's PGD (Hein et al. 2019, eq. 4-5) runs on each model's own OOD rows, all
+models' at once (``pgd_start`` per model, one ``pgd_ascend`` per segment).
+
+Modes (``MODES``; ``default_mode``): 'stacked' on GPUs (M small kernels become one). On a CPU a
+batched product costs as much as M single ones and stacking adds copies, so there 'lockstep' runs
+each model's own forward inside the one loop (sharing the backward, optimiser and zero_grad calls),
+and for wide nets 'sequential' trains the models one after another, which is faster there.
 
 Identical to training alone: each model is built by ``build_model`` (same init), has its own
 ``torch.Generator`` seeded as ``toyood.train.fit`` seeds it and draws its batch order, OOD pool
-reshuffles and ACET random starts in ``fit``'s order, from its own data and OOD pool.
+reshuffles and ACET random starts in ``fit``'s order, from its own data and OOD pool; the models keep
+their own parameter tensors, so Adam updates each exactly as alone.
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -54,30 +62,61 @@ def check_shared(configs: list[ToyConfig]) -> None:
         raise ConfigError(f"models trained together must share {', '.join(SHARED_FIELDS)} ({values})")
 
 
+MODES = ("stacked", "lockstep", "sequential")
+# On a CPU, lockstep pays only for narrow nets: for wide ones the models' combined working set
+# (weights, gradients, Adam moments) costs more than the shared per-step work saves.
+LOCKSTEP_MAX_WIDTH = 256
+
+
+class BatchRuns(list):
+    """The runs of ``train_many``, in order, with ``train_seconds``: the wall time of its training
+    loops (each lockstep group once, each model trained alone once)."""
+
+    train_seconds: float = 0.0
+
+
+def default_mode(config: ToyConfig) -> str:
+    """'stacked' on GPUs; on a CPU 'lockstep' for nets up to ``LOCKSTEP_MAX_WIDTH`` wide, else
+    'sequential' (each model alone, one after another)."""
+    if resolve_device(config.device).type != "cpu":
+        return "stacked"
+    return "lockstep" if max(config.hidden) <= LOCKSTEP_MAX_WIDTH else "sequential"
+
+
 def train_many(configs: list[ToyConfig], progress: Progress | None = None,
-               ood_samples: list[np.ndarray | None] | None = None) -> list[ToyRun]:
+               ood_samples: list[np.ndarray | None] | None = None, mode: str | None = None) -> BatchRuns:
     """Train every config (see the module docstring) and return their runs in order.
 
     ``ood_samples[i]`` replaces config i's sampled OOD pool, as in ``train_toy`` (required for the
-    'gan' source). A batched run's ``train_seconds`` is its group's time.
+    'gan' source). ``mode`` (``MODES``; default ``default_mode``): a group's models in lockstep with
+    stacked weights or each with its own forward, or one after another. A lockstep run's
+    ``train_seconds`` is its group's time.
     """
     configs = list(configs)
     check_shared(configs)
+    if mode is not None and mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
     samples = [None] * len(configs) if ood_samples is None else list(ood_samples)
     if len(samples) != len(configs):
         raise ConfigError(f"got {len(samples)} OOD sample sets for {len(configs)} models")
-    runs: list[ToyRun | None] = [None] * len(configs)
-    done = 0
+    runs, done = BatchRuns([None] * len(configs)), 0
     for indices in group_indices(configs):
+        group_mode = mode or default_mode(configs[indices[0]])
+        if len(indices) == 1 or group_mode == "sequential":
+            for i in indices:
+                part = phase(progress, done / len(configs), (done + 1) / len(configs), f"{configs[i].method}: ")
+                runs[i] = train_toy(configs[i], part, samples[i])
+                runs.train_seconds += runs[i].train_seconds
+                done += 1
+            continue
         names = ", ".join(dict.fromkeys(configs[i].method for i in indices))
         part = phase(progress, done / len(configs), (done + len(indices)) / len(configs),
-                     f"{len(indices)} model{'s' * (len(indices) > 1)} ({names}): ")
-        if len(indices) == 1:
-            runs[indices[0]] = train_toy(configs[indices[0]], part, samples[indices[0]])
-        else:
-            trained = _train_group([configs[i] for i in indices], [samples[i] for i in indices], part)
-            for i, run in zip(indices, trained):
-                runs[i] = run
+                     f"{len(indices)} models ({names}): ")
+        trained = _train_group([configs[i] for i in indices], [samples[i] for i in indices], part,
+                               group_mode == "stacked")
+        for i, run in zip(indices, trained):
+            runs[i] = run
+        runs.train_seconds += trained[0].train_seconds
         done += len(indices)
     return runs
 
@@ -151,14 +190,19 @@ class BatchedLinear(torch.autograd.Function):
                 grad.sum(1) if need_bias else None)
 
 
+Forward = Callable[..., torch.Tensor]
+
+
 class _Segment:
-    """Models with the same rows per step, head and attack: their weights stacked, one product per layer.
+    """Models with the same rows per step, head and attack, trained in lockstep.
 
-    The models keep their own parameters (so Adam updates each tensor exactly as alone); ``weights``
-    stacks them once per step, and the gradients flow back to each model's own tensors."""
+    The models keep their own parameters (so Adam updates each tensor exactly as alone). With
+    ``stacked``, each step stacks them once and every layer is one ``BatchedLinear`` for all models;
+    otherwise each model runs its own forward on its rows (still one backward and one optimiser step
+    for the group)."""
 
-    def __init__(self, members: list[_Member]):
-        self.members = members
+    def __init__(self, members: list[_Member], stacked: bool):
+        self.members, self.stacked = members, stacked
         self.models = [m.model for m in members]
         self.slope = self.models[0].negative_slope
         self.head_kind = self.models[0].head_kind
@@ -171,7 +215,21 @@ class _Segment:
             self.scales = {mode: torch.tensor([getattr(m.head, f"{mode}_scale") for m in self.models],
                                               device=device)[:, None, None] for mode in ("train", "eval")}
 
-    def weights(self) -> list[tuple[torch.Tensor, ...]]:
+    def step_forward(self) -> Forward:
+        """This step's ``forward(x, attack=False)``: (M, rows, 2) → (M, rows, outputs) logits, as
+        each ``MLP.forward`` computes them; ``attack`` = eval mode without weight gradients."""
+        if not self.stacked:
+            return self._each
+        weights = self._weights()
+        frozen = [tuple(t.detach() for t in layer) for layer in weights]
+        return lambda x, attack=False: self._stacked(x, frozen if attack else weights, not attack)
+
+    def _each(self, x: torch.Tensor, attack: bool = False) -> torch.Tensor:
+        for model in self.models:
+            model.train(not attack)
+        return torch.stack([model(rows) for model, rows in zip(self.models, x)])
+
+    def _weights(self) -> list[tuple[torch.Tensor, ...]]:
         """Per layer, the stacked (weight, bias) — for the head (weight, bias) or (prototypes,)."""
         layers = [(torch.stack([l.weight for l in ls]), torch.stack([l.bias for l in ls]))
                   for ls in zip(*(m.hidden_layers for m in self.models))]
@@ -180,8 +238,7 @@ class _Segment:
             return layers + [(torch.stack([h.prototypes for h in heads]),)]
         return layers + [(torch.stack([h.weight for h in heads]), torch.stack([h.bias for h in heads]))]
 
-    def logits(self, x: torch.Tensor, weights: list, training: bool = True) -> torch.Tensor:
-        """(M, rows, 2) inputs → (M, rows, outputs) logits, as each ``MLP.forward`` computes them."""
+    def _stacked(self, x: torch.Tensor, weights: list, training: bool) -> torch.Tensor:
         for weight, bias in weights[:-1]:
             x = F.leaky_relu(BatchedLinear.apply(x, weight, bias), self.slope)
         if self.head_kind == "dismax":  # DisMaxHead: −α‖f − p_j‖ (Macêdo et al., eq. 6-7)
@@ -189,7 +246,7 @@ class _Segment:
             return -self.scales["train" if training else "eval"] * distances
         return BatchedLinear.apply(x, *weights[-1])
 
-    def batch(self, index: torch.Tensor, n_ood: int, weights: list) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, index: torch.Tensor, n_ood: int, forward: Forward) -> tuple[torch.Tensor, torch.Tensor]:
         """Each model's rows of a step: its in-distribution rows ``index`` (M, b), then OOD rows
         drawn from its own pool and generator (attacked for ACET), labelled ``OOD_LABEL``."""
         x = torch.gather(self.x_in, 1, index[..., None].expand(-1, -1, self.x_in.shape[-1]))
@@ -198,44 +255,45 @@ class _Segment:
             return x, y
         x_out = torch.stack([m.sampler(n_ood, m.generator) for m in self.members])
         if self.attack is not None:
-            x_out = self.attacked(x_out, [tuple(t.detach() for t in layer) for layer in weights])
+            x_out = self.attacked(x_out, forward)
         y_out = torch.full(x_out.shape[:2], OOD_LABEL, dtype=y.dtype, device=y.device)
         return torch.cat([x, x_out], 1), torch.cat([y, y_out], 1)
 
-    def attacked(self, x_out: torch.Tensor, weights: list) -> torch.Tensor:
+    def attacked(self, x_out: torch.Tensor, forward: Forward) -> torch.Tensor:
         """ACET's PGD on every model's own OOD rows at once (eval mode, as ``ACET.loss``)."""
         a = self.attack
         start = torch.stack([pgd_start(x, a.eps, a.lower, a.upper, m.generator)
                              for x, m in zip(x_out, self.members)])
 
         def objective(u: torch.Tensor) -> torch.Tensor:
-            logits = self.logits(u, weights, training=False)
+            logits = forward(u, attack=True)
             return torch.stack([m.method.out_objective(l) for m, l in zip(self.members, logits)])
 
         return pgd_ascend(objective, x_out, start, a.eps, a.steps, a.step_size, a.lower, a.upper)
 
     def losses(self, index: torch.Tensor, n_ood: int) -> torch.Tensor:
         """(M,) each model's own loss (``Method.logits_loss``) on its rows of one step."""
-        weights = self.weights()
-        x, y = self.batch(index, n_ood, weights)
-        logits = self.logits(x, weights)
+        forward = self.step_forward()
+        x, y = self.batch(index, n_ood, forward)
+        logits = forward(x)
         return torch.stack([m.method.logits_loss(l, t) for m, l, t in zip(self.members, logits, y)])
 
 
-def segments_of(members: list[_Member]) -> list[_Segment]:
+def segments_of(members: list[_Member], stacked: bool) -> list[_Segment]:
     """Split a group into segments by (OOD rows, head, ACET attack settings)."""
     keyed: dict[tuple, list[_Member]] = {}
     for m in members:
         keyed.setdefault((m.method.needs_ood, m.model.head_kind, m.attack_key()), []).append(m)
-    return [_Segment(ms) for ms in keyed.values()]
+    return [_Segment(ms, stacked) for ms in keyed.values()]
 
 
-def _train_group(configs: list[ToyConfig], samples: list, progress: Progress | None) -> list[ToyRun]:
-    """``fit`` for a group of MLPs sharing architecture and learning rate, batched."""
+def _train_group(configs: list[ToyConfig], samples: list, progress: Progress | None,
+                 stacked: bool) -> list[ToyRun]:
+    """``fit`` for a group of MLPs sharing architecture and learning rate, in lockstep."""
     first = configs[0]
     device = resolve_device(first.device)
     members = [_Member.build(c, s, device) for c, s in zip(configs, samples)]
-    segments = segments_of(members)
+    segments = segments_of(members, stacked)
     optimizer = make_optimizer([p for m in members for p in m.model.parameters()], "adam", first.lr)
     n_train, batch_size = len(members[0].x_in), first.batch_size
     steps_per_epoch = math.ceil(n_train / batch_size)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import CliError, add_threads_flag, finite_float, int_list, print_json, seed_value
 from .. import jsonutil
-from ..batched import group_indices, train_many
+from ..batched import train_many
 from ..budget import Budget, check_toy_job, toy_job_estimate
 from ..device import DEVICES, use_threads
 from ..errors import ConfigError, RunFileError, TrainingDiverged
@@ -198,7 +198,7 @@ def run_many(args: argparse.Namespace, configs: list[ToyConfig]) -> int:
 
 def train_configs(configs: list[ToyConfig], progress: Progress | None) -> tuple[list, dict]:
     """GANs first for the 'gan' source, then ``train_many``; returns the runs and {"train_seconds":
-    the training loops' time (each batched group once)[, "gan_seconds": the GANs' time]}. ``gan_ood_samples`` depends on the
+    the training loops' time (``BatchRuns.train_seconds``)[, "gan_seconds": the GANs' time]}. ``gan_ood_samples`` depends on the
     classifier kind (reject or confidence), the seed and settings every config here shares, so one
     GAN serves every method of a seed with the same kind."""
     start, samples, gans = time.perf_counter(), None, {}
@@ -211,7 +211,7 @@ def train_configs(configs: list[ToyConfig], progress: Progress | None) -> tuple[
         samples = [gans[_gan_key(c)] if c.ood == "gan" else None for c in configs]
     gan_seconds = time.perf_counter() - start
     runs = train_many(configs, phase(progress, share, 1.0), samples)
-    seconds = {"train_seconds": math.fsum(runs[group[0]].train_seconds for group in group_indices(configs))}
+    seconds = {"train_seconds": runs.train_seconds}
     return runs, ({**seconds, "gan_seconds": gan_seconds} if gans else seconds)
 
 
