@@ -13,7 +13,7 @@ from toyood.appstate import SCENARIOS  # noqa: E402
 from toyood.device import use_threads  # noqa: E402
 from toyood.errors import ConfigError  # noqa: E402
 
-TOY_PAGES = ("playground", "linear-regions", "far-away")
+TOY_PAGES = ("playground", "linear-regions", "far-away", "proof")
 # (file, URL path, title, icon, what it shows). The pages live in app_pages/, not pages/: with a
 # pages/ folder a fresh server answers its first request the old way (without app.py), and a link to
 # a page would open it without the shared sidebar and state.
@@ -25,6 +25,8 @@ PAGES = [
      "the trained net's exact linear regions, the unbounded ones, and which class wins in each direction"),
     ("app_pages/far_away.py", "far-away", "Far away", ":material/trending_up:",
      "confidence along α·x for α up to 10¹², the share of overconfident directions, the RBF contrast"),
+    ("app_pages/proof.py", "proof", "The proof, drawn", ":material/functions:",
+     "Thm 3.1 along one ray: the exact regions the ray crosses, the logits, the top-two gap and the softmax"),
     ("app_pages/image_benchmark.py", "image-benchmark", "Image benchmark", ":material/image:",
      "the same methods on image data (Hein et al. Tables 1-2)"),
     ("app_pages/gan.py", "gan", "GAN boundary samples", ":material/scatter_plot:",

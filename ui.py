@@ -71,7 +71,7 @@ GAN_FINAL_HALFWIDTH = 50.0
 GAN_FINAL_RESOLUTION = 150
 MAP_WIDTH = 540  # px of one map figure: two side by side from about 1500 px screens, else one per row
 COMPARE_MAP_WIDTH = 400  # px: maps of ≥ 320 px, two per row at 1440 px, or at 1024 px with the sidebar closed
-TABLE_LABEL_WIDTH, TABLE_COLUMN_WIDTH, TABLE_MAX_WIDTH = 220, 230, 1400  # px of the metrics table
+TABLE_SINGLE_WIDTH = 480  # px of a one-model metrics table (several models: the page's width)
 MAP_GAP = 48  # px: the row's gap between two maps, with room to spare
 
 METHOD_LABELS = {
@@ -363,17 +363,17 @@ def configs_or_stop(hidden: tuple[int, ...] | None = None, methods: tuple[str, .
     current = state()
     if st.session_state.get(INPUT_ERROR_KEY):
         st.error(st.session_state[INPUT_ERROR_KEY])
-        st.stop()
+        stop()
     if not current.methods:
         st.info("Choose at least one method in the sidebar.")
-        st.stop()
+        stop()
     try:
         configs = {m: current.toy_config(m, hidden) for m in (methods or current.methods)}
         for config in configs.values():
             check_toy_job(config, APP_BUDGET)
     except ConfigError as error:
         st.error(f"**These settings cannot be trained here:** {error}. Change them in the sidebar.")
-        st.stop()
+        stop()
     return configs
 
 
@@ -565,7 +565,7 @@ def _watch(job: Job, preview: Callable[[Any, str], None] | None) -> None:
     box = placeholder.container(border=True)
     try:
         bar = box.progress(job.fraction, text=job.status())
-        box.button("Stop", key=f"stop-{job.id}", icon=":material/stop_circle:")
+        box.button("Stop this job", key=f"stop-{job.id}", icon=":material/stop_circle:")
         view, shown, text = box.empty(), 0, ""
         while not job.done.wait(POLL_SECONDS):
             if job.status() != text:
@@ -687,10 +687,10 @@ def trained_or_stop(configs: dict[str, ToyConfig]) -> dict[str, ToyResult]:
         key = ("toy-batch", tuple(missing))
         if run_once(key, _train_many_and_evaluate(missing), f"Training {len(missing)} models at once") is None \
                 and key in st.session_state[STOPPED_KEY]:
-            st.stop()
+            stop()
     results = {method: result for method, config in configs.items() if (result := trained(config)) is not None}
     if not results:
-        st.stop()
+        stop()
     return results
 
 
@@ -810,10 +810,10 @@ def trained_gan_or_stop() -> GanResult:
         check_gan_job(config, APP_BUDGET)
     except ConfigError as error:
         st.error(f"**These settings cannot be trained here:** {error}. Change them in the sidebar.")
-        st.stop()
+        stop()
     result = run_once(("gan", config), _train_gan_and_evaluate(config), "Training G, D and the classifier")
     if result is None:
-        st.stop()
+        stop()
     return result
 
 
@@ -872,7 +872,7 @@ def show_metrics(rows: dict[str, dict], file_stem: str, keys: list[str] | None =
     styler = table.style.format(precision=3, na_rep="–")
     if never:
         styler = styler.format(precision=3, na_rep="never", subset=pd.IndexSlice[never, :])
-    st.table(styler, width=min(TABLE_LABEL_WIDTH + TABLE_COLUMN_WIDTH * len(rows), TABLE_MAX_WIDTH))
+    st.table(styler, width=TABLE_SINGLE_WIDTH if len(rows) == 1 else "stretch")
     st.caption(METRICS_HELP)
     row = st.container(horizontal=True)
     row.download_button("Metrics (JSON)", json.dumps(rows, indent=2), f"{file_stem}.json", "application/json",
@@ -905,10 +905,22 @@ def download_run(container, result: ToyResult, file_stem: str) -> None:
                               help="The run's files; toyood.runfiles.load_run opens the zip as it is.")
 
 
+class PageStopped(Exception):
+    """Raised by ``stop``: the page ends here, the app's own closing steps still run."""
+
+
+def stop():
+    """End the page here, like ``st.stop``, but let app.py still write the address and the link
+    (after ``st.stop`` Streamlit drops every later element)."""
+    raise PageStopped()
+
+
 def run_page(page) -> None:
     """Run a page; an unexpected exception goes to the server log and the visitor sees one message."""
     try:
         page.run()
+    except PageStopped:
+        pass
     except Exception:  # Streamlit's own stop/rerun signals are BaseExceptions and pass through
         LOGGER.exception("page %s failed", page.title)
         st.error("**Something went wrong on this page.** The details are in the server's log; changing a "

@@ -32,7 +32,7 @@ else:
                       shown=lambda v: v[1], stored=lambda y: (ui.state().point[0], float(y)), suffix=":y")
     if point == (0.0, 0.0):
         st.error("The origin stays at the origin for every α: pick another point.")
-        st.stop()
+        ui.stop()
 ui.scenario_note("far-away")
 configs = ui.configs_or_stop()
 results = ui.trained_or_stop(configs)

@@ -25,11 +25,13 @@ run, metrics, config = result.run, result.metrics, result.run.config
 ui.chart(st, result.animation, "gan_animation", "gan-samples")
 st.caption(f"Coverage: share of {RING_SECTORS} angular sectors per 3σ circle holding a generated sample within "
            "1σ of the circle, averaged over both circles. Press ▶ or drag the slider.")
-columns = st.columns(4)
-columns[0].metric("Final coverage", f"{metrics['coverage']:.0%}")
-columns[1].metric("Mean distance to the 3σ circles", f"{metrics['ring_distance']:.2f}")
-columns[2].metric("Far OOD with confidence ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}")
-columns[3].metric("Training", f"{run.train_seconds:.1f} s")
+numbers = st.container(horizontal=True, gap="medium")
+numbers.metric("Final coverage", f"{metrics['coverage']:.0%}", width="content")
+numbers.metric("Distance to 3σ", f"{metrics['ring_distance']:.2f}", width="content",
+               help="Mean distance of the generated samples to the nearer 3σ circle.")
+numbers.metric("Far OOD ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}", width="content",
+               help="Share of the far test points the final classifier gives confidence ≥ 0.99.")
+numbers.metric("Training", f"{run.train_seconds:.1f} s", width="content")
 
 st.subheader("Coverage over the iterations")
 ui.chart(st, gan_plots.coverage_figure({ui.method_label(config.classifier): run}), "gan_coverage", "gan-coverage")
@@ -39,6 +41,6 @@ data = run.classifier.data
 final = toy_plots.confidence_figure(result.final_grid, title="Confidence over [−50, 50]², last samples",
                                     x_train=data.x_train, y_train=data.y_train, ood=run.snapshots[-1].samples,
                                     sigma=config.sigma)
-ui.chart(st, final, "gan_final", "gan-final-confidence")
+ui.map_chart(st, final, "gan_final", "gan-final-confidence")
 ui.show_metrics({ui.method_label(config.classifier): {k: metrics[k] for k in METRIC_KEYS}}, "gan-metrics",
                 METRIC_KEYS)

@@ -34,7 +34,7 @@ method = ui.state().regions_method() if current.methods else None
 if method == "rbf":
     st.info("The RBF network is not piecewise affine: it has no linear regions. Far away all its logits tend to 0, "
             "so its confidence tends to 1/K = 0.5 in every direction (Thm 3.2); see the Far away page.")
-    st.stop()
+    ui.stop()
 configs = ui.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
 result = ui.trained_or_stop(configs)[method]
 config = result.run.config
@@ -46,7 +46,7 @@ if dismax:
     colour_by = "region"
 regions = ui.linear_regions(result, float(box))
 if regions is None:
-    st.stop()
+    ui.stop()
 
 numbers = st.container(horizontal=True, gap="medium")
 numbers.metric("Regions in the box", f"{len(regions):,}", width="content")

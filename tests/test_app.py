@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
 SMALL = {"hidden": "16,16", "epochs": "3"}
 PAGE_FILES = {"playground": "app_pages/playground.py", "linear-regions": "app_pages/linear_regions.py",
-              "far-away": "app_pages/far_away.py", "image-benchmark": "app_pages/image_benchmark.py",
+              "far-away": "app_pages/far_away.py", "proof": "app_pages/proof.py",
+              "image-benchmark": "app_pages/image_benchmark.py",
               "gan": "app_pages/gan.py"}
 REJECT_LABEL = "reject class (Vernekar) · boundary OOD"
 

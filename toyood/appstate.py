@@ -171,8 +171,8 @@ _ORDER = (
         "gan", "The GAN's boundary samples (Lee et al., Vernekar Sec. 5.2)", "gan",
         {},
         "Press ▶: the generated samples (magenta) move towards the data and where the classifier is unsure, "
-        "but trained jointly from scratch they cover only part of the 3σ circles — the coverage curve "
-        "below stays well short of 100%."),
+        "but trained jointly from scratch they cover little of the 3σ circles (the coverage curve below stays "
+        "under about 20%), and the final classifier is still ≥ 0.99 sure on about half of the far test points."),
 )
 SCENARIOS: dict[str, Scenario] = {scenario.id: scenario for scenario in _ORDER}
 
