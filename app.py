@@ -4,9 +4,18 @@ The entry script of every page: it lists the pages (explicitly: a missing page f
 takes the state from the link, draws the sidebar the toy pages share, runs the page and writes the
 state back into the address bar.
 """
+import plotly.graph_objects as go
 import streamlit as st
 
 st.set_page_config(page_title="toyood: ReLU overconfidence", page_icon=":material/blur_on:", layout="wide")
+CHART_LIBRARY_KEY = "toyood:chart-library-requested"
+if CHART_LIBRARY_KEY not in st.session_state:
+    # A new browser session loads plotly.js (~2 s to fetch and compile) only when it meets its first
+    # chart. Show it an empty one now, so that this overlaps the server's first imports (~3 s);
+    # the placeholder is cleared at the end of the run.
+    st.session_state[CHART_LIBRARY_KEY] = chart_library = st.sidebar.empty()
+    chart_library.plotly_chart(go.Figure().update_layout(height=10, margin=dict(l=0, r=0, t=0, b=0)),
+                               key="chart-library", config={"staticPlot": True})
 
 import ui  # noqa: E402  (after set_page_config: importing torch takes a moment)
 from toyood.appstate import SCENARIOS  # noqa: E402
@@ -67,14 +76,17 @@ def main() -> None:
         st.error(f"**The server's thread setting is wrong:** {error}.")
         st.stop()
     ui.load_state()
-    link_slot = st.sidebar.empty()
+    ui.link_slot()
     if page.url_path in TOY_PAGES:
         ui.toy_sidebar()
     ui.show_link_problems()
     try:
         ui.run_page(page)
     finally:
-        ui.sync_url(link_slot)
+        ui.sync_url()
+        if st.session_state.get(CHART_LIBRARY_KEY) is not None:
+            st.session_state[CHART_LIBRARY_KEY].empty()
+            st.session_state[CHART_LIBRARY_KEY] = None
 
 
 main()

@@ -15,11 +15,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import gc
+import hashlib
 import io
 import itertools
 import json
 import logging
+import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -35,6 +39,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+import toyood
 from toyood import farfield
 from toyood.appstate import (GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SCENARIOS,
                              SIGMAS, WEIGHTS, AppState, Scenario, active_scenario, next_scenario, parse_query,
@@ -54,15 +59,19 @@ from toyood.plots import regions as region_plots
 from toyood.plots import toy as toy_plots
 from toyood.progress import Progress, format_duration, phase
 from toyood.regions import Regions, enumerate_regions
-from toyood.runfiles import save_run
+from toyood.runfiles import load_run, read_metrics, save_run
 from toyood.toy import PRESETS, ToyConfig, ToyRun, build_model, ood_pool, toy_data
 from toyood.train import PoolSampler, fit
 
 LOGGER = logging.getLogger("toyood.app")
+# torch, plotly, pandas and Streamlit leave ~400k long-lived objects: a full collection takes ~0.15 s
+# and used to land in the middle of a widget change. Freezing them keeps collections small.
+gc.freeze()
 APP_BUDGET = Budget(memory_bytes=2 * 2**30, seconds=120)  # per job: the server is shared
 MAX_REGION_NEURONS = 1200  # hidden neurons of the largest net whose regions the app enumerates
 GRID_CACHE_ENTRIES = 48
-JOB_LIMITS = {"toy": 32, "toy-batch": 4, "regions": 3, "gan": 6}  # finished results kept per kind of job
+MAX_CACHED_RUNS = 64  # trained runs kept on disk (about 1 MB each for 2×500)
+JOB_LIMITS = {"toy": 32, "metrics": 32, "toy-batch": 4, "regions": 3, "gan": 6}  # finished results kept per kind of job
 DEFAULT_JOB_LIMIT = 8
 ABANDON_SECONDS = 5.0  # a job nobody has watched for this long stops at its next progress report
 POLL_SECONDS = 0.25
@@ -72,6 +81,8 @@ GAN_FINAL_RESOLUTION = 150
 MAP_WIDTH = 540  # px of one map figure: two side by side from about 1500 px screens, else one per row
 COMPARE_MAP_WIDTH = 400  # px: maps of ≥ 320 px, two per row at 1440 px, or at 1024 px with the sidebar closed
 TABLE_SINGLE_WIDTH = 480  # px of a one-model metrics table (several models: the page's width)
+OVERLAY_POINTS_PER_CLASS = 150  # training points drawn per class over a map (the training order is random)
+OVERLAY_OOD_SAMPLES = 500  # OOD training samples drawn over a map
 MAP_GAP = 48  # px: the row's gap between two maps, with room to spare
 
 METHOD_LABELS = {
@@ -212,11 +223,20 @@ def show_link_problems() -> None:
         st.session_state[PROBLEMS_KEY] = []
 
 
-def sync_url(link_slot) -> None:
+LINK_SLOT_KEY = "toyood:link-slot"
+
+
+def link_slot() -> None:
+    """Reserve the sidebar's place for the 'link to this view' control (filled by ``sync_url``)."""
+    st.session_state[LINK_SLOT_KEY] = st.sidebar.empty()
+
+
+def sync_url() -> None:
     """Write the state into the address bar (only what differs from the defaults) and fill the
-    'link to this view' control; a scenario whose settings were changed is dropped."""
-    values = st.session_state.get(VALUES_KEY)
-    if values is None:
+    'link to this view' control; a scenario whose settings were changed is dropped. app.py calls it
+    after every page; a fragment of view controls calls it after its own reruns."""
+    values, slot = st.session_state.get(VALUES_KEY), st.session_state.get(LINK_SLOT_KEY)
+    if values is None or slot is None:
         return
     if values["scenario"] and active_scenario(state()) is None:
         values["scenario"] = None
@@ -224,7 +244,7 @@ def sync_url(link_slot) -> None:
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
     st.session_state[WRITTEN_KEY] = query
-    with link_slot.container():
+    with slot.container():
         with st.popover("Link to this view", icon=":material/link:", width="stretch"):
             st.code(view_link(query), language=None, wrap_lines=True)
             st.caption("Copy it with the button at the box's right. Opening it shows this page with exactly "
@@ -475,6 +495,12 @@ class JobTable:
             job = self.jobs.get(key)
             return job is not None and job.done.is_set() and not job.cancelled
 
+    def value_if_finished(self, key):
+        """The value of the finished job of ``key``, else None (never waits, never starts a job)."""
+        with self.lock:
+            job = self.jobs.get(key)
+            return job.value if job is not None and job.done.is_set() and not job.cancelled else None
+
     def put(self, key, label: str, value) -> None:
         """Store a value computed elsewhere (a batch of models) as the finished job of ``key``."""
         with self.lock:
@@ -586,10 +612,9 @@ def _watch(job: Job, preview: Callable[[Any, str], None] | None) -> None:
 
 @dataclass(frozen=True)
 class ToyResult:
-    """A trained toy run and its metrics (``toyood.evaluate.toy_metrics``)."""
+    """A trained toy run (its metrics: ``metrics_of``, computed after the maps are drawn)."""
 
     run: ToyRun
-    metrics: dict
 
 
 @dataclass(frozen=True)
@@ -643,38 +668,40 @@ def fit_watched(config: ToyConfig, progress: Progress, show: Callable[[TrainingV
     return ToyRun(config, model.cpu(), data, pool, result.seconds, result.epoch_losses)
 
 
-def _train_and_evaluate(config: ToyConfig) -> Callable[[Job], ToyResult]:
+def _train(config: ToyConfig) -> Callable[[Job], ToyResult]:
     def compute(job: Job) -> ToyResult:
-        training = phase(job, 0.0, 0.9)
+        stored = stored_run(config)
+        if stored is not None:
+            job(1.0, "loaded from the server's run cache")
+            return ToyResult(stored)
         if config.ood == "gan":  # toyood.gan.train_toy_with_source's two phases
-            samples = gan_ood_samples(config, phase(training, 0.0, GAN_SHARE, "phase 1 of 2, GAN: "))
-            run = fit_watched(config, phase(training, GAN_SHARE, 1.0, "phase 2 of 2, classifier: "), job.preview,
-                              samples)
+            samples = gan_ood_samples(config, phase(job, 0.0, GAN_SHARE, "phase 1 of 2, GAN: "))
+            run = fit_watched(config, phase(job, GAN_SHARE, 1.0, "phase 2 of 2, classifier: "), job.preview, samples)
         else:
-            run = fit_watched(config, training, job.preview)
-        job(0.9, "computing the metrics")
-        return ToyResult(run, toy_metrics(run))
+            run = fit_watched(config, job, job.preview)
+        store_run(run)
+        return ToyResult(run)
     return compute
 
 
 def trained(config: ToyConfig) -> ToyResult | None:
     """The trained run and metrics of a config: trained once for every session, with a progress bar
     and the loss and a coarse map meanwhile; None after an ``st.error``."""
-    return run_once(("toy", config), _train_and_evaluate(config), f"Training {run_label(config)}",
+    return run_once(("toy", config), _train(config), f"Training {run_label(config)}",
                     preview=show_training)
 
 
 def _train_many_and_evaluate(configs: list[ToyConfig]) -> Callable[[Job], int]:
-    """Train the configs in one batched loop (``toyood.batched.train_many``) and store each run with its
-    metrics as the finished ``trained`` job of its config; returns how many."""
+    """Train the configs in one batched loop (``toyood.batched.train_many``) and store each run as the
+    finished ``trained`` job of its config; returns how many."""
     def compute(job: Job) -> int:
         samples = [gan_ood_samples(c, phase(job, 0.0, 0.3, f"GAN samples for {c.method}: ")) if c.ood == "gan"
                    else None for c in configs]
         start = 0.3 if any(sample is not None for sample in samples) else 0.0
-        runs = train_many(configs, phase(job, start, 0.85, "training together: "), samples)
-        for i, run in enumerate(runs):
-            job(0.85 + 0.15 * i / len(runs), f"computing the metrics of {run.config.method}")
-            job.table.put(("toy", run.config), f"Training {run_label(run.config)}", ToyResult(run, toy_metrics(run)))
+        runs = train_many(configs, phase(job, start, 1.0, "training together: "), samples)
+        for run in runs:
+            store_run(run)
+            job.table.put(("toy", run.config), f"Training {run_label(run.config)}", ToyResult(run))
         return len(runs)
     return compute
 
@@ -682,7 +709,8 @@ def _train_many_and_evaluate(configs: list[ToyConfig]) -> Callable[[Job], int]:
 def trained_or_stop(configs: dict[str, ToyConfig]) -> dict[str, ToyResult]:
     """``trained`` for each config, stopping the page if none could be trained. Several untrained
     ones train at once first (the batch's failure leaves each to train, and fail, on its own)."""
-    missing = [config for config in configs.values() if not jobs().finished(("toy", config))]
+    missing = [config for config in configs.values()
+               if not jobs().finished(("toy", config)) and not _is_stored(config)]
     if len(missing) > 1:
         key = ("toy-batch", tuple(missing))
         if run_once(key, _train_many_and_evaluate(missing), f"Training {len(missing)} models at once") is None \
@@ -692,6 +720,106 @@ def trained_or_stop(configs: dict[str, ToyConfig]) -> dict[str, ToyResult]:
     if not results:
         stop()
     return results
+
+
+def metrics_of(result: ToyResult) -> dict | None:
+    """``toyood.evaluate.toy_metrics`` of a trained run, computed once (with a progress bar) and kept
+    with the run in the server's run cache."""
+    run = result.run
+
+    def compute(job: Job) -> dict:
+        stored = stored_metrics(run.config)
+        if stored is None:
+            stored = toy_metrics(run)
+            store_run(run, stored)
+        return stored
+
+    return run_once(("metrics", run.config), compute, f"Metrics of {run_label(run.config)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The server's run cache: trained runs kept on disk between server starts
+
+
+def run_cache_dir() -> Path | None:
+    """Where trained runs are kept ($TOYOOD_APP_CACHE, default ~/.cache/toyood/app-runs; "off": nowhere)."""
+    setting = os.environ.get("TOYOOD_APP_CACHE", "").strip()
+    if setting.lower() == "off":
+        return None
+    return Path(setting) if setting else Path.home() / ".cache" / "toyood" / "app-runs"
+
+
+@st.cache_resource(show_spinner=False)
+def code_digest() -> str:
+    """What a cached run was trained with: the toyood sources and the numeric libraries' versions,
+    so that a changed library never serves an old run."""
+    digest = hashlib.sha256(f"{torch.__version__} {np.__version__}".encode())
+    package = Path(toyood.__file__).parent
+    for file in sorted(package.rglob("*.py")):
+        digest.update(file.relative_to(package).as_posix().encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def run_folder(config: ToyConfig) -> Path | None:
+    """The cache folder of a config (on the device it resolves to here); None without a cache or
+    when the device is not available (the training then says so)."""
+    try:
+        device = resolve_device(config.device).type
+    except ConfigError:
+        return None
+    key = json.dumps({**config.to_dict(), "device": device}, sort_keys=True)
+    name = hashlib.sha256((key + code_digest()).encode()).hexdigest()[:32]
+    return None if run_cache_dir() is None else run_cache_dir() / name
+
+
+def stored_run(config: ToyConfig) -> ToyRun | None:
+    """The cached run of a config, if there is a readable one."""
+    folder = run_folder(config)
+    if folder is None or not folder.is_dir():
+        return None
+    try:
+        run = load_run(folder)
+    except (RunFileError, ConfigError, OSError) as error:
+        LOGGER.warning("ignoring the cached run %s: %s", folder, error)
+        return None
+    return run if run.config == config else None
+
+
+def _is_stored(config: ToyConfig) -> bool:
+    folder = run_folder(config)
+    return folder is not None and folder.is_dir()
+
+
+def stored_metrics(config: ToyConfig) -> dict | None:
+    folder = run_folder(config)
+    try:
+        return read_metrics(folder) if folder is not None and folder.is_dir() else None
+    except (RunFileError, OSError) as error:
+        LOGGER.warning("ignoring the cached metrics in %s: %s", folder, error)
+        return None
+
+
+def store_run(run: ToyRun, metrics: dict | None = None) -> None:
+    """Keep a run (and its metrics) in the cache, dropping the oldest beyond ``MAX_CACHED_RUNS``; a
+    cache that cannot be written is logged and skipped."""
+    folder = run_folder(run.config)
+    if folder is None:
+        return
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        save_run(run, folder, metrics, overwrite=True)
+        folders = sorted((f for f in run_cache_dir().iterdir() if f.is_dir() and not f.name.startswith(".")),
+                         key=lambda f: f.stat().st_mtime)
+        for old in folders[:max(0, len(folders) - MAX_CACHED_RUNS)]:
+            shutil.rmtree(old, ignore_errors=True)
+    except (OSError, ConfigError, RunFileError) as error:
+        LOGGER.warning("cannot keep the run in the cache %s: %s", run_cache_dir(), error)
+
+
+def metrics_rows(results: dict[str, ToyResult]) -> dict[str, dict]:
+    """The metrics of each result under its run label (those that could be computed)."""
+    rows = {run_label(r.run.config): metrics_of(r) for r in results.values()}
+    return {label: metrics for label, metrics in rows.items() if metrics is not None}
 
 
 def show_training(view: TrainingView, key: str) -> None:
@@ -821,6 +949,23 @@ def trained_gan_or_stop() -> GanResult:
 # Figures, tables and downloads
 
 
+def shown_points(data) -> tuple[np.ndarray, np.ndarray]:
+    """The training points drawn over a map: an evenly spread subset of ``OVERLAY_POINTS_PER_CLASS``
+    per class (each point is an SVG marker the browser redraws at every change; the blobs look the
+    same with fewer)."""
+    keep = np.concatenate([np.flatnonzero(data.y_train == k)[:OVERLAY_POINTS_PER_CLASS]
+                           for k in np.unique(data.y_train)])
+    return data.x_train[keep], data.y_train[keep]
+
+
+def shown_ood(run: ToyRun) -> np.ndarray | None:
+    """The OOD training samples drawn over a map: at most ``OVERLAY_OOD_SAMPLES``, evenly spread."""
+    if run.ood_train is None:
+        return None
+    step = max(1, -(-len(run.ood_train) // OVERLAY_OOD_SAMPLES))
+    return run.ood_train[::step]
+
+
 def chart(container, fig: go.Figure, key: str, file_stem: str | None = None) -> None:
     """``st.plotly_chart`` whose camera button saves a 2× PNG named ``file_stem`` (default: ``key``)."""
     container.plotly_chart(fig, key=key, config=export_config(file_stem or key))
@@ -866,6 +1011,8 @@ def metrics_table(rows: dict[str, dict], keys: list[str] | None = None) -> pd.Da
 def show_metrics(rows: dict[str, dict], file_stem: str, keys: list[str] | None = None) -> None:
     """The metrics table (every row, no inner scroll; '–' for a missing value, 'never' for an α never
     reached), its explanation and JSON/CSV downloads."""
+    if not rows:
+        return
     keys = keys or list(METRIC_LABELS)
     table = metrics_table(rows, keys)
     never = [METRIC_LABELS[key] for key in keys if key in NEVER_KEYS]
@@ -893,7 +1040,8 @@ def download_run(container, result: ToyResult, file_stem: str) -> None:
 
     def archive() -> bytes:
         with tempfile.TemporaryDirectory() as directory:
-            folder = save_run(result.run, Path(directory) / "run", result.metrics)
+            metrics = jobs().value_if_finished(("metrics", result.run.config))
+            folder = save_run(result.run, Path(directory) / "run", metrics)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as zipped:
                 for path in sorted(folder.iterdir()):

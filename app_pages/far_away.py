@@ -53,4 +53,4 @@ st.caption(f"Exact for ReLU nets with a linear or reject head: the circle of dir
            f"constant activation pattern at infinity, and on each arc the class with the largest logit slope "
            f"wins (confidence 1; 0 for a reject-class model whose reject logit wins). DisMax and RBF limits "
            f"are evaluated on {DIRECTION_SAMPLES:,} directions.")
-ui.show_metrics({ui.run_label(r.run.config): r.metrics for r in results.values()}, "metrics-far-away", FAR_KEYS)
+ui.show_metrics(ui.metrics_rows(results), "metrics-far-away", FAR_KEYS)

@@ -9,36 +9,31 @@ from toyood.plots import toy as plots
 SINGLE_RESOLUTION = 200
 COMPARE_RESOLUTION = 150
 
-st.title("Overconfidence playground")
-st.caption("Two Gaussian classes at (±10, 0). Colour = the model's confidence (largest real-class "
-           "probability). Zoom out: a ReLU network's confidence goes to 1 almost everywhere far from the data "
-           "(Hein et al. Thm 3.1); an RBF network's goes to 1/K.")
-halfwidth = ui.widget("halfwidth", lambda key: st.select_slider(
-    "View half-width (the training data lives in [−50, 50]²)", ZOOM_LEVELS, key=key, format_func="{:,}".format))
-ui.scenario_note("playground")
-configs = ui.configs_or_stop()
-results = ui.trained_or_stop(configs)
-sigma = ui.state().sigma
-data = next(iter(results.values())).run.data
 
-if ui.state().compare:
+def compare_maps(results: dict[str, ui.ToyResult], halfwidth: int) -> None:
+    """One confidence map per method (no colour bar of their own) under one shared colour bar."""
+    (x_shown, y_shown), sigma = ui.shown_points(next(iter(results.values())).run.data), ui.state().sigma
     ui.chart(st, ui.colour_bar_figure(), "compare_colour_bar", "confidence-colour-bar")
     row = ui.map_row(ui.COMPARE_MAP_WIDTH)
     for method, result in results.items():
-        fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION), title=ui.run_label(result.run.config),
-                                      x_train=data.x_train, y_train=data.y_train, sigma=sigma)
-        fig.update_traces(showscale=False, selector=dict(type="heatmap")).update_layout(showlegend=False,
-                                                                                  margin=dict(b=40))
+        fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION),
+                                      title=ui.run_label(result.run.config), x_train=x_shown, y_train=y_shown,
+                                      sigma=sigma)
+        fig.update_traces(showscale=False, selector=dict(type="heatmap"))
+        fig.update_layout(showlegend=False, margin=dict(b=40))
         ui.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}", ui.COMPARE_MAP_WIDTH)
-    st.caption("One colour scale for every map (above). Dots: the training data; dashed: the 3σ circles; "
-               "black square: the [−50, 50]² box when zoomed out.")
-else:
-    method, result = next(iter(results.items()))
-    config = result.run.config
+    st.caption(f"One colour scale for every map (above). Dots: {ui.OVERLAY_POINTS_PER_CLASS} training points "
+               "per class; dashed: the 3σ circles; black square: the [−50, 50]² box when zoomed out.")
+
+
+def single_maps(method: str, result: ui.ToyResult, halfwidth: int) -> None:
+    """The confidence map and the predicted-class map of one model, with their downloads."""
+    run, sigma = result.run, ui.state().sigma
     evaluation = ui.grid(result, halfwidth, SINGLE_RESOLUTION)
-    confidence_fig = plots.confidence_figure(evaluation, title="Confidence", x_train=data.x_train,
-                                             y_train=data.y_train, ood=result.run.ood_train, sigma=sigma)
-    class_fig = plots.class_map_figure(evaluation, 2, reject=config.method_object().head == "reject",
+    x_shown, y_shown = ui.shown_points(run.data)
+    confidence_fig = plots.confidence_figure(evaluation, title="Confidence", x_train=x_shown, y_train=y_shown,
+                                             ood=ui.shown_ood(run), sigma=sigma)
+    class_fig = plots.class_map_figure(evaluation, 2, reject=run.config.method_object().head == "reject",
                                        title="Predicted class", sigma=sigma)
     row = ui.map_row()
     ui.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}")
@@ -47,5 +42,30 @@ else:
     ui.download_figure(buttons, confidence_fig, f"confidence-{method}", "Confidence map (HTML)")
     ui.download_figure(buttons, class_fig, f"classes-{method}", "Class map (HTML)")
     ui.download_run(buttons, result, f"run-{method}")
+    st.caption(f"Dots: {ui.OVERLAY_POINTS_PER_CLASS} training points per class"
+               + (f" and {len(ui.shown_ood(run))} of the {len(run.ood_train):,} OOD training samples (magenta)"
+                  if run.ood_train is not None else "")
+               + "; dashed: the 3σ circles; black square: the [−50, 50]² box when zoomed out.")
+
+
+@st.fragment
+def maps(results: dict[str, ui.ToyResult]) -> None:
+    """The zoom and the maps: a zoom change reruns only this part (and writes the address)."""
+    halfwidth = ui.widget("halfwidth", lambda key: st.select_slider(
+        "View half-width (the training data lives in [−50, 50]²)", ZOOM_LEVELS, key=key, format_func="{:,}".format))
+    ui.scenario_note("playground")
+    if ui.state().compare:
+        compare_maps(results, halfwidth)
+    else:
+        single_maps(*next(iter(results.items())), halfwidth)
+    ui.sync_url()
+
+
+st.title("Overconfidence playground")
+st.caption("Two Gaussian classes at (±10, 0). Colour = the model's confidence (largest real-class "
+           "probability). Zoom out: a ReLU network's confidence goes to 1 almost everywhere far from the data "
+           "(Hein et al. Thm 3.1); an RBF network's goes to 1/K.")
+results = ui.trained_or_stop(ui.configs_or_stop())
+maps(results)
 st.subheader("Metrics")
-ui.show_metrics({ui.run_label(r.run.config): r.metrics for r in results.values()}, "metrics-playground")
+ui.show_metrics(ui.metrics_rows(results), "metrics-playground")

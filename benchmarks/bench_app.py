@@ -1,70 +1,152 @@
-"""Time until each app page is ready in Chromium: cold (fresh server, the interactive preset trains)
-and cached (reloads with the models in the server's cache), plus the server-side script time of a
-cached rerun (AppTest), which separates Python from browser time.
+"""Where an app page's time goes: server imports, training, the script's rerun, figure building and
+serialisation, and the browser (Chromium) from request to drawn charts — fresh server, reload with
+the model cached, and a widget change. Prints a table; not a timed test.
 
-    .venv/bin/python benchmarks/bench_app.py [--reloads 5] [--out artifacts/bench_app.json]
+    .venv/bin/python benchmarks/bench_app.py [--repeats 5]
 
-Targets: cached ≤ 1.5 s, cold playground ≤ 8 s. Uses the browser test's server and wait helpers.
+Targets (issue 10): widget change ≤ 0.5 s, reload ≤ 1.5 s, fresh server → Playground with its default
+model ≤ 5 s. Quote the load average next to the figures: the machine's cores are shared.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from tests.test_browser import PAGES, VIEWPORT, chromium, streamlit_server, wait_until_ready  # noqa: E402
-
-SCRIPTS = {"playground": "pages/1_Playground.py", "linear_regions": "pages/2_Linear_regions.py",
-           "far_away": "pages/3_Far_away.py"}
 
 
-def browser_times(reloads: int) -> dict:
-    results = {}
-    with streamlit_server() as url, chromium() as browser:
-        page = browser.new_page(viewport=VIEWPORT)
-        for path, name, min_plots in PAGES:
-            page.goto(f"{url}/{path}")
-            cold = wait_until_ready(page, min_plots)
-            cached = []
-            for _ in range(reloads):
-                page.reload()
-                cached.append(wait_until_ready(page, min_plots))
-            results[name] = {"cold_s": round(cold, 2), "cached_median_s": round(statistics.median(cached), 2),
-                             "cached_max_s": round(max(cached), 2)}
-            print(name, results[name], flush=True)
-    return results
+def _browser_helpers():
+    """The browser test's server and Chromium helpers (tests/ is not a package on the path)."""
+    spec = importlib.util.spec_from_file_location("browser_helpers", ROOT / "tests" / "test_browser.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def script_times() -> dict:
-    """Seconds of one cached rerun of each page script (models trained by the first run)."""
-    results = {}
-    for name, script in SCRIPTS.items():
-        app = AppTest.from_file(str(ROOT / script), default_timeout=600).run()
+def seconds_of(code: str) -> float:
+    """Wall time of ``code`` in a fresh interpreter started in the checkout (so ``import ui`` works)."""
+    timed = f"import time\nstart = time.perf_counter()\n{code}\nprint(time.perf_counter() - start)"
+    result = subprocess.run([sys.executable, "-c", timed], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if result.returncode:
+        raise RuntimeError(result.stderr[-2000:])
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def server_parts() -> dict[str, float]:
+    """Imports in a fresh process, then the default model's training and metrics, one thread."""
+    parts = {"import streamlit": seconds_of("import streamlit"),
+             "import streamlit + ui (torch, toyood, plotly)": seconds_of("import streamlit, ui")}
+    parts["train + metrics of the default model (fresh process)"] = seconds_of(
+        "import torch; torch.set_num_threads(1)\nfrom toyood.toy import ToyConfig, train_toy\n"
+        "from toyood.evaluate import toy_metrics\nstart = time.perf_counter()\n"
+        "toy_metrics(train_toy(ToyConfig()))")
+    return parts
+
+
+def figure_parts(repeats: int) -> dict[str, float]:
+    """Grid evaluation, figure building and plotly serialisation of the Playground's two maps."""
+    import plotly.io
+    import torch
+
+    from toyood.evaluate import evaluate_grid
+    from toyood.plots import toy as plots
+    from toyood.toy import ToyConfig, train_toy
+
+    torch.set_num_threads(1)
+    run = train_toy(ToyConfig(epochs=2))
+    method = run.config.method_object()
+
+    def build():
+        grid = evaluate_grid(run.model, method, 50.0, 200)
+        return (plots.confidence_figure(grid, x_train=run.data.x_train, y_train=run.data.y_train, sigma=1.0),
+                plots.class_map_figure(grid, 2, sigma=1.0))
+
+    times = {"grid 200×200": [], "two figures": [], "to_json": []}
+    for _ in range(repeats):
         start = time.perf_counter()
-        app.run()
-        results[name] = round(time.perf_counter() - start, 3)
-    return results
+        grid = evaluate_grid(run.model, method, 50.0, 200)
+        times["grid 200×200"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        figures = build()
+        times["two figures"].append(time.perf_counter() - start - times["grid 200×200"][-1])
+        start = time.perf_counter()
+        payload = sum(len(plotly.io.to_json(fig, validate=False)) for fig in figures)
+        times["to_json"].append(time.perf_counter() - start)
+    parts = {f"{name} (median)": statistics.median(values) for name, values in times.items()}
+    parts["payload of the two maps, kB"] = payload / 1000
+    return parts
+
+
+HEATMAP_IMAGES = "() => Array.from(document.querySelectorAll('.js-plotly-plot .heatmaplayer image'), i => i.getAttribute('href'))"
+REDRAWN = ("old => { const now = Array.from(document.querySelectorAll('.js-plotly-plot .heatmaplayer image'), "
+           "i => i.getAttribute('href')); return now.length >= 2 && now.every(h => !old.includes(h)); }")
+
+
+def browser_parts(repeats: int) -> dict[str, float]:
+    """Fresh server → Playground drawn (with an empty run cache, then with the default run on disk);
+    reloads; a zoom change (keyboard on the slider) until both maps show new heatmap rasters."""
+    helpers = _browser_helpers()
+    run_cache = Path(tempfile.mkdtemp(prefix="toyood-bench-cache-"))
+    with helpers.streamlit_server(run_cache) as url, helpers.chromium() as browser:
+        parts = {"fresh server, empty run cache → Playground drawn": _first_visit(browser, url)}
+    with helpers.streamlit_server(run_cache) as url, helpers.chromium() as browser:
+        parts["fresh server, default run on disk → Playground drawn"] = _first_visit(browser, url)
+        page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+        page.goto(f"{url}/playground")
+        _wait_for_maps(page)
+        reloads, changes = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            page.reload()
+            _wait_for_maps(page)
+            reloads.append(time.perf_counter() - start)
+        page.wait_for_timeout(1000)
+        slider = page.locator('[data-testid="stSlider"]').filter(has_text="View half-width").get_by_role("slider")
+        for key in ["ArrowRight", "ArrowLeft"] * ((repeats + 1) // 2):
+            before = page.evaluate(HEATMAP_IMAGES)
+            slider.focus()
+            start = time.perf_counter()
+            page.keyboard.press(key)
+            page.wait_for_function(REDRAWN, arg=before, timeout=120_000, polling=10)
+            changes.append(time.perf_counter() - start)
+            page.wait_for_timeout(500)
+        parts["reload, model cached (median)"] = statistics.median(reloads)
+        parts["zoom change, both maps redrawn (median)"] = statistics.median(changes)
+    return parts
+
+
+def _first_visit(browser, url: str) -> float:
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    start = time.perf_counter()
+    page.goto(f"{url}/playground")
+    _wait_for_maps(page)
+    return time.perf_counter() - start
+
+
+def _wait_for_maps(page) -> None:
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .nsewdrag').length >= 2",
+                           timeout=600_000, polling=10)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reloads", type=int, default=5, help="cached reloads per page (median reported)")
-    parser.add_argument("--out", default=str(ROOT / "artifacts" / "bench_app.json"))
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    report = {"load_average": os.getloadavg(), "cpus": os.cpu_count(), "browser": browser_times(args.reloads),
-              "script_rerun_s": script_times()}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs")
+    for title, measure in (("server", server_parts), ("figures", lambda: figure_parts(args.repeats)),
+                           ("browser", lambda: browser_parts(args.repeats))):
+        print(f"\n{title}", flush=True)
+        parts = measure()
+        for name, value in parts.items():
+            print(f"  {name:<55} {value:8.2f}", flush=True)
+    print(f"\nload average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

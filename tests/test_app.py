@@ -7,6 +7,8 @@ Most tests open a link with a small net (``SMALL``); trained models are shared b
 (the app's job table), so later tests reuse them.
 """
 import ast
+import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,10 +18,14 @@ from streamlit.testing.v1 import AppTest
 
 from toyood.appstate import SCENARIOS
 from toyood.evaluate import toy_metrics
+from toyood.runfiles import load_run, read_metrics
 from toyood.toy import ToyConfig, train_toy
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
+# The app keeps trained runs on disk between server starts: this process starts with an empty cache
+# of its own, so the tests train (and fill it).
+os.environ["TOYOOD_APP_CACHE"] = tempfile.mkdtemp(prefix="toyood-app-cache-")
 SMALL = {"hidden": "16,16", "epochs": "3"}
 PAGE_FILES = {"playground": "app_pages/playground.py", "linear-regions": "app_pages/linear_regions.py",
               "far-away": "app_pages/far_away.py", "proof": "app_pages/proof.py",
@@ -260,3 +266,17 @@ def test_a_job_nobody_watches_stops_soon():
     while any(t.is_alive() for t in started) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not any(t.is_alive() for t in started), "the abandoned job did not stop"
+
+
+def test_trained_runs_are_kept_on_disk_and_served_from_there():
+    config = ToyConfig(method="confidence", ood="boundary", hidden=(16, 16), epochs=3, seed=11)
+    app = open_link("playground", method="confidence", seed="11", **SMALL)
+    assert_clean(app)
+    folders = [f for f in Path(os.environ["TOYOOD_APP_CACHE"]).iterdir()
+               if f.is_dir() and load_run(f).config == config]
+    assert len(folders) == 1
+    shown = app.table[0].value.iloc[:, 0]
+    assert shown["test accuracy"] == read_metrics(folders[0])["test_accuracy"]
+    reference = train_toy(config)
+    for kept, trained in zip(load_run(folders[0]).model.parameters(), reference.model.parameters()):
+        assert (kept == trained).all(), "the kept run is the run training gives"

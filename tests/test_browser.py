@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -58,13 +59,15 @@ def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0)
 
 
 @contextmanager
-def streamlit_server(log: Path | None = None):
-    """``streamlit run app.py`` on a free local port; yields its URL once healthy."""
+def streamlit_server(run_cache: Path | None = None):
+    """``streamlit run app.py`` on a free local port with its run cache in ``run_cache`` (default: a
+    new empty folder, so every model is trained); yields its URL once healthy."""
     port = _free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    output = open(log, "w") if log else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    cache = str(run_cache or tempfile.mkdtemp(prefix="toyood-app-cache-"))
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TOYOOD_APP_CACHE": cache})
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_health(url, process)
@@ -75,8 +78,6 @@ def streamlit_server(log: Path | None = None):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        if log:
-            output.close()
 
 
 @contextmanager
