@@ -13,18 +13,16 @@ LIMIT_ANGLES = 720
 FAR_KEYS = ["asymptotic_overconfident", "asymptotic_rejected", "asymptotic_mmc", "median_alpha_999", "far_ood_mmc"]
 WALK_LABELS = {"direction": "a direction", "point": "a point"}
 
-st.title("Far away from the data")
-st.caption("Walk out along α·x for α from 1 to 10¹². A ReLU network is affine on the last, unbounded region "
-           "the ray enters, so its logits grow linearly in α and the softmax saturates: confidence → 1 "
-           "(Hein et al. Thm 3.1) unless the top two logits grow equally fast. The RBF network is the "
-           "contrast: every logit → 0, so the confidence → 1/K = 0.5 (Thm 3.2).")
-along = ui.widget("along", lambda key: st.segmented_control("Walk along", WALKS, key=key, required=True,
-                                                            format_func=WALK_LABELS.get))
-if along == "direction":
-    degrees = ui.widget("theta", lambda key: st.slider(
-        "Direction θ (degrees; 0° = towards class 1 at (10, 0))", 0.0, 360.0 - THETA_STEP, step=THETA_STEP, key=key))
-    point = (float(np.cos(np.radians(degrees))), float(np.sin(np.radians(degrees))))
-else:
+
+def walk_point() -> tuple[float, float] | None:
+    """The point x of the walk α·x from the view controls (None, after an error, at the origin)."""
+    along = ui.widget("along", lambda key: st.segmented_control("Walk along", WALKS, key=key, required=True,
+                                                                format_func=WALK_LABELS.get))
+    if along == "direction":
+        degrees = ui.widget("theta", lambda key: st.slider(
+            "Direction θ (degrees; 0° = towards class 1 at (10, 0))", 0.0, 360.0 - THETA_STEP, step=THETA_STEP,
+            key=key))
+        return float(np.cos(np.radians(degrees))), float(np.sin(np.radians(degrees)))
     left, right = st.columns(2)
     ui.widget("point", lambda key: left.number_input("x", -POINT_LIMIT, POINT_LIMIT, key=key),
               shown=lambda v: v[0], stored=lambda x: (float(x), ui.state().point[1]), suffix=":x")
@@ -32,16 +30,31 @@ else:
                       shown=lambda v: v[1], stored=lambda y: (ui.state().point[0], float(y)), suffix=":y")
     if point == (0.0, 0.0):
         st.error("The origin stays at the origin for every α: pick another point.")
-        ui.stop()
-ui.scenario_note("far-away")
-configs = ui.configs_or_stop()
-results = ui.trained_or_stop(configs)
+        return None
+    return point
 
+
+@st.fragment
+def walk(results: dict[str, ui.ToyResult]) -> None:
+    """The walk's controls and its figure: changing them reruns only this part (and writes the address)."""
+    point = walk_point()
+    ui.scenario_note("far-away")
+    if point is not None:
+        curves = {ui.method_label(m): ui.ray_confidence(result, point, ALPHAS) for m, result in results.items()}
+        ray_fig = plots.ray_confidence_figure(np.array(ALPHAS), curves,
+                                              title=f"Confidence at α·({point[0]:.3g}, {point[1]:.3g})")
+        ui.chart(st, ray_fig, "ray", "confidence-along-ray")
+    ui.sync_url()
+
+
+st.title("Far away from the data")
+st.caption("Walk out along α·x for α from 1 to 10¹². A ReLU network is affine on the last, unbounded region "
+           "the ray enters, so its logits grow linearly in α and the softmax saturates: confidence → 1 "
+           "(Hein et al. Thm 3.1) unless the top two logits grow equally fast. The RBF network is the "
+           "contrast: every logit → 0, so the confidence → 1/K = 0.5 (Thm 3.2).")
+results = ui.trained_or_stop(ui.configs_or_stop())
+walk(results)
 labels = {m: ui.method_label(m) for m in results}
-ray_fig = plots.ray_confidence_figure(np.array(ALPHAS), {labels[m]: ui.ray_confidence(result, point, ALPHAS)
-                                                         for m, result in results.items()},
-                                      title=f"Confidence at α·({point[0]:.3g}, {point[1]:.3g})")
-ui.chart(st, ray_fig, "ray", "confidence-along-ray")
 
 st.subheader("Every direction at once")
 limits = {labels[m]: ui.limit_confidence(result, LIMIT_ANGLES) for m, result in results.items()}
