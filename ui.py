@@ -76,6 +76,7 @@ DEFAULT_JOB_LIMIT = 8
 ABANDON_SECONDS = 5.0  # a job nobody has watched for this long stops at its next progress report
 POLL_SECONDS = 0.25
 PREVIEW_RESOLUTION = 40
+PREVIEW_WIDTH = 400  # px of the loss curve and the coarse map while a model trains
 GAN_FINAL_HALFWIDTH = 50.0
 GAN_FINAL_RESOLUTION = 150
 MAP_WIDTH = 540  # px of one map figure: two side by side from about 1500 px screens, else one per row
@@ -823,16 +824,16 @@ def metrics_rows(results: dict[str, ToyResult]) -> dict[str, dict]:
 
 
 def show_training(view: TrainingView, key: str) -> None:
-    """The loss curve so far beside the current coarse confidence map."""
-    left, right = st.columns(2)
+    """The loss curve so far beside the current coarse confidence map (one under the other where
+    the page is narrow)."""
+    row = st.container(horizontal=True, gap="small")
     loss = go.Figure(go.Scatter(x=np.arange(1, len(view.losses) + 1), y=view.losses, mode="lines+markers"))
-    loss.update_layout(title=f"Training loss, epoch {len(view.losses)} of {view.epochs}", height=340,
+    loss.update_layout(title=f"Training loss, epoch {len(view.losses)} of {view.epochs}", height=PREVIEW_WIDTH,
                        xaxis=dict(title="epoch", range=[0.5, view.epochs + 0.5]), yaxis=dict(title="loss"),
                        margin=dict(l=10, r=10, t=40, b=10))
-    left.plotly_chart(loss, key=f"{key}-loss", config=export_config("training-loss"))
+    row.plotly_chart(loss, key=f"{key}-loss", width=PREVIEW_WIDTH, config=export_config("training-loss"))
     confidence = toy_plots.confidence_figure(view.grid, title="Confidence now (coarse)", sigma=view.sigma)
-    confidence.update_layout(height=340, showlegend=False)
-    right.plotly_chart(confidence, key=f"{key}-map", config=export_config("training-confidence"))
+    map_chart(row, confidence.update_layout(showlegend=False), f"{key}-map", "training-confidence", PREVIEW_WIDTH)
 
 
 @st.cache_resource(max_entries=GRID_CACHE_ENTRIES, show_spinner=False)
@@ -887,8 +888,7 @@ def linear_regions(result: ToyResult, halfwidth: float) -> Regions | None:
         layers, negative_slope = piecewise_affine_layers(model)
         if isinstance(model.head, DisMaxHead):  # the body only: a zero 2-logit output layer
             layers = [*layers, (np.zeros((2, layers[-1][0].shape[0])), np.zeros(2))]
-        job(0.0, f"enumerating the regions of {len(layers) - 1} layers of {'×'.join(map(str, config.hidden))}")
-        return enumerate_regions(layers, halfwidth, negative_slope)
+        return enumerate_regions(layers, halfwidth, negative_slope, progress=job, budget=APP_BUDGET)
 
     return run_once(("regions", config, float(halfwidth)), compute,
                     f"Linear regions of {run_label(config)}")
