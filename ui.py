@@ -81,7 +81,6 @@ GAN_FINAL_HALFWIDTH = 50.0
 GAN_FINAL_RESOLUTION = 150
 MAP_WIDTH = 540  # px of one map figure: two side by side from about 1500 px screens, else one per row
 COMPARE_MAP_WIDTH = 400  # px: maps of ≥ 320 px, two per row at 1440 px, or at 1024 px with the sidebar closed
-TABLE_SINGLE_WIDTH = 480  # px of a one-model metrics table (several models: the page's width)
 OVERLAY_POINTS_PER_CLASS = 150  # training points drawn per class over a map (the training order is random)
 OVERLAY_OOD_SAMPLES = 500  # OOD training samples drawn over a map
 MAP_GAP = 48  # px: the row's gap between two maps, with room to spare
@@ -282,8 +281,9 @@ def toy_sidebar() -> None:
             help="What CEDA and ACET minimise on OOD samples (ACET's attack maximises it)."))
         if objective == "max_conf":
             bar.caption(MAX_CONF_NOTE)
-    widget("sigma", lambda key: bar.select_slider("σ of each class", SIGMAS, key=key, format_func="{:g}".format,
-                                                  help="Std of both Gaussians, means (±10, 0). Paper: 1; notebooks: 2."))
+    widget("sigma", lambda key: bar.select_slider(
+        "σ of each class", SIGMAS, key=key, format_func="{:g}".format,
+        help="Std of both Gaussians, means (±10, 0). Paper: 1; notebooks: 2."))
     _hidden_control(bar)
     if not students:
         with bar.expander("Training settings"):
@@ -966,9 +966,9 @@ def shown_ood(run: ToyRun) -> np.ndarray | None:
     return run.ood_train[::step]
 
 
-def chart(container, fig: go.Figure, key: str, file_stem: str | None = None) -> None:
+def chart(container, fig: go.Figure, key: str, file_stem: str | None = None, width: int | str = "stretch") -> None:
     """``st.plotly_chart`` whose camera button saves a 2× PNG named ``file_stem`` (default: ``key``)."""
-    container.plotly_chart(fig, key=key, config=export_config(file_stem or key))
+    container.plotly_chart(fig, key=key, width=width, config=export_config(file_stem or key))
 
 
 def map_row(width: int = MAP_WIDTH):
@@ -1019,7 +1019,7 @@ def show_metrics(rows: dict[str, dict], file_stem: str, keys: list[str] | None =
     styler = table.style.format(precision=3, na_rep="–")
     if never:
         styler = styler.format(precision=3, na_rep="never", subset=pd.IndexSlice[never, :])
-    st.table(styler, width=TABLE_SINGLE_WIDTH if len(rows) == 1 else "stretch")
+    st.table(styler, width="content" if len(rows) == 1 else "stretch")
     st.caption(METRICS_HELP)
     row = st.container(horizontal=True)
     row.download_button("Metrics (JSON)", json.dumps(rows, indent=2), f"{file_stem}.json", "application/json",

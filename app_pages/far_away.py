@@ -21,7 +21,7 @@ def walk_point() -> tuple[float, float] | None:
     if along == "direction":
         degrees = ui.widget("theta", lambda key: st.slider(
             "Direction θ (degrees; 0° = towards class 1 at (10, 0))", 0.0, 360.0 - THETA_STEP, step=THETA_STEP,
-            key=key))
+            format="%.1f°", key=key))
         return float(np.cos(np.radians(degrees))), float(np.sin(np.radians(degrees)))
     left, right = st.columns(2)
     ui.widget("point", lambda key: left.number_input("x", -POINT_LIMIT, POINT_LIMIT, key=key),

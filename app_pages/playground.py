@@ -13,7 +13,8 @@ COMPARE_RESOLUTION = 150
 def compare_maps(results: dict[str, ui.ToyResult], halfwidth: int) -> None:
     """One confidence map per method (no colour bar of their own) under one shared colour bar."""
     (x_shown, y_shown), sigma = ui.shown_points(next(iter(results.values())).run.data), ui.state().sigma
-    ui.chart(st, ui.colour_bar_figure(), "compare_colour_bar", "confidence-colour-bar")
+    ui.chart(st, ui.colour_bar_figure(), "compare_colour_bar", "confidence-colour-bar",
+             width=2 * ui.COMPARE_MAP_WIDTH + ui.MAP_GAP)
     row = ui.map_row(ui.COMPARE_MAP_WIDTH)
     for method, result in results.items():
         fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION),
