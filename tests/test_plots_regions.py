@@ -43,10 +43,10 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(float) @ [0.2126, 0.7152, 0.0722] / 255
 
 
-@pytest.mark.parametrize("color_by", ["region", "confidence", "class"])
-def test_raster_map_is_one_image_plus_overlays(regions, color_by):
+@pytest.mark.parametrize("colour_by", ["region", "confidence", "class"])
+def test_raster_map_is_one_image_plus_overlays(regions, colour_by):
     points, labels = np.random.default_rng(1).normal(size=(50, 2)), np.repeat([0, 1], 25)
-    fig = region_map_figure(regions, color_by, resolution=200, points=points, labels=labels, max_outlines=0)
+    fig = region_map_figure(regions, colour_by, resolution=200, points=points, labels=labels, max_outlines=0)
     kinds = [type(trace).__name__ for trace in fig.data]
     assert kinds.count("Image") == 1 and kinds.count("Heatmap") == 1
     assert kinds.count("Scattergl") == 2  # one per label
@@ -55,9 +55,9 @@ def test_raster_map_is_one_image_plus_overlays(regions, color_by):
     assert len(fig.to_json()) < 1_500_000
 
 
-@pytest.mark.parametrize("color_by", ["region", "confidence", "class"])
-def test_outlines_are_bucketed_not_one_trace_per_polygon(regions, color_by):
-    fig = region_map_figure(regions, color_by, resolution=100)
+@pytest.mark.parametrize("colour_by", ["region", "confidence", "class"])
+def test_outlines_are_bucketed_not_one_trace_per_polygon(regions, colour_by):
+    fig = region_map_figure(regions, colour_by, resolution=100)
     fills = [trace for trace in fig.data if isinstance(trace, go.Scatter) and trace.fill == "toself"]
     assert 0 < len(fills) <= CONFIDENCE_BUCKETS < len(regions)
     drawn = sum(sum(v is None for v in trace.x) for trace in fills)
@@ -77,7 +77,7 @@ def test_unbounded_outlined_and_hover_carries_region(regions):
 
 
 def test_zoomed_view_counts_regions_in_view(regions):
-    fig = region_map_figure(regions, bounds=(0.0, 1.0, 0.0, 1.0), resolution=100)
+    fig = region_map_figure(regions, extent=(0.0, 1.0, 0.0, 1.0), resolution=100)
     assert fig.layout.xaxis.range == (0.0, 1.0)
     assert "in view" in fig.layout.title.text
 
@@ -133,9 +133,9 @@ def test_reject_model_confidence_is_the_largest_real_class_probability(reject_re
     assert data[inside][:, 1].min() < 1 / 3  # below what max softmax over all three could ever be
 
 
-@pytest.mark.parametrize("color_by", ["confidence", "class", "region"])
-def test_boundaries_contrast_with_their_fill(regions, color_by):
-    fig = region_map_figure(regions, color_by, resolution=120, max_outlines=0)
+@pytest.mark.parametrize("colour_by", ["confidence", "class", "region"])
+def test_boundaries_contrast_with_their_fill(regions, colour_by):
+    fig = region_map_figure(regions, colour_by, resolution=120, max_outlines=0)
     rgb = decode_png(next(trace for trace in fig.data if isinstance(trace, go.Image)).source)  # row 0 at ymin
     ids = rasterize(regions, (-5.0, 5.0, -5.0, 5.0), 120, 120)
     boundary = np.zeros(ids.shape, bool)
@@ -145,7 +145,7 @@ def test_boundaries_contrast_with_their_fill(regions, color_by):
     rows, cols = np.nonzero(boundary[:, 1:] & ~boundary[:, :-1] & (ids[:, 1:] == ids[:, :-1]))
     edge, fill = luminance(rgb[rows, cols + 1]), luminance(rgb[rows, cols])
     dark = fill < 0.45
-    assert len(fill) > 100 and (~dark).any() and (dark.any() or color_by == "class")  # class view: light tints
+    assert len(fill) > 100 and (~dark).any() and (dark.any() or colour_by == "class")  # class view: light tints
     lighter, darker = edge > fill + 0.15, edge < fill - 0.15
     assert np.mean(np.where(dark, lighter, darker)) > 0.95  # light lines on dark fills, dark on light ones
 

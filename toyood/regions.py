@@ -1419,12 +1419,12 @@ def _pwl_zeros(knots, values) -> np.ndarray:
     return knots[column] + t[row, column] * (knots[column + 1] - knots[column])
 
 
-def rasterize(regions: Regions, bounds: tuple[float, float, float, float] | None = None,
+def rasterize(regions: Regions, extent: tuple[float, float, float, float] | None = None,
               width: int = 800, height: int = 800) -> np.ndarray:
-    """Region id (−1: none) at every pixel centre of a ``height``×``width`` grid over ``bounds``
+    """Region id (−1: none) at every pixel centre of a ``height``×``width`` grid over ``extent``
     (xmin, xmax, ymin, ymax; default the box); row 0 is the bottom row. Exact scanline fill of the
     convex polygons: a pixel on a shared edge goes to one of its regions."""
-    xmin, xmax, ymin, ymax = regions.box if bounds is None else bounds
+    xmin, xmax, ymin, ymax = regions.box if extent is None else extent
     dx, dy = (xmax - xmin) / width, (ymax - ymin) / height
     ids = np.full((height, width), -1, np.int64)
     start, points = regions.offsets, regions.vertices

@@ -49,16 +49,16 @@ def output_names(profile: RayProfile, class_names: Sequence[str] | None = None) 
     return names + (["reject"] if profile.reject is not None else [])
 
 
-def _view_bounds(profile: RayProfile) -> tuple[float, float, float, float]:
+def _view_extent(profile: RayProfile) -> tuple[float, float, float, float]:
     """A square around the origin holding x and the ray up to a bit past its last breakpoint."""
     reach = profile.alpha_view if profile.last_start is None else max(1.0, 1.3 * profile.last_start)
     half = 1.1 * float(np.abs(profile.x).max()) * reach
     return (-half, half, -half, half)
 
 
-def _exit_alpha(x: np.ndarray, bounds) -> float:
-    """The α at which the ray α·x leaves the rectangle ``bounds`` (it starts at the origin)."""
-    xmin, xmax, ymin, ymax = bounds
+def _exit_alpha(x: np.ndarray, extent) -> float:
+    """The α at which the ray α·x leaves the rectangle ``extent`` (it starts at the origin)."""
+    xmin, xmax, ymin, ymax = extent
     limits = [(xmax if x[0] > 0 else xmin) / x[0] if x[0] else np.inf,
               (ymax if x[1] > 0 else ymin) / x[1] if x[1] else np.inf]
     return max(0.0, float(min(limits)))
@@ -150,20 +150,20 @@ def _path_caption(profile: RayProfile) -> str:
 
 
 def ray_path_panel(profile: RayProfile, background: Sequence | go.Figure = (), regions: Regions | None = None,
-                   bounds: tuple[float, float, float, float] | None = None, height: int = MAP_HEIGHT) -> Panel:
+                   extent: tuple[float, float, float, float] | None = None, height: int = MAP_HEIGHT) -> Panel:
     """(a) The ray drawn over ``background`` (plotly traces, or a figure whose traces are taken: a
     confidence heatmap, a region raster) and, given ``regions``, the outlines of the regions it
     crosses; entry points marked and labelled by α, the last, unbounded piece in gold."""
-    bounds = bounds or (regions.box if regions is not None else _view_bounds(profile))
+    extent = extent or (regions.box if regions is not None else _view_extent(profile))
     background = list(background.data if isinstance(background, go.Figure) else background)
-    edge = _exit_alpha(profile.x, bounds)
+    edge = _exit_alpha(profile.x, extent)
     fig = go.Figure(background)
     if regions is not None and profile.pieces is not None:
         fig.add_traces(_region_traces(profile, regions))
     fig.add_traces(_ray_traces(profile, edge))
     _label_entries(fig, profile, edge)
-    fig.update_xaxes(range=list(bounds[:2]), constrain="domain", showgrid=False, zeroline=False)
-    fig.update_yaxes(range=list(bounds[2:]), constrain="domain", scaleanchor="x", scaleratio=1, showgrid=False,
+    fig.update_xaxes(range=list(extent[:2]), constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(range=list(extent[2:]), constrain="domain", scaleanchor="x", scaleratio=1, showgrid=False,
                      zeroline=False)
     title = "(a) The ray α·x " + ("past the RBF centres" if profile.kind == "rbf" else "through the linear regions")
     fig.update_layout(title=dict(text=title, x=0.5, xanchor="center"), height=height, plot_bgcolor="white",
@@ -356,10 +356,10 @@ def ray_saturation_panel(profile: RayProfile, log_x: bool = False, height: int =
 
 
 def proof_panels(profile: RayProfile, background: Sequence | go.Figure = (), regions: Regions | None = None,
-                 bounds: tuple[float, float, float, float] | None = None, log_x: bool = False,
+                 extent: tuple[float, float, float, float] | None = None, log_x: bool = False,
                  class_names: Sequence[str] | None = None) -> dict[str, Panel]:
     """All four panels of the proof drawn, keyed "path", "logits", "gap", "confidence" (in order)."""
-    return {"path": ray_path_panel(profile, background, regions, bounds),
+    return {"path": ray_path_panel(profile, background, regions, extent),
             "logits": ray_logits_panel(profile, log_x, class_names),
             "gap": ray_gap_panel(profile, log_x),
             "confidence": ray_saturation_panel(profile, log_x)}

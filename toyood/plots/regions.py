@@ -35,42 +35,42 @@ def _is_reject(class_names: list[str] | None, reject: bool | None) -> bool:
     return bool(reject) if reject is not None else bool(class_names) and class_names[-1] == "reject"
 
 
-def region_map_figure(regions: Regions, color_by: str = "region", bounds: tuple | None = None,
+def region_map_figure(regions: Regions, colour_by: str = "region", extent: tuple | None = None,
                       resolution: int = 800, points: np.ndarray | None = None, labels: np.ndarray | None = None,
                       max_outlines: int = 3000, hover_resolution: int = 160,
                       class_names: list[str] | None = None, *, reject: bool | None = None,
                       title: str | None = None, height: int | None = None) -> go.Figure:
-    """Map of the regions in ``bounds`` (default: the box). ``color_by``: "region" (distinct
+    """Map of the regions in ``extent`` (default: the box). ``colour_by``: "region" (distinct
     colours), "confidence" (largest real-class probability on the one confidence scale) or "class"
     (predicted class, lighter where less confident). ``points``/``labels``: optional data overlay.
     ``reject``: the last output is a reject class (None: when ``class_names`` ends in "reject").
     ``title``: None for the region counts; ``height`` in px."""
-    if color_by not in COLOUR_BY:
-        raise ValueError(f"color_by must be 'region', 'confidence' or 'class', got {color_by!r}")
-    bounds = tuple(float(v) for v in (regions.box if bounds is None else bounds))
+    if colour_by not in COLOUR_BY:
+        raise ValueError(f"colour_by must be 'region', 'confidence' or 'class', got {colour_by!r}")
+    extent = tuple(float(v) for v in (regions.box if extent is None else extent))
     k = regions.linear.shape[1]
     names = class_names or [f"class {c}" for c in range(k)]
     reject = _is_reject(class_names, reject)
-    ids = rasterize(regions, bounds, resolution, resolution)
+    ids = rasterize(regions, extent, resolution, resolution)
     in_view = np.unique(ids[ids >= 0])
     fig = go.Figure()
     if len(in_view) <= max_outlines:
-        _add_outlines(fig, regions, _visible(regions, bounds), color_by, reject)
+        _add_outlines(fig, regions, _visible(regions, extent), colour_by, reject)
     else:
-        _add_raster(fig, regions, ids, color_by, bounds, reject)
-    _add_hover(fig, regions, bounds, hover_resolution, names, reject)
+        _add_raster(fig, regions, ids, colour_by, extent, reject)
+    _add_hover(fig, regions, extent, hover_resolution, names, reject)
     _add_unbounded(fig, regions)
     _add_points(fig, points, labels, names)
-    _add_colour_bar(fig, color_by, names, reject)
+    _add_colour_bar(fig, colour_by, names, reject)
     default_title = (f"{len(regions):,} linear regions ({len(in_view):,} in view)<br><sup>unbounded: "
                      f"{int(regions.unbounded.sum())} in the box, {regions.unbounded_total} in the plane</sup>")
-    _map_layout(fig, default_title if title is None else title, bounds, height)
+    _map_layout(fig, default_title if title is None else title, extent, height)
     return fig
 
 
-def _map_layout(fig: go.Figure, title: str, bounds, height: int | None) -> None:
+def _map_layout(fig: go.Figure, title: str, extent, height: int | None) -> None:
     """Square plot area sitting on its colour bar, centred title, legend at the bottom."""
-    xmin, xmax, ymin, ymax = bounds
+    xmin, xmax, ymin, ymax = extent
     axis = dict(constrain="domain", showgrid=False, zeroline=False, tickformat="~s", nticks=5)
     fig.update_layout(
         title=dict(text=title, x=0.5, xanchor="center", font=dict(size=13)) if title else None,
@@ -112,8 +112,8 @@ def limit_ring_figure(regions: Regions, class_names: list[str] | None = None, *,
     return fig
 
 
-def _visible(regions: Regions, bounds) -> np.ndarray:
-    xmin, xmax, ymin, ymax = bounds
+def _visible(regions: Regions, extent) -> np.ndarray:
+    xmin, xmax, ymin, ymax = extent
     start = regions.offsets[:-1]
     lower = np.minimum.reduceat(regions.vertices, start, axis=0)
     upper = np.maximum.reduceat(regions.vertices, start, axis=0)
@@ -153,14 +153,14 @@ def _outputs(regions: Regions, centres: np.ndarray, region: np.ndarray, reject: 
     return logits.argmax(1), real.max(axis=1)
 
 
-def _fill_colours(regions: Regions, region: np.ndarray, centres: np.ndarray, color_by: str, reject: bool) -> np.ndarray:
+def _fill_colours(regions: Regions, region: np.ndarray, centres: np.ndarray, colour_by: str, reject: bool) -> np.ndarray:
     """RGB (uint8) of each (region, point) pair in the chosen colouring."""
-    if color_by == "region":
+    if colour_by == "region":
         return _region_colours(region)
     predicted, confidence = _outputs(regions, centres, region, reject)
     k = regions.linear.shape[1]
     n_real = k - 1 if reject else k
-    if color_by == "confidence":
+    if colour_by == "confidence":
         return confidence_rgb(confidence, n_real)
     base = np.array([_hex(c) for c in class_colours(n_real, reject)])[predicted]
     certainty = np.where(predicted == n_real, 1.0, (confidence - 1 / n_real) / (1 - 1 / n_real))[:, None]
@@ -174,14 +174,14 @@ def _edge_colours(fill: np.ndarray) -> np.ndarray:
     return np.round(0.35 * fill + 0.65 * target).astype(np.uint8)
 
 
-def _add_raster(fig: go.Figure, regions: Regions, ids: np.ndarray, color_by: str, bounds, reject: bool) -> None:
-    xmin, xmax, ymin, ymax = bounds
+def _add_raster(fig: go.Figure, regions: Regions, ids: np.ndarray, colour_by: str, extent, reject: bool) -> None:
+    xmin, xmax, ymin, ymax = extent
     h, w = ids.shape
     inside = ids >= 0
     rgb = np.full(ids.shape + (3,), 255, np.uint8)
     yy, xx = np.nonzero(inside)
     centres = np.stack([xmin + (xx + 0.5) * (xmax - xmin) / w, ymin + (yy + 0.5) * (ymax - ymin) / h], 1)
-    rgb[inside] = _fill_colours(regions, ids[inside], centres, color_by, reject)
+    rgb[inside] = _fill_colours(regions, ids[inside], centres, colour_by, reject)
     boundary = np.zeros(ids.shape, bool)
     boundary[:, :-1] |= ids[:, :-1] != ids[:, 1:]
     boundary[:-1, :] |= ids[:-1, :] != ids[1:, :]
@@ -228,17 +228,17 @@ def _polygon_path(regions: Regions, chosen: np.ndarray) -> tuple[np.ndarray, np.
     return xy[:, 0], xy[:, 1]
 
 
-def _buckets(regions: Regions, chosen: np.ndarray, color_by: str,
+def _buckets(regions: Regions, chosen: np.ndarray, colour_by: str,
              reject: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Bucket per chosen region, RGB per bucket and the buckets' legend names."""
-    if color_by == "region":
+    if colour_by == "region":
         return (chosen % BUCKETS, _region_colours(np.arange(BUCKETS)),
                 [f"regions ≡ {b} mod {BUCKETS}" for b in range(BUCKETS)])
     sums = np.add.reduceat(regions.vertices, regions.offsets[:-1], axis=0)
     centre = sums[chosen] / np.diff(regions.offsets)[chosen, None]
     predicted, confidence = _outputs(regions, centre, chosen, reject)
     n_real = regions.linear.shape[1] - (1 if reject else 0)
-    if color_by == "confidence":  # each bucket in the colour of its regions' mean confidence
+    if colour_by == "confidence":  # each bucket in the colour of its regions' mean confidence
         bucket = np.minimum((confidence * CONFIDENCE_BUCKETS).astype(int), CONFIDENCE_BUCKETS - 1)
         count = np.bincount(bucket, minlength=CONFIDENCE_BUCKETS)
         middles = (np.arange(CONFIDENCE_BUCKETS) + 0.5) / CONFIDENCE_BUCKETS
@@ -251,8 +251,8 @@ def _buckets(regions: Regions, chosen: np.ndarray, color_by: str,
                                 [f"class {c}" for c in range(n_real)] + (["reject"] if reject else [])]
 
 
-def _add_outlines(fig: go.Figure, regions: Regions, chosen: np.ndarray, color_by: str, reject: bool) -> None:
-    bucket, colours, names = _buckets(regions, chosen, color_by, reject)
+def _add_outlines(fig: go.Figure, regions: Regions, chosen: np.ndarray, colour_by: str, reject: bool) -> None:
+    bucket, colours, names = _buckets(regions, chosen, colour_by, reject)
     edges = _edge_colours(colours.astype(float))
     for b in np.unique(bucket):
         x, y = _polygon_path(regions, chosen[bucket == b])
@@ -261,9 +261,9 @@ def _add_outlines(fig: go.Figure, regions: Regions, chosen: np.ndarray, color_by
                                  showlegend=False))
 
 
-def _add_hover(fig: go.Figure, regions: Regions, bounds, resolution: int, names: list[str], reject: bool) -> None:
-    xmin, xmax, ymin, ymax = bounds
-    ids = rasterize(regions, bounds, resolution, resolution)
+def _add_hover(fig: go.Figure, regions: Regions, extent, resolution: int, names: list[str], reject: bool) -> None:
+    xmin, xmax, ymin, ymax = extent
+    ids = rasterize(regions, extent, resolution, resolution)
     xs = xmin + (np.arange(resolution) + 0.5) * (xmax - xmin) / resolution
     ys = ymin + (np.arange(resolution) + 0.5) * (ymax - ymin) / resolution
     inside = ids >= 0
@@ -304,13 +304,13 @@ def _add_points(fig: go.Figure, points, labels, names: list[str]) -> None:
                                                line=dict(width=0.5, color="black"))))
 
 
-def _add_colour_bar(fig: go.Figure, color_by: str, names: list[str], reject: bool) -> None:
+def _add_colour_bar(fig: go.Figure, colour_by: str, names: list[str], reject: bool) -> None:
     """The colour bar of the confidence or class view, on an invisible one-point trace (the map
     itself is an image or filled polygons, which carry no colour bar)."""
-    if color_by == "region":
+    if colour_by == "region":
         return
     n_real = len(names) - (1 if reject else 0)
-    if color_by == "confidence":
+    if colour_by == "confidence":
         marker = dict(color=[0.0], cmin=0.0, cmax=1.0, colorscale=confidence_colorscale(n_real),
                       colorbar=confidence_colorbar(n_real))
     else:
