@@ -17,6 +17,7 @@ from ..gan import CLASSIFIERS, STARTS, GanConfig, GanRun, train_gan
 from ..progress import StderrProgress
 from ..output_folder import atomic_directory, check_output_path
 from ..runfiles import write_run_files
+from .toy import class_count
 
 DEFAULTS = GanConfig()
 
@@ -35,6 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snapshot-every", type=int, default=DEFAULTS.snapshot_every,
                         help=f"iterations between snapshots (default {DEFAULTS.snapshot_every})")
     parser.add_argument("--sigma", type=finite_float, default=DEFAULTS.sigma, help="std of each Gaussian (default 1)")
+    parser.add_argument("--classes", type=class_count, default=DEFAULTS.classes, metavar="K",
+                        help="K Gaussian classes (default 2 at (±10, 0); K > 2: means on the circle of radius 10)")
     parser.add_argument("--n-far", type=int, default=DEFAULTS.n_far, help="far test-OOD points for the metrics")
     parser.add_argument("--seed", type=seed_value, default=DEFAULTS.seed)
     parser.add_argument("--device", choices=DEVICES, default=DEFAULTS.device)
@@ -49,8 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> GanConfig:
     try:
         return GanConfig(classifier=args.classifier, start=args.start, iterations=args.iterations, beta=args.beta,
-                         snapshot_every=args.snapshot_every, sigma=args.sigma, n_far=args.n_far, seed=args.seed,
-                         device=args.device)
+                         snapshot_every=args.snapshot_every, sigma=args.sigma, classes=args.classes,
+                         n_far=args.n_far, seed=args.seed, device=args.device)
     except ConfigError as error:
         raise CliError(str(error))
 

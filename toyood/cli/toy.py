@@ -12,6 +12,7 @@ from . import CliError, add_threads_flag, finite_float, int_list, print_json, se
 from .. import jsonutil
 from ..batched import train_many
 from ..budget import Budget, check_toy_job, toy_job_estimate
+from ..data import DATASETS, FIXED_CLASSES, MAX_CLASSES
 from ..device import DEVICES, use_threads
 from ..errors import ConfigError, RunFileError, TrainingDiverged
 from ..evaluate import toy_metrics
@@ -35,7 +36,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="OOD training samples: boundary (annulus 3σ..3σ+1, Lee/Vernekar), general "
                              "(uniform in [-50,50]² outside 3σ) or gan (a GAN's boundary samples, trained first); "
                              "default boundary for methods that need them")
-    parser.add_argument("--sigma", type=finite_float, default=1.0, help="std of each Gaussian (paper 1; notebooks 2)")
+    parser.add_argument("--data", choices=[*DATASETS, "file"], default=None,
+                        help="the 2-D data set: gaussians (default; K means on a circle of radius 10, the paper's "
+                             "(±10, 0) for K = 2), moons, rings, spiral (K arms), xor, or file (your own CSV: "
+                             "--data-file)")
+    parser.add_argument("--classes", type=class_count, default=None, metavar="K",
+                        help=f"number of classes, 2..{MAX_CLASSES} (default 2; moons and xor have 2; "
+                             "own data: the file's labels 0..K-1)")
+    parser.add_argument("--data-file", metavar="PATH",
+                        help="a CSV of x, y, label rows (header optional, labels 0..K-1), scaled so that the "
+                             "largest |coordinate| is 15; implies --data file")
+    parser.add_argument("--sigma", type=finite_float, default=1.0,
+                        help="std of each Gaussian, the noise of the other data sets; the OOD margin is 3σ "
+                             "(paper 1; notebooks 2)")
     parser.add_argument("--hidden", type=int_list, default=(500, 500), help="hidden widths, e.g. 500,500")
     parser.add_argument("--leaky", type=finite_float, default=0.0, metavar="SLOPE", help="leaky-ReLU slope (0 = ReLU)")
     parser.add_argument("--preset", choices=list(PRESETS), default="interactive",
@@ -63,6 +76,37 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                                      "sub-folder each (METHOD or METHOD/seed-S) and summary.json")
     parser.add_argument("--force", action="store_true", help="allow --out to replace an existing run")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
+
+
+def class_count(text: str) -> int:
+    """K: a whole number of classes in [2, MAX_CLASSES]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"K is a whole number from 2 to {MAX_CLASSES}, got {text!r}")
+    if not 2 <= value <= MAX_CLASSES:
+        raise argparse.ArgumentTypeError(f"K is a whole number from 2 to {MAX_CLASSES}, got {text!r}")
+    return value
+
+
+def data_settings(args: argparse.Namespace) -> dict:
+    """The ToyConfig fields of --data, --classes and --data-file (a data file implies --data file;
+    moons and xor take their fixed K when --classes is not given)."""
+    dataset = args.data or ("file" if args.data_file is not None else "gaussians")
+    if args.data_file is not None and dataset != "file":
+        raise CliError(f"--data-file is read only with --data file (got --data {dataset})")
+    if dataset == "file":
+        if not args.data_file or not args.data_file.strip():
+            raise CliError("--data file needs --data-file PATH (a CSV of x, y, label rows)")
+        return dict(dataset="file", data_file=args.data_file)
+    return dict(dataset=dataset, classes=args.classes or FIXED_CLASSES.get(dataset, 2))
+
+
+def check_file_classes(config: ToyConfig, args: argparse.Namespace) -> None:
+    """--classes given with a data file must match the file's labels 0..K-1."""
+    if config.dataset == "file" and args.classes is not None and args.classes != config.classes:
+        raise CliError(f"{config.data_file}: the labels are 0..{config.classes - 1} (K = {config.classes}), "
+                       f"not 0..{args.classes - 1} as --classes {args.classes} says")
 
 
 def method_list(text: str) -> tuple[str, ...]:
@@ -103,13 +147,15 @@ def config_from_args(args: argparse.Namespace, method: str | None = None, seed: 
     if not METHODS[method].needs_ood and any(METHODS[m].needs_ood for m in args.method):
         ood = None
     try:
-        return ToyConfig(method=method, ood=ood, sigma=args.sigma, hidden=args.hidden,
-                         negative_slope=args.leaky, preset=args.preset, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, seed=args.seed if seed is None else seed,
-                         device=args.device, n_per_class=args.n_per_class, n_far=args.n_far,
-                         **{k: v for k, v in given.items() if v is not None})
+        config = ToyConfig(method=method, ood=ood, sigma=args.sigma, hidden=args.hidden,
+                           negative_slope=args.leaky, preset=args.preset, epochs=args.epochs,
+                           batch_size=args.batch_size, lr=args.lr, seed=args.seed if seed is None else seed,
+                           device=args.device, n_per_class=args.n_per_class, n_far=args.n_far,
+                           **data_settings(args), **{k: v for k, v in given.items() if v is not None})
     except ConfigError as error:
-        raise CliError(str(error))
+        raise CliError(" ".join(str(error).split()))  # one line, even for a quoted newline in a CSV row
+    check_file_classes(config, args)
+    return config
 
 
 def configs_from_args(args: argparse.Namespace) -> list[ToyConfig]:
@@ -158,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
                 trained = train_toy_with_source(configs[0], progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    metrics = toy_metrics(trained)
+    metrics = with_data(toy_metrics(trained), trained)
     if args.out is not None:
         try:
             save_run(trained, args.out, metrics, overwrite=args.force)
@@ -181,7 +227,7 @@ def run_many(args: argparse.Namespace, configs: list[ToyConfig]) -> int:
                 runs, seconds = train_configs(configs, progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    metrics = [toy_metrics(run) for run in runs]
+    metrics = [with_data(toy_metrics(run), run) for run in runs]
     summary = summarise(configs, metrics, by_seed=args.seeds is not None)
     summary.update(seconds)
     if args.out is not None:
@@ -194,6 +240,17 @@ def run_many(args: argparse.Namespace, configs: list[ToyConfig]) -> int:
     else:
         print_summary(summary)
     return 0
+
+
+def with_data(metrics: dict, run) -> dict:
+    """The metrics with the data they were measured on: the data set, K and, for own data, the file's
+    SHA-256, its rows and the factor its coordinates were scaled by."""
+    config, data = run.config, run.data
+    described = {**metrics, "dataset": config.dataset, "classes": config.classes}
+    if config.dataset == "file":
+        described.update(data_digest=config.data_digest, data_rows=len(data.x_train) + len(data.x_test),
+                         data_scale=data.scale)
+    return described
 
 
 def train_configs(configs: list[ToyConfig], progress: Progress | None) -> tuple[list, dict]:
