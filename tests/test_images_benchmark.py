@@ -11,6 +11,7 @@ import scipy.io
 import torch
 from streamlit.testing.v1 import AppTest
 
+from toyood.cli import bench as bench_cli
 from toyood.cli import main
 from toyood.errors import ConfigError
 from toyood.images import benchmark, datasets
@@ -228,11 +229,17 @@ def test_failed_save_keeps_the_previous_results_and_leaves_no_staging(data_dir, 
         (directory / "histograms.html").write_text("half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("toyood.cli.bench.save_figures", disk_full)
+    save_figures = bench_cli.save_figures
+    monkeypatch.setattr(bench_cli, "save_figures", disk_full)
     code = main(["bench", "--methods", "plain", "--data-dir", str(data_dir), "--out", str(out), "--force", "--json"])
     assert code == 2 and "No space left on device" in one_line_error(capsys)
     assert [p.name for p in out.iterdir()] == ["results.json"] and (out / "results.json").read_text() == "previous"
-    assert [p.name for p in out.parent.iterdir()] == ["bench"]
+    # no staging folder; the new run's checkpoints wait beside the previous run, for the same command again
+    assert sorted(p.name for p in out.parent.iterdir()) == [".bench.checkpoints", "bench"]
+    monkeypatch.setattr(bench_cli, "save_figures", save_figures)
+    assert main(["bench", "--methods", "plain", "--data-dir", str(data_dir), "--out", str(out), "--force"]) == 0
+    assert "resuming from the checkpoints" in capsys.readouterr().err
+    assert [p.name for p in out.parent.iterdir()] == ["bench"] and (out / "results.json").read_text() != "previous"
 
 
 def test_force_replaces_an_existing_folder(data_dir, tmp_path, capsys):

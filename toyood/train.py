@@ -138,7 +138,7 @@ def fit(model: nn.Module, method: Method, x_in: torch.Tensor, y_in: torch.Tensor
     n_ood = ood_batch_size or batch_size
     decay_epochs = {math.floor(m * epochs) for m in milestones}
     model.train()
-    start, done_before = time.perf_counter(), state.seconds
+    start, done_before = time.perf_counter(), state.seconds  # checkpoint saves are not training time
     for epoch in range(state.epochs_done, epochs):
         if epoch in decay_epochs:
             for group in state.optimizer.param_groups:
@@ -151,11 +151,13 @@ def fit(model: nn.Module, method: Method, x_in: torch.Tensor, y_in: torch.Tensor
         state.epoch_losses.append(mean_loss)
         state.epochs_done, state.seconds = epoch + 1, done_before + time.perf_counter() - start
         if checkpoint is not None:
+            saving = time.perf_counter()
             checkpoint.save(state)
+            start += time.perf_counter() - saving
         if progress is not None:
             progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs} · loss {mean_loss:.4f}")
     model.eval()
-    return FitResult(seconds=done_before + time.perf_counter() - start, epoch_losses=list(state.epoch_losses))
+    return FitResult(seconds=state.seconds, epoch_losses=list(state.epoch_losses))  # saving not included
 
 
 def _epoch(state: TrainingState, method: Method, x_in: torch.Tensor, y_in: torch.Tensor, batch_size: int,

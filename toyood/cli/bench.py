@@ -4,17 +4,24 @@
     torchrun --nproc_per_node 4 -m toyood bench ...   # the same run on four processes (DDP)
 
 Under ``torchrun`` every process runs this command; process 0 reports progress and writes the output.
+
+Checkpoints: with ``--out DIR`` every method's training state is saved after each epoch in
+``DIR/checkpoints`` (or ``--checkpoint-dir``); the same command after a crash or a kill resumes from
+them with the numbers of an uninterrupted run (``toyood.images.checkpoints``). The finished run's
+folder replaces ``DIR`` and its checkpoints with it; a ``--checkpoint-dir`` of your own is kept.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
 from . import CliError, add_threads_flag, print_json, seed_value
 from ..device import DEVICES, max_threads, use_threads
 from ..errors import ConfigError, RunFileError, TrainingDiverged
+from ..images.checkpoints import Checkpoints
 from ..images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
 from ..images.datasets import DATASET_NAMES, DatasetFileError, DatasetUnavailable, available_datasets
 from ..images.distributed import Workers, start_workers, stop_workers
@@ -23,6 +30,8 @@ from ..images.results import write_result_files
 from ..plots.images import adversarial_samples_figure, confidence_histograms_figure, noise_grid_figure
 from ..progress import StderrProgress
 from ..output_folder import atomic_directory, check_output_path
+
+CHECKPOINTS = "checkpoints"  # the folder inside --out that holds an unfinished run's checkpoints
 
 
 def name_list(text: str) -> tuple[str, ...]:
@@ -57,6 +66,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="write results.json, table.txt, confidences.npz, samples.npz, "
                                                      "model_<method>.pt and figures (HTML) here, atomically")
     parser.add_argument("--force", action="store_true", help="allow --out to replace an existing folder")
+    parser.add_argument("--checkpoint-dir", metavar="DIR",
+                        help=f"save each method's training state after every epoch here (default: --out's "
+                             f"{CHECKPOINTS}/ folder) and resume from it; kept after the run")
+    parser.add_argument("--resume", action="store_true",
+                        help="require a checkpoint to resume from (without it, one found is resumed anyway)")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object (last line)")
 
 
@@ -67,7 +81,8 @@ def list_datasets(data_dir: str | None) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    """The run's config, with the flags checked before any work: the config's values, --threads, --out."""
+    """The run's config, with the flags checked before any work: the config's values, --threads, --out
+    and the checkpoint folder."""
     try:
         config = BenchConfig(dataset=args.dataset, methods=args.methods, preset=args.preset, data_dir=args.data_dir,
                              ood_sets=args.ood_sets, seed=args.seed, device=args.device, download=args.download,
@@ -75,10 +90,57 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
         use_threads(args.threads, default=max(1, max_threads() // local_processes))
         if args.out is not None:
-            check_output_path(args.out, args.force)
+            check_output_path(args.out, args.force or unfinished(args.out))
+        check_checkpoint_dir(args)
     except ConfigError as error:
         raise CliError(str(error))
     return config
+
+
+def unfinished(out: str) -> bool:
+    """Whether ``out`` holds nothing but the checkpoints of a run that has not finished."""
+    path = Path(out.strip() or ".")
+    return bool(out.strip()) and path.is_dir() and [p.name for p in path.iterdir()] == [CHECKPOINTS]
+
+
+def checkpoint_dir(args: argparse.Namespace) -> Path | None:
+    """--checkpoint-dir; else ``--out``'s ``checkpoints/`` folder, or a hidden sibling of ``--out``
+    while it holds a previous run that --force replaces (which stays intact until the new run is saved)."""
+    if args.checkpoint_dir is not None:
+        return Path(args.checkpoint_dir)
+    if args.out is None:
+        return None
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not unfinished(args.out):
+        return out.parent / f".{out.name}.{CHECKPOINTS}"
+    return out / CHECKPOINTS
+
+
+def check_checkpoint_dir(args: argparse.Namespace) -> None:
+    if args.checkpoint_dir is not None and not args.checkpoint_dir.strip():
+        raise ConfigError("the checkpoint folder is empty: give a folder name, e.g. runs/ckpt")
+    folder = checkpoint_dir(args)
+    if folder is None and args.resume:
+        raise ConfigError("--resume needs the run's --out or --checkpoint-dir folder")
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} exists and is not a folder: it cannot hold checkpoints")
+
+
+def open_checkpoints(args: argparse.Namespace, config: BenchConfig, workers: Workers) -> Checkpoints | None:
+    """This process's checkpoints, every file read and checked before any work."""
+    folder = checkpoint_dir(args)
+    if folder is None:
+        return None
+    checkpoints = Checkpoints(folder, config, workers)
+    try:
+        found = checkpoints.check()
+    except RunFileError as error:
+        raise CliError(str(error))
+    if args.resume and not found:
+        raise CliError(f"--resume: there is no checkpoint in {folder}")
+    if found and workers.main:
+        print(f"resuming from the checkpoints in {folder}", file=sys.stderr)
+    return checkpoints
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +152,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         raise CliError(str(error))
     try:
-        result = benchmark(config, workers, progress=workers.main and not args.json, download=args.download)
+        checkpoints = open_checkpoints(args, config, workers)
+        result = benchmark(config, workers, progress=workers.main and not args.json, download=args.download,
+                           checkpoints=checkpoints)
         if workers.main:
             report(result, args)
     finally:
@@ -98,22 +162,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def benchmark(config: BenchConfig, workers: Workers, progress: bool, download: bool) -> BenchResult:
+def benchmark(config: BenchConfig, workers: Workers, progress: bool, download: bool,
+              checkpoints: Checkpoints | None = None) -> BenchResult:
     """``run_benchmark`` with its errors as one-line ``CliError``s."""
     try:
         with StderrProgress() as line:
-            return run_benchmark(config, line if progress else None, workers)
+            return run_benchmark(config, line if progress else None, workers, checkpoints)
     except DatasetUnavailable as error:
         hint = "" if download or isinstance(error, DatasetFileError) else " (--download fetches missing datasets)"
         raise CliError(f"{error}{hint}")
-    except (ConfigError, TrainingDiverged) as error:
+    except (ConfigError, TrainingDiverged, RunFileError) as error:
         raise CliError(str(error))
 
 
 def report(result: BenchResult, args: argparse.Namespace) -> None:
     """The output of process 0: the folder, then the JSON object or the tables."""
     if args.out is not None:
-        save(result, args.out, args.force)
+        folder = checkpoint_dir(args)
+        save(result, args.out, args.force or unfinished(args.out))
+        if args.checkpoint_dir is None and folder.is_dir():  # the hidden sibling of a replaced run
+            shutil.rmtree(folder, ignore_errors=True)
     if args.json:
         print_json(result.to_dict())
     else:

@@ -296,21 +296,25 @@ def build_method_model(config: BenchConfig, method: Method, data: BenchData) -> 
 
 
 def train_method(config: BenchConfig, name: str, data: BenchData, progress: Progress | None = None,
-                 workers: Workers | None = None) -> tuple[nn.Module, FitResult]:
+                 workers: Workers | None = None, checkpoints=None) -> tuple[nn.Module, FitResult]:
     """Build and train one method's network on ``data`` (on every process of ``workers``, each
-    computing its share of every batch); returns (model in eval mode, ``FitResult``)."""
+    computing its share of every batch); returns (model in eval mode, ``FitResult``).
+    ``checkpoints`` (a ``toyood.images.checkpoints.Checkpoints``) resumes the method's latest saved
+    epoch and saves every epoch."""
     preset = config.preset_values()
     workers = workers or single_process(config)
     method = image_method(name, config)
     model = build_method_model(config, method, data).to(workers.device)
     x_train = data.x_train.to(workers.device)
-    steps = math.ceil(len(x_train) / BATCH_SIZE) * preset.epochs
+    steps_per_epoch = math.ceil(len(x_train) / BATCH_SIZE)
+    checkpoint = checkpoints.for_method(name) if checkpoints is not None else None
+    reporter = _StepReporter(augmentation(config.dataset), steps_per_epoch * preset.epochs, progress, name)
+    reporter.step = steps_per_epoch * (checkpoint.epochs_done if checkpoint is not None else 0)
     result = fit(ShardedForward(model, workers), method, x_train, data.y_train.to(workers.device),
                  NoiseSampler(x_train) if method.needs_ood else None,
                  epochs=preset.epochs, batch_size=BATCH_SIZE, seed=config.seed, momentum=MOMENTUM,
                  weight_decay=WEIGHT_DECAY, milestones=MILESTONES if preset.lr_decay else (),
-                 augment=_StepReporter(augmentation(config.dataset), steps, progress, name),
-                 **OPTIMIZERS[config.architecture])
+                 augment=reporter, checkpoint=checkpoint, **OPTIMIZERS[config.architecture])
     return model.eval(), result
 
 
@@ -463,21 +467,25 @@ def method_costs(preset: Preset, name: str, n_train: int, n_test: int, n_ood_set
 
 
 def run_method(config: BenchConfig, name: str, data: BenchData, progress: Progress | None = None,
-               workers: Workers | None = None) -> MethodResult:
-    """Train and evaluate one method; ``progress`` gets the fraction done of this method."""
+               workers: Workers | None = None, checkpoints=None) -> MethodResult:
+    """Train (resuming from ``checkpoints``, see ``train_method``) and evaluate one method;
+    ``progress`` gets the fraction done of this method."""
     training, evaluation = method_costs(config.preset_values(), name, len(data.x_train), len(data.x_test),
                                         len(data.ood))
     train_share = training / (training + evaluation)
-    model, fit_result = train_method(config, name, data, phase(progress, 0.0, train_share), workers)
+    model, fit_result = train_method(config, name, data, phase(progress, 0.0, train_share), workers,
+                                     checkpoints)
     result = evaluate_method(model, image_method(name, config), data, config,
                              phase(progress, train_share, 1.0, f"{name}: "), workers)
     result.train_seconds, result.epoch_losses = fit_result.seconds, fit_result.epoch_losses
     return result
 
 
-def run_benchmark(config: BenchConfig, progress: Progress | None = None, workers: Workers | None = None) -> BenchResult:
+def run_benchmark(config: BenchConfig, progress: Progress | None = None, workers: Workers | None = None,
+                  checkpoints=None) -> BenchResult:
     """Load the data once, then train and evaluate every method of ``config`` in turn, on the
-    processes of ``workers`` (``distributed.start_workers``; default: this process alone).
+    processes of ``workers`` (``distributed.start_workers``; default: this process alone), each
+    method's training resumed from and saved to ``checkpoints`` when given (``train_method``).
 
     ``progress(fraction, text)`` receives the fraction of the whole run (wrap it in
     ``toyood.progress.with_eta`` for the time left).
@@ -488,6 +496,7 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None, workers
     costs = [sum(method_costs(preset, name, len(data.x_train), len(data.x_test), len(data.ood)))
              for name in config.methods]
     bounds = np.concatenate([[0.0], np.cumsum(costs) / sum(costs)])
-    results = {name: run_method(config, name, data, phase(progress, bounds[i], bounds[i + 1]), workers)
+    results = {name: run_method(config, name, data, phase(progress, bounds[i], bounds[i + 1]), workers,
+                                 checkpoints)
                for i, name in enumerate(config.methods)}
     return BenchResult(config, results, data.skipped, len(data.x_train), len(data.x_test))

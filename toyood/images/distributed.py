@@ -68,6 +68,19 @@ class Workers:
         dist.all_gather(parts, padded.contiguous())
         return torch.cat([part[:size] for part, size in zip(parts, sizes)])
 
+    def gather_objects(self, obj) -> list:
+        """Every process's ``obj`` (picklable), in rank order, on every process."""
+        if self.world == 1:
+            return [obj]
+        everyone: list = [None] * self.world
+        dist.all_gather_object(everyone, obj)
+        return everyone
+
+    def barrier(self) -> None:
+        """Wait until every process gets here."""
+        if self.world > 1:
+            dist.barrier()
+
     def map_chunks(self, compute: Callable[[int, slice], torch.Tensor], n: int, chunk: int) -> torch.Tensor:
         """``compute(index, rows)`` of every chunk of ``chunk`` rows of ``n``, chunks handed out
         round-robin to the processes, the results gathered in order on every process (on the CPU)."""
