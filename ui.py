@@ -40,6 +40,7 @@ import streamlit as st
 import torch
 
 import toyood
+from toyood import data as toydata
 from toyood import farfield
 from toyood.appstate import (GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SCENARIOS,
                              SIGMAS, WEIGHTS, AppState, Scenario, active_scenario, next_scenario, parse_query,
@@ -95,13 +96,13 @@ METHOD_LABELS = {
     "rbf": "RBF network",
 }
 METHOD_HELP = {
-    "plain": "cross-entropy on the two classes only: the baseline of Hein et al.'s Thm 3.1.",
+    "plain": "cross-entropy on the K classes only: the baseline of Hein et al.'s Thm 3.1.",
     "confidence": "cross-entropy plus β·KL(uniform ‖ p) on OOD samples (Lee et al.): taught to be unsure there.",
     "ceda": "cross-entropy plus λ·L_out on OOD samples (Hein et al.); L_out is set by the objective below.",
     "acet": "CEDA, but each OOD sample is first moved (ℓ∞ PGD within ε) to where the net is most confident.",
     "reject": "a third output, 'reject'; OOD samples are labelled with it (Vernekar et al.).",
     "dismax": "logits = −distance to learned class prototypes (Macêdo et al.); no OOD samples.",
-    "rbf": "an RBF network (Hein et al. Thm 3.2): far away every logit → 0, so confidence → 1/2.",
+    "rbf": "an RBF network (Hein et al. Thm 3.2): far away every logit → 0, so confidence → 1/K.",
 }
 METHODS_HELP = "\n".join(f"- **{METHOD_LABELS[m]}**: {METHOD_HELP[m]}" for m in METHODS)
 OOD_HELP = ("boundary: area-uniform in the annulus 3σ…3σ+1 around each mean (Lee et al. / Vernekar Fig. 3a). "
@@ -111,6 +112,15 @@ OOD_HELP = ("boundary: area-uniform in the annulus 3σ…3σ+1 around each mean 
 GAN_SOURCE_NOTE = ("**gan** trains in two phases, both shown in the progress bar: first Lee et al.'s joint GAN "
                    "(800 iterations of G, D and a classifier, about half a minute), then this method's "
                    "classifier on 2,000 of the generator's samples. See the GAN page for what they look like.")
+DATA_LABELS = {"gaussians": "Gaussians", "moons": "two moons", "rings": "concentric rings", "spiral": "spiral arms",
+               "xor": "XOR blobs", "file": "your own points (CSV)"}
+DATA_HELP = ("gaussians: K classes of std σ, means (±10, 0) for K = 2, else on the circle of radius 10. moons: two "
+             "half circles; rings: K concentric rings; spiral: K arms; xor: four blobs, two classes. σ is the noise "
+             "of each; OOD means farther than 3σ from the data. Own data: upload a CSV of x, y, label below.")
+UPLOAD_HELP = (f"Rows x, y, label (a header row x,y,label is optional), labels 0..K−1 with 2 ≤ K ≤ "
+               f"{toydata.MAX_CLASSES}, at most {toydata.MAX_CSV_ROWS:,} rows. The points are scaled so that the "
+               f"largest |coordinate| is {toydata.DATA_RADIUS:g}, and split half to train, half to test per class.")
+MAX_UPLOADS = 32  # uploaded CSV files kept on the server (each at most toyood.data.MAX_CSV_BYTES)
 OBJECTIVE_LABELS = {"max_conf": "log max p (Hein eq. 2)", "uniform": "CE to uniform labels"}
 MAX_CONF_NOTE = ("With **log max p** the OOD term's gradient is 1 − p_max: it vanishes where the net is already "
                  "sure, and on this toy the far samples are sure within the first epoch, so CEDA and ACET stay "
@@ -249,6 +259,10 @@ def sync_url() -> None:
             st.code(view_link(query), language=None, wrap_lines=True)
             st.caption("Copy it with the button at the box's right. Opening it shows this page with exactly "
                        "these settings; add `students=1` to hide the advanced controls.")
+            if state().dataset == "file":
+                st.warning("**Your uploaded points are not in this link:** an upload stays on this server. The link "
+                           "opens the default data; send the CSV along and have it uploaded again.",
+                           icon=":material/upload_file:")
 
 
 def view_link(query: dict[str, str]) -> str:
@@ -281,9 +295,11 @@ def toy_sidebar() -> None:
             help="What CEDA and ACET minimise on OOD samples (ACET's attack maximises it)."))
         if objective == "max_conf":
             bar.caption(MAX_CONF_NOTE)
+    _data_controls(bar)
     widget("sigma", lambda key: bar.select_slider(
         "σ of each class", SIGMAS, key=key, format_func="{:g}".format,
-        help="Std of both Gaussians, means (±10, 0). Paper: 1; notebooks: 2."))
+        help="Std of each Gaussian (paper: 1; notebooks: 2), the noise of the other data sets; the OOD "
+             "samplers keep 3σ away from the data."))
     _hidden_control(bar)
     if not students:
         with bar.expander("Training settings"):
@@ -302,6 +318,94 @@ def _method_controls(bar) -> None:
                                                              format_func=method_label, help=METHODS_HELP),
                         shown=lambda v: v[0], stored=lambda v: (v,), suffix=":one")[0]
         bar.caption(f"**{method_label(method)}**: {METHOD_HELP[method]}")
+
+
+def _data_controls(bar) -> None:
+    """The data set, K (fixed for moons and xor, the file's for own data) and the CSV upload."""
+    dataset = widget("dataset", lambda key: bar.selectbox("Data", [*toydata.DATASETS, "file"], key=key,
+                                                         format_func=DATA_LABELS.get, help=DATA_HELP))
+    values = st.session_state[VALUES_KEY]
+    fixed = toydata.FIXED_CLASSES.get(dataset)
+    if dataset == "file":
+        _upload_control(bar)
+    if fixed is not None and values["classes"] != fixed:
+        values["classes"] = fixed
+        st.session_state.pop(f"{WIDGET_PREFIX}classes", None)
+    widget("classes", lambda key: bar.number_input(
+        "Classes K", 2, toydata.MAX_CLASSES, key=key, disabled=fixed is not None or dataset == "file",
+        help="K: 2 to 10 (moons and xor have 2; own data: the file's labels)."),
+        suffix=":file" if dataset == "file" else "")
+
+
+UPLOAD_DONE_KEY = "toyood:upload-done"  # file id of the upload handled last, and its error (or None)
+
+
+def _upload_control(bar) -> None:
+    """The CSV uploader: a new file is checked and, if good, becomes the data of every toy page
+    (kept in the state, so it survives page changes and an emptied uploader)."""
+    file = bar.file_uploader("Your points (CSV: x, y, label)", type=["csv", "txt"], key="upload-csv",
+                             help=UPLOAD_HELP)
+    done = st.session_state.get(UPLOAD_DONE_KEY)
+    if file is not None and (done is None or done[0] != file.file_id):
+        error = use_upload(file.name, file.getvalue())
+        st.session_state[UPLOAD_DONE_KEY] = done = (file.file_id, error)
+    if file is not None and done[1] is not None:
+        bar.error(done[1])
+    current = state()
+    if current.data_file is not None:
+        rows, classes, scale = own_data_summary(current.data_file, current.data_digest)
+        bar.caption(f"In use: {rows:,} points, K = {classes}, scaled by {scale:.4g} (largest |coordinate| → "
+                    f"{toydata.DATA_RADIUS:g}); SHA-256 {current.data_digest[:12]}…")
+
+
+def use_upload(name: str, content: bytes) -> str | None:
+    """Check an uploaded CSV and make it the session's data (stored server-side by its SHA-256);
+    returns None, or the message saying what is wrong (the state then keeps its data)."""
+    try:
+        _, labels, _ = toydata.points_from_csv(content)
+        path, digest = store_upload(content)
+    except toydata.DataFileError as error:
+        return f"**{name} cannot be used:** {error}."
+    except OSError as error:
+        LOGGER.warning("cannot keep an upload: %s", error)
+        return f"**{name} cannot be kept on the server:** {error.strerror or error}."
+    values = st.session_state[VALUES_KEY]
+    values.update(dataset="file", data_file=str(path), data_digest=digest, classes=int(labels.max()) + 1)
+    st.session_state.pop(f"{WIDGET_PREFIX}classes:file", None)
+    return None
+
+
+def upload_dir() -> Path:
+    """Where uploaded CSV files are kept: a hidden folder of the run cache (the run cache never
+    evicts it), or a temporary folder when the run cache is off."""
+    cache = run_cache_dir()
+    return cache / ".uploads" if cache is not None else Path(tempfile.gettempdir()) / f"toyood-uploads-{os.getuid()}"
+
+
+def store_upload(content: bytes) -> tuple[Path, str]:
+    """Write the bytes to ``upload_dir()/<sha256>.csv`` (atomically; the oldest beyond
+    ``MAX_UPLOADS`` go) and return the path and the digest. Names come from the content only, so a
+    visitor can never name a server path."""
+    digest = hashlib.sha256(content).hexdigest()
+    folder = upload_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}.csv"
+    if not path.is_file():
+        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as handle:
+            handle.write(content)
+        os.replace(handle.name, path)
+    path.touch()
+    kept = sorted(folder.glob("*.csv"), key=lambda f: f.stat().st_mtime)
+    for old in kept[:max(0, len(kept) - MAX_UPLOADS)]:
+        old.unlink(missing_ok=True)
+    return path, digest
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def own_data_summary(path: str, digest: str) -> tuple[int, int, float]:
+    """Rows, K and the scale factor of a stored upload (its digest is part of the cache key)."""
+    x, labels, scale = toydata.points_from_csv(Path(path).read_bytes())
+    return len(x), int(labels.max()) + 1, scale
 
 
 def _compare_changed() -> None:
@@ -373,8 +477,9 @@ def gan_sidebar() -> None:
         "Iterations", GAN_ITERATIONS, key=key, help="Each: 100 real + 100 generated rows; D, G and the classifier "
                                                      "step once. Vernekar ran ~20,000."))
     widget("beta", lambda key: bar.select_slider("β (KL weight)", GAN_BETAS, key=key, format_func="{:g}".format))
-    widget("sigma", lambda key: bar.select_slider("σ of each class", SIGMAS, key=key, format_func="{:g}".format))
-    widget("seed", lambda key: bar.number_input("Seed", 0, 2**31 - 1, key=key))
+    widget("sigma", lambda key: bar.select_slider("σ of each class", SIGMAS, key=key, format_func="{:g}".format),
+           suffix=":gan")  # keys of their own: the toy sidebar's widgets differ, and would answer their defaults
+    widget("seed", lambda key: bar.number_input("Seed", 0, 2**31 - 1, key=key), suffix=":gan")
 
 
 def configs_or_stop(hidden: tuple[int, ...] | None = None, methods: tuple[str, ...] | None = None
@@ -387,6 +492,14 @@ def configs_or_stop(hidden: tuple[int, ...] | None = None, methods: tuple[str, .
         stop()
     if not current.methods:
         st.info("Choose at least one method in the sidebar.")
+        stop()
+    if current.dataset == "file" and current.data_file is None:
+        st.info("Upload a CSV of x, y, label rows in the sidebar (under **Data**): every toy page then trains on "
+                "your points.", icon=":material/upload_file:")
+        stop()
+    if current.dataset != "gaussians" and current.ood == "gan" and any(METHODS[m].needs_ood for m in current.methods):
+        st.error("**The gan OOD source needs Gaussian classes** (Lee et al.'s GAN is measured on their 3σ circles): "
+                 "choose boundary or general, or the Gaussians, in the sidebar.")
         stop()
     try:
         configs = {m: current.toy_config(m, hidden) for m in (methods or current.methods)}
@@ -625,7 +738,8 @@ class TrainingView:
     losses: tuple[float, ...]
     epochs: int
     grid: GridEvaluation
-    sigma: float
+    sigma: float | None  # of the dashed 3σ circles (None: not drawn)
+    n_classes: int = 2
 
 
 LOSS_PATTERN = re.compile(r"loss ([-+0-9.eE]+|nan|inf)")
@@ -650,7 +764,8 @@ class _EpochWatcher:
                 grid = evaluate_grid(self.model, self.config.method_object(), toy_plots.TRAINING_BOX,
                                      PREVIEW_RESOLUTION)
             self.model.train()
-            self.show(TrainingView(tuple(self.losses), self.config.epochs, grid, self.config.sigma))
+            self.show(TrainingView(tuple(self.losses), self.config.epochs, grid, circles_sigma(self.config),
+                                   self.config.classes))
 
 
 def fit_watched(config: ToyConfig, progress: Progress, show: Callable[[TrainingView], None],
@@ -832,7 +947,8 @@ def show_training(view: TrainingView, key: str) -> None:
                        xaxis=dict(title="epoch", range=[0.5, view.epochs + 0.5]), yaxis=dict(title="loss"),
                        margin=dict(l=10, r=10, t=40, b=10))
     row.plotly_chart(loss, key=f"{key}-loss", width=PREVIEW_WIDTH, config=export_config("training-loss"))
-    confidence = toy_plots.confidence_figure(view.grid, title="Confidence now (coarse)", sigma=view.sigma)
+    confidence = toy_plots.confidence_figure(view.grid, title="Confidence now (coarse)", sigma=view.sigma,
+                                             n_classes=view.n_classes)
     map_chart(row, confidence.update_layout(showlegend=False), f"{key}-map", "training-confidence", PREVIEW_WIDTH)
 
 
@@ -895,7 +1011,49 @@ def linear_regions(result: ToyResult, halfwidth: float) -> Regions | None:
 
 
 def class_names(config: ToyConfig) -> list[str]:
-    return ["class 0", "class 1"] + (["reject"] if config.method_object().head == "reject" else [])
+    return [f"class {k}" for k in range(config.classes)] + (["reject"] if config.method_object().head == "reject" else [])
+
+
+def data_title(current: AppState | None = None) -> str:
+    """The data in a few words: 'two Gaussian classes at (±10, 0)', '3 spiral arms', …"""
+    current = current or state()
+    k = current.classes
+    return {"gaussians": "two Gaussian classes at (±10, 0)" if k == 2 else f"{k} Gaussian classes on a circle of "
+                                                                          "radius 10",
+            "moons": "two moons", "rings": f"{k} concentric rings", "spiral": f"{k} spiral arms",
+            "xor": "XOR blobs (two classes)", "file": f"your own points ({k} classes)"}[current.dataset]
+
+
+def circles_sigma(config: ToyConfig) -> float | None:
+    """σ for the plots' dashed 3σ circles, which are drawn around the paper's two means: only for
+    that data set (None otherwise: ``margin_traces`` draws the circles of K Gaussians)."""
+    return config.sigma if config.dataset == "gaussians" and config.classes == 2 else None
+
+
+def margin_traces(run: ToyRun) -> list[go.Scatter]:
+    """The 3σ circles around K > 2 Gaussian means (dashed, with a white halo); none for other data."""
+    data = run.data
+    if run.config.dataset != "gaussians" or data.centres is None or run.config.classes == 2:
+        return []
+    t, radius = np.linspace(0, 2 * np.pi, 121), data.margin
+    x = np.concatenate([np.r_[c[0] + radius * np.cos(t), np.nan] for c in data.centres]).astype(np.float32)
+    y = np.concatenate([np.r_[c[1] + radius * np.sin(t), np.nan] for c in data.centres]).astype(np.float32)
+    return toy_plots.haloed_line(go.Scatter(x=x, y=y, mode="lines", name="3σ boundary", hoverinfo="skip",
+                                            line=dict(color="black", width=1.5, dash="dash")))
+
+
+def with_margin(fig: go.Figure, run: ToyRun) -> go.Figure:
+    """The figure with ``margin_traces`` added (for maps drawn with ``circles_sigma``)."""
+    for trace in margin_traces(run):
+        fig.add_trace(trace)
+    return fig
+
+
+def overlay_caption(run: ToyRun) -> str:
+    """What the dashed lines over a map are, for this run's data."""
+    if run.config.dataset == "gaussians":
+        return "dashed: the 3σ circles"
+    return "OOD is farther than 3σ from every data point"
 
 
 @st.cache_resource(max_entries=12, show_spinner=False)

@@ -20,7 +20,7 @@ def walk_point() -> tuple[float, float] | None:
                                                                 format_func=WALK_LABELS.get))
     if along == "direction":
         degrees = ui.widget("theta", lambda key: st.slider(
-            "Direction θ (degrees; 0° = towards class 1 at (10, 0))", 0.0, 360.0 - THETA_STEP, step=THETA_STEP,
+            "Direction θ (degrees; 0° = along the positive x axis)", 0.0, 360.0 - THETA_STEP, step=THETA_STEP,
             format="%.1f°", key=key))
         return float(np.cos(np.radians(degrees))), float(np.sin(np.radians(degrees)))
     left, right = st.columns(2)
@@ -41,7 +41,7 @@ def walk(results: dict[str, ui.ToyResult]) -> None:
     ui.scenario_note("far-away")
     if point is not None:
         curves = {ui.method_label(m): ui.ray_confidence(result, point, ALPHAS) for m, result in results.items()}
-        ray_fig = plots.ray_confidence_figure(np.array(ALPHAS), curves,
+        ray_fig = plots.ray_confidence_figure(np.array(ALPHAS), curves, n_classes=ui.state().classes,
                                               title=f"Confidence at α·({point[0]:.3g}, {point[1]:.3g})")
         ui.chart(st, ray_fig, "ray", "confidence-along-ray")
     ui.sync_url()
@@ -51,7 +51,7 @@ st.title("Far away from the data")
 st.caption("Walk out along α·x for α from 1 to 10¹². A ReLU network is affine on the last, unbounded region "
            "the ray enters, so its logits grow linearly in α and the softmax saturates: confidence → 1 "
            "(Hein et al. Thm 3.1) unless the top two logits grow equally fast. The RBF network is the "
-           "contrast: every logit → 0, so the confidence → 1/K = 0.5 (Thm 3.2).")
+           f"contrast: every logit → 0, so the confidence → 1/K = {1 / ui.state().classes:.3g} (Thm 3.2).")
 results = ui.trained_or_stop(ui.configs_or_stop())
 walk(results)
 labels = {m: ui.method_label(m) for m in results}
@@ -60,6 +60,7 @@ st.subheader("Every direction at once")
 limits = {labels[m]: ui.limit_confidence(result, LIMIT_ANGLES) for m, result in results.items()}
 angles = next(iter(limits.values()))[0]
 limit_fig = plots.limit_confidence_figure(angles, {name: limit for name, (_, limit) in limits.items()},
+                                          n_classes=ui.state().classes,
                                           title="lim α→∞ of the confidence at α·u(θ)")
 ui.chart(st, limit_fig, "limits", "limit-confidence")
 st.caption(f"Exact for ReLU nets with a linear or reject head: the circle of directions splits into arcs of "

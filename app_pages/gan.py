@@ -18,6 +18,14 @@ st.caption("Lee et al. (2018, eq. 2) train a GAN whose generator is pulled towar
            "generated samples for fixed latents z; dashed: the 3σ circles; colour: the classifier's confidence. "
            "The toy pages' 'gan' OOD source trains this GAN first and uses its samples.")
 ui.gan_sidebar()
+current = ui.state()
+if current.dataset != "gaussians":
+    st.info(f"**This page needs Gaussian classes.** Lee et al.'s GAN is judged by how well its samples cover the "
+            f"3σ circles around the class means, which only Gaussian classes have. The toy pages use "
+            f"{ui.data_title(current)}; here the GAN trains on the two Gaussians at (±10, 0). Choose **Gaussians** "
+            "on a toy page's sidebar to train it on K Gaussian classes.", icon=":material/info:")
+elif current.classes != 2:
+    st.caption(f"Data: {current.classes} Gaussian classes on the circle of radius 10 (the toy pages' K).")
 ui.scenario_note("gan")
 result = ui.trained_gan_or_stop()
 run, metrics, config = result.run, result.metrics, result.run.config
@@ -40,7 +48,8 @@ st.subheader("The final classifier")
 data = run.classifier.data
 final = toy_plots.confidence_figure(result.final_grid, title="Confidence over [−50, 50]², last samples",
                                     x_train=data.x_train, y_train=data.y_train, ood=run.snapshots[-1].samples,
-                                    sigma=config.sigma)
+                                    sigma=ui.circles_sigma(run.classifier.config), n_classes=config.classes)
+ui.with_margin(final, run.classifier)
 ui.map_chart(st, final, "gan_final", "gan-final-confidence")
 ui.show_metrics({ui.method_label(config.classifier): {k: metrics[k] for k in METRIC_KEYS}}, "gan-metrics",
                 METRIC_KEYS)

@@ -33,7 +33,8 @@ ui.scenario_note("linear-regions")
 method = ui.state().regions_method() if current.methods else None
 if method == "rbf":
     st.info("The RBF network is not piecewise affine: it has no linear regions. Far away all its logits tend to 0, "
-            "so its confidence tends to 1/K = 0.5 in every direction (Thm 3.2); see the Far away page.")
+            f"so its confidence tends to 1/K = {1 / current.classes:.3g} in every direction (Thm 3.2); see the Far away "
+            "page.")
     ui.stop()
 configs = ui.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
 result = ui.trained_or_stop(configs)[method]
@@ -57,13 +58,15 @@ numbers.metric("Unbounded, whole plane", f"{regions.unbounded_total:,}", width="
 numbers.metric("Arcs of directions", f"{len(regions.arcs.start):,}", width="content",
                help="The circle of directions splits into arcs, each with one activation pattern at infinity.")
 st.caption(f"{ui.run_label(config)} on a {'×'.join(map(str, config.hidden))} net.")
+if config.dataset != "gaussians" or config.classes != 2:
+    st.caption(f"Data: {ui.data_title()}.")
 row = ui.map_row()
 with st.spinner("Drawing the regions …"):
     region_fig = ui.region_map(result, regions, float(box), colour_by)
 ui.map_chart(row, region_fig, "regions", f"regions-{method}")
 if dismax:
     angles, limit = ui.limit_confidence(result, 720)
-    ring_fig = plots.limit_confidence_figure(angles, {ui.method_label(method): limit},
+    ring_fig = plots.limit_confidence_figure(angles, {ui.method_label(method): limit}, n_classes=config.classes,
                                              title="DisMax: limit confidence per direction")
 else:
     ring_fig = region_plots.limit_ring_figure(regions, ui.class_names(config))

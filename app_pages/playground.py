@@ -12,30 +12,34 @@ COMPARE_RESOLUTION = 150
 
 def compare_maps(results: dict[str, ui.ToyResult], halfwidth: int) -> None:
     """One confidence map per method (no colour bar of their own) under one shared colour bar."""
-    (x_shown, y_shown), sigma = ui.shown_points(next(iter(results.values())).run.data), ui.state().sigma
-    ui.chart(st, ui.colour_bar_figure(), "compare_colour_bar", "confidence-colour-bar",
+    first = next(iter(results.values())).run
+    (x_shown, y_shown), sigma, k = ui.shown_points(first.data), ui.circles_sigma(first.config), first.config.classes
+    ui.chart(st, ui.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar",
              width=2 * ui.COMPARE_MAP_WIDTH + ui.MAP_GAP)
     row = ui.map_row(ui.COMPARE_MAP_WIDTH)
     for method, result in results.items():
         fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION),
                                       title=ui.run_label(result.run.config), x_train=x_shown, y_train=y_shown,
-                                      sigma=sigma)
+                                      sigma=sigma, n_classes=k)
+        ui.with_margin(fig, result.run)
         fig.update_traces(showscale=False, selector=dict(type="heatmap"))
         fig.update_layout(showlegend=False, margin=dict(b=40))
         ui.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}", ui.COMPARE_MAP_WIDTH)
     st.caption(f"One colour scale for every map (above). Dots: {ui.OVERLAY_POINTS_PER_CLASS} training points "
-               "per class; dashed: the 3σ circles; black square: the [−50, 50]² box when zoomed out.")
+               f"per class; {ui.overlay_caption(first)}; black square: the [−50, 50]² box when zoomed out.")
 
 
 def single_maps(method: str, result: ui.ToyResult, halfwidth: int) -> None:
     """The confidence map and the predicted-class map of one model, with their downloads."""
-    run, sigma = result.run, ui.state().sigma
+    run = result.run
+    sigma, k = ui.circles_sigma(run.config), run.config.classes
     evaluation = ui.grid(result, halfwidth, SINGLE_RESOLUTION)
     x_shown, y_shown = ui.shown_points(run.data)
-    confidence_fig = plots.confidence_figure(evaluation, title="Confidence", x_train=x_shown, y_train=y_shown,
-                                             ood=ui.shown_ood(run), sigma=sigma)
-    class_fig = plots.class_map_figure(evaluation, 2, reject=run.config.method_object().head == "reject",
-                                       title="Predicted class", sigma=sigma)
+    confidence_fig = ui.with_margin(plots.confidence_figure(
+        evaluation, title="Confidence", x_train=x_shown, y_train=y_shown, ood=ui.shown_ood(run), sigma=sigma,
+        n_classes=k), run)
+    class_fig = ui.with_margin(plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
+                                                      title="Predicted class", sigma=sigma), run)
     row = ui.map_row()
     ui.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}")
     ui.map_chart(row, class_fig, "class_map", f"classes-{method}")
@@ -46,7 +50,7 @@ def single_maps(method: str, result: ui.ToyResult, halfwidth: int) -> None:
     st.caption(f"Dots: {ui.OVERLAY_POINTS_PER_CLASS} training points per class"
                + (f" and {len(ui.shown_ood(run))} of the {len(run.ood_train):,} OOD training samples (magenta)"
                   if run.ood_train is not None else "")
-               + "; dashed: the 3σ circles; black square: the [−50, 50]² box when zoomed out.")
+               + f"; {ui.overlay_caption(run)}; black square: the [−50, 50]² box when zoomed out.")
 
 
 @st.fragment
@@ -63,9 +67,9 @@ def maps(results: dict[str, ui.ToyResult]) -> None:
 
 
 st.title("Overconfidence playground")
-st.caption("Two Gaussian classes at (±10, 0). Colour = the model's confidence (largest real-class "
-           "probability). Zoom out: a ReLU network's confidence goes to 1 almost everywhere far from the data "
-           "(Hein et al. Thm 3.1); an RBF network's goes to 1/K.")
+st.caption(f"Data: {ui.data_title()}. Colour = the model's confidence (largest real-class probability). Zoom "
+           "out: a ReLU network's confidence goes to 1 almost everywhere far from the data (Hein et al. Thm 3.1), "
+           "whatever the data; an RBF network's goes to 1/K.")
 results = ui.trained_or_stop(ui.configs_or_stop())
 maps(results)
 st.subheader("Metrics")

@@ -59,7 +59,9 @@ def point_input(column, label: str, index: int) -> tuple[float, str | None]:
 
 def controls() -> tuple[str, bool, bool]:
     """The point, the method (compare mode), the map colouring, the log-α axis and the small net;
-    stops the page with an error when the point is not valid. Returns method, log axis, small net."""
+    stops the page with an error when the point is not valid. Returns method, log axis, small net.
+    The colour and small-net widgets have keys of their own (``:proof``): the Linear regions page's
+    widget left in the session under the shared key would make this one answer its default for one run."""
     current = ui.state()
     row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")
     (x1, problem1), (x2, problem2) = point_input(row, "x₁", 0), point_input(row, "x₂", 1)
@@ -72,13 +74,13 @@ def controls() -> tuple[str, bool, bool]:
     method = ui.state().regions_method() if current.methods else None
     if method not in ("rbf", "dismax", None):
         ui.widget("colour", lambda key: row.segmented_control("Map colour", COLOURINGS, key=key, required=True,
-                                                              format_func=COLOUR_LABELS.get))
+                                                              format_func=COLOUR_LABELS.get), suffix=":proof")
     log_x = row.toggle("Logarithmic α axis", key="proof:log-alpha",
                        help="The α axis of panels (b)–(d) on a log scale (not part of the link).")
     small = ui.widget("small_net", lambda key: st.toggle(
         f"A small {'×'.join(map(str, SMALL_NET))} net with the same settings instead", key=key,
         help="As on the Linear regions page: the Playground's net crosses hundreds of regions and takes a while to "
-             "enumerate; a 2×32 net crosses a few dozen and is instant."))
+             "enumerate; a 2×32 net crosses a few dozen and is instant."), suffix=":proof")
     if problem1 or problem2:
         problems = "; ".join(dict.fromkeys(p for p in (problem1, problem2) if p))
         st.error(f"**x = ({x1:g}, {x2:g}) cannot be used:** {problems}.")
@@ -97,7 +99,8 @@ def confidence_background(result: ui.ToyResult, half: float) -> list:
     """The confidence map over [−half, half]² with the training data, as traces under the ray."""
     data = result.run.data
     fig = toy_plots.confidence_figure(ui.grid(result, half, RBF_RESOLUTION), x_train=data.x_train,
-                                      y_train=data.y_train, sigma=result.run.config.sigma)
+                                      y_train=data.y_train, sigma=ui.circles_sigma(result.run.config),
+                                      n_classes=result.run.config.classes)
     return list(fig.data)
 
 

@@ -5,8 +5,8 @@ import urllib.parse
 
 import pytest
 
-from toyood.appstate import (DEFAULT, PARAMS, SCENARIOS, AppState, active_scenario, next_scenario, parse_query,
-                             to_query)
+from toyood.appstate import (DEFAULT, PARAMS, SCENARIOS, SERVER_ONLY_FIELDS, AppState, active_scenario,
+                             next_scenario, parse_query, to_query)
 from toyood.errors import ConfigError
 from toyood.methods import METHODS
 from toyood.toy import PRESETS, ToyConfig
@@ -32,7 +32,7 @@ VARIED = AppState(methods=("plain", "ceda", "acet"), compare=True, ood="gan", ce
                   acet_eps=1.5, acet_steps=3, acet_step_size=0.25, seed=123456, device="cpu", halfwidth=1000000,
                   along="point", theta=271.5, point=(-12.5, 40.0), colour="confidence", box=200, focus="acet",
                   small_net=True, classifier="reject", start="pretrained", iterations=4000, beta=0.3,
-                  students=True, scenario="ceda-acet")
+                  students=True, scenario="ceda-acet", dataset="rings", classes=7)
 
 
 @pytest.mark.parametrize("state", [VARIED, dataclasses.replace(DEFAULT, compare=True),
@@ -43,8 +43,44 @@ def test_every_setting_round_trips_through_the_url(state):
     assert parse_query(through_browser) == (state, [])
 
 
-def test_every_field_has_a_parameter():
-    assert {param.field for param in PARAMS} == {field.name for field in dataclasses.fields(AppState)}
+def test_every_field_has_a_parameter_except_the_uploads_server_path():
+    assert {param.field for param in PARAMS} == {field.name for field in dataclasses.fields(AppState)} - set(
+        SERVER_ONLY_FIELDS)
+
+
+def test_the_data_set_and_k_use_the_cli_spellings():
+    state, problems = parse_query({"data": "spiral", "classes": "3"})
+    assert problems == [] and (state.dataset, state.classes) == ("spiral", 3)
+    assert to_query(state) == {"data": "spiral", "classes": "3"}
+    config = state.toy_config("plain")
+    assert (config.dataset, config.classes) == ("spiral", 3)
+    from toyood.cli import build_parser
+    args = build_parser("toy").parse_args(["toy", "--data", "spiral", "--classes", "3"])
+    assert (args.data, args.classes) == ("spiral", 3)
+
+
+@pytest.mark.parametrize("query, words, shown", [
+    ({"data": "blobs"}, "choose one of gaussians, moons, rings, spiral, xor", ("gaussians", 2)),
+    ({"data": "file"}, "own data cannot travel in a link", ("gaussians", 2)),
+    ({"data": "file", "data_file": "/etc/passwd"}, "not a setting of this app", ("gaussians", 2)),
+    ({"classes": "11"}, "expected a whole number in [2, 10]", ("gaussians", 2)),
+    ({"classes": "2.5"}, "whole number", ("gaussians", 2)),
+    ({"data": "moons", "classes": "4"}, "moons has 2 classes; showing classes=2", ("moons", 2)),
+    ({"data": "xor", "classes": "3"}, "xor has 2 classes", ("xor", 2)),
+])
+def test_bad_data_in_a_link_says_so_and_shows_the_default(query, words, shown):
+    state, problems = parse_query(query)
+    assert any(words in problem for problem in problems), problems
+    assert (state.dataset, state.classes) == shown and state.data_file is None
+
+
+def test_uploaded_data_never_go_into_a_link_and_a_link_never_names_a_file():
+    own = dataclasses.replace(DEFAULT, dataset="file", classes=4, data_file="/srv/cache/ab.csv", data_digest="ab",
+                              seed=2)
+    assert to_query(own) == {"seed": "2"}
+    for name in ("data_file", "data-file", "data_digest"):
+        state, problems = parse_query({name: "/etc/passwd"})
+        assert state.data_file is None and state.data_digest is None and problems
 
 
 def test_parameter_names_are_the_cli_flag_names():

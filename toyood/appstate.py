@@ -7,6 +7,10 @@ Playground's zoom), ``theta``/``along``/``point`` (Far away), ``colour``/``box``
 (Linear regions) and the GAN page's ``classifier``, ``start``, ``iterations``, ``beta``. ``SCENARIOS``
 are the lecture's links, in order, each with a note saying what to notice.
 
+The data set and K are ``data`` and ``classes`` (``?data=spiral&classes=3``). Own data uploaded in the
+app never go into a link: ``data_file`` and ``data_digest`` are set by the app's upload only, and a
+link that says ``data=file`` is refused with a message (no visitor can name a file on the server).
+
 ``parse_query`` turns query parameters into an ``AppState`` plus a list of problems (one line each:
 the parameter, what is accepted, and that the default is shown instead); ``to_query`` writes only
 the values that differ from the defaults, so links stay short. Pure Python: no Streamlit.
@@ -21,6 +25,7 @@ from typing import Any, Callable, Mapping
 from .device import DEVICES
 from .errors import ConfigError
 from .gan import CLASSIFIERS, STARTS, GanConfig
+from .data import DATASETS, FIXED_CLASSES, MAX_CLASSES
 from .methods import CEDA_OBJECTIVES, METHODS
 from .toy import MAX_SEED, OOD_CHOICES, PRESETS, ToyConfig
 
@@ -39,6 +44,7 @@ SMALL_NET = (32, 32)
 POINT_LIMIT = 1000.0
 THETA_STEP = 0.5
 PRESET_FIELDS = ("epochs", "batch_size", "lr", "acet_steps")  # None: the preset's value
+SERVER_ONLY_FIELDS = ("data_file", "data_digest")  # set by the app's upload, never by a link
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class AppState:
     compare: bool = False  # several methods side by side
     ood: str = "boundary"  # OOD training source of the methods that need one: boundary, general or gan
     ceda_objective: str = "max_conf"  # CEDA/ACET L_out: max_conf (Hein eq. 2) or uniform
+    dataset: str = "gaussians"  # gaussians, moons, rings, spiral, xor, or file (an uploaded CSV)
+    classes: int = 2  # K (moons and xor: 2; own data: the file's)
+    data_file: str | None = None  # own data: the server's copy of the upload (never from a link)
+    data_digest: str | None = None  # own data: the upload's SHA-256
     sigma: float = 1.0  # std of each Gaussian class
     hidden: tuple[int, ...] = (500, 500)  # hidden-layer widths
     leaky: float = 0.0  # leaky-ReLU slope (0 = ReLU)
@@ -87,7 +97,9 @@ class AppState:
         used = METHODS[method].settings_used()
         options = dict(ood_weight=self.weight, ceda_objective=self.ceda_objective, acet_eps=self.acet_eps,
                        acet_steps=self.acet_steps, acet_step_size=self.acet_step_size)
+        own = dict(data_file=self.data_file, data_digest=self.data_digest) if self.dataset == "file" else {}
         return ToyConfig(method=method, ood=self.ood if METHODS[method].needs_ood else "none", sigma=self.sigma,
+                         dataset=self.dataset, classes=self.classes, **own,
                          hidden=self.hidden if hidden is None else hidden, negative_slope=self.leaky,
                          preset=self.preset, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                          seed=self.seed, device=self.device,
@@ -98,9 +110,11 @@ class AppState:
         return self.focus if self.focus in self.methods else self.methods[0]
 
     def gan_config(self) -> GanConfig:
-        """The GAN page's config (snapshots: about 40 per run)."""
+        """The GAN page's config (snapshots: about 40 per run): K Gaussians, K the toy pages' when
+        their data are Gaussians (the GAN is defined for Gaussian classes only), else 2."""
+        classes = self.classes if self.dataset == "gaussians" else 2
         return GanConfig(classifier=self.classifier, start=self.start, iterations=self.iterations, beta=self.beta,
-                         seed=self.seed, sigma=self.sigma, device=self.device,
+                         seed=self.seed, sigma=self.sigma, classes=classes, device=self.device,
                          snapshot_every=max(self.iterations // 40, 1))
 
     def with_compare(self, on: bool) -> "AppState":
@@ -138,6 +152,13 @@ _ORDER = (
         "Zoomed out to 10⁶ the data is a dot in the middle, yet almost the whole plane has confidence 1: "
         "the net is affine on its unbounded regions, so its logits grow linearly and the softmax saturates. "
         "Zoom back in: even inside [−50, 50]² about 98% of the far test points get confidence ≥ 0.99."),
+    Scenario(
+        "any-data", "Any data, same theorem: three spiral arms", "playground",
+        {"data": "spiral", "classes": "3", "method": "plain,reject", "halfwidth": "1000000"},
+        "Thm 3.1 assumes nothing about the data. On three spiral arms the plain net fits the arms only to about "
+        "90% test accuracy, yet zoomed out to 10⁶ it is certain of one arm everywhere: every direction's limit "
+        "is confidence 1, and about 98% of the far test points in the box already get ≥ 0.99. The reject class "
+        "rejects every far test point and every direction, at a price on the data: about 82% test accuracy."),
     Scenario(
         "boundary", "Confidence loss vs reject class, trained on boundary samples (Vernekar Fig. 3)", "playground",
         {"method": "confidence,reject", "ood": "boundary"},
@@ -290,6 +311,13 @@ def theta(text: str) -> float:
     return float(value)
 
 
+def dataset_name(text: str) -> str:
+    """A data set a link can name: not 'file' (uploaded data stay on the server that holds them)."""
+    if text == "file":
+        raise ValueError("own data cannot travel in a link: upload the CSV on the page")
+    return choice(DATASETS)(text)
+
+
 def scenario_id(text: str) -> str:
     if text not in SCENARIOS:
         raise ValueError(f"choose one of {', '.join(SCENARIOS)}")
@@ -324,6 +352,8 @@ PARAMS = (
     Param("compare", "compare", flag, lambda v: "1" if v else "0"),
     Param("ood", "ood", choice(OOD_SOURCES)),
     Param("ceda-objective", "ceda_objective", choice(CEDA_OBJECTIVES)),
+    Param("data", "dataset", dataset_name),
+    Param("classes", "classes", in_range(2, MAX_CLASSES, whole=True), _text_number),
     Param("sigma", "sigma", on_grid(SIGMAS), _text_number),
     Param("hidden", "hidden", widths, _write_list),
     Param("leaky", "leaky", in_range(0, 1, high_open=True), _text_number),
@@ -388,7 +418,17 @@ def parse_query(params: Mapping[str, Any], base: AppState = DEFAULT) -> tuple[Ap
     if not state.compare and len(state.methods) > 1:
         problems.append(f"`compare=0` shows one method: showing {state.methods[0]}")
         state = dataclasses.replace(state, methods=state.methods[:1])
+    state = _check_classes(state, problems)
     return _check_focus(state, problems)
+
+
+def _check_classes(state: AppState, problems: list[str]) -> AppState:
+    """moons and xor have two classes: a link asking for more says so and shows two."""
+    fixed = FIXED_CLASSES.get(state.dataset)
+    if fixed is not None and state.classes != fixed:
+        problems.append(f"`classes={state.classes}`: {state.dataset} has {fixed} classes; showing classes={fixed}")
+        state = dataclasses.replace(state, classes=fixed)
+    return state
 
 
 def _check_focus(state: AppState, problems: list[str]) -> tuple[AppState, list[str]]:
@@ -405,6 +445,8 @@ def to_query(state: AppState) -> dict[str, str]:
     query = {}
     for param in PARAMS:
         value = getattr(state, param.field)
+        if state.dataset == "file" and param.field in ("dataset", "classes"):
+            continue  # an upload stays on the server: the link shows the default data
         if value is None or value == getattr(DEFAULT, param.field):
             continue
         if param.name == "compare" and value == (len(state.methods) > 1):
