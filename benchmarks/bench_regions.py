@@ -2,7 +2,8 @@
 
 Side by side, in one process, on one thread:
 
-- ``enumerate_regions`` (this checkout), with the time of each of its phases;
+- ``enumerate_regions`` (this checkout), with the time of each of its phases beside the same phases
+  of the previous revision (``--previous REV``, default the commit before the sort-free look-ups);
 - the same function at an older git revision (``--old REV``, default the first regions commit);
 - a plain vectorised numpy cutter (``baseline_regions``): per layer, every cell gets its exact affine
   pre-activation maps, and is split by all of its crossing lines, one after the other (the k-th line
@@ -13,8 +14,9 @@ All three must give the same region count and tile the box. Then a scaling curve
     OMP_NUM_THREADS=1 python benchmarks/bench_regions.py            # width 500 (~500,000 regions)
     OMP_NUM_THREADS=1 python benchmarks/bench_regions.py --quick    # width 200
 
-Each timing is the best of ``--repeat`` runs (wall clock) with the process CPU time beside it and the
-load average of the machine at that moment: on a shared machine both vary.
+Each timing is the median of ``--repeat`` runs (wall clock) with the median process CPU time beside it
+and the load average of the machine at the start: on a shared machine both vary, so "now" and
+"previous" are run alternately, and every ratio is between runs of the same process.
 """
 from __future__ import annotations
 
@@ -35,9 +37,11 @@ from toyood.regions import enumerate_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_REGIONS_COMMIT = "5024ff6"
+PREVIOUS_COMMIT = "b274715"
 PHASES = ("_split_cells", "_cutting_pairs", "_chord_ends", "_edge_crossings", "_boundary_rings", "_chords",
           "_chord_crossings", "_faces", "_face_bits", "_assemble", "_next_values", "_TiledValues", "_extend",
           "_concat_bits", "_fit_affine", "_recession", "_far_strips", "direction_arcs", "_shoelace")
+METHODS = (("_TiledValues", "at"),)  # counted as "_TiledValues.at", apart from the phase that calls it
 
 
 def default_init_layers(widths, seed: int = 0, n_classes: int = 2):
@@ -148,9 +152,9 @@ def _areas(points, start):
     return 0.5 * np.add.reduceat(cross, start[:-1])
 
 
-def enumerate_regions_at(revision: str):
-    """``enumerate_regions`` of toyood/regions.py at a git revision (imported beside this checkout's
-    package, so it uses today's far-field module)."""
+def regions_module_at(revision: str):
+    """toyood/regions.py at a git revision (imported beside this checkout's package, so it uses
+    today's far-field module)."""
     source = subprocess.run(["git", "show", f"{revision}:toyood/regions.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     spec = importlib.util.spec_from_loader(f"toyood._regions_{revision}", loader=None)
@@ -158,27 +162,40 @@ def enumerate_regions_at(revision: str):
     module.__package__ = "toyood"
     sys.modules[spec.name] = module
     exec(compile(source, f"{revision}:toyood/regions.py", "exec"), module.__dict__)
-    return module.enumerate_regions
+    return module
+
+
+def enumerate_regions_at(revision: str):
+    """``enumerate_regions`` of toyood/regions.py at a git revision."""
+    return regions_module_at(revision).enumerate_regions
 
 
 def timed(function, *args, repeat: int = 1):
-    best = None
+    """(result, median wall s, median CPU s, load average before the first run) of ``repeat`` runs."""
+    return timed_side_by_side([function], *args, repeat=repeat)[0]
+
+
+def timed_side_by_side(functions, *args, repeat: int = 1):
+    """``timed`` for several functions run alternately (one run of each per round), so that a change
+    of load on a shared machine hits them alike."""
+    load = os.getloadavg()[0]
+    runs = [[] for _ in functions]
+    results = [None] * len(functions)
     for _ in range(repeat):
-        load = os.getloadavg()[0]
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = function(*args)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        if best is None or wall < best[1]:
-            best = (result, wall, cpu, load)
-    return best
+        for i, function in enumerate(functions):
+            wall, cpu = time.perf_counter(), time.process_time()
+            results[i] = function(*args)
+            runs[i].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return [(result, *np.median(np.array(times), axis=0), load) for result, times in zip(results, runs)]
 
 
-def phase_times(layers, box: float, repeat: int) -> dict[str, float]:
-    """Best CPU seconds of each phase of ``enumerate_regions``: the functions in ``PHASES``, each
-    counted once (not again inside another phase); the two drivers of a layer, ``_split_cells`` and
-    ``_next_values``, count only their own time besides the phases they call."""
+def phase_times(module, layers, box: float, repeat: int) -> dict[str, float]:
+    """Median CPU seconds of each phase of ``module.enumerate_regions``: the functions in ``PHASES``
+    (and the methods in ``METHODS``) that the module has, each counted once (not again inside another
+    phase); the two drivers of a layer, ``_split_cells`` and ``_next_values``, count only their own
+    time besides the phases they call."""
     containers = ("_split_cells", "_next_values")
-    best, totals, active = {}, {}, []
+    runs, totals, active = {}, {}, []
 
     def wrap(name, function):
         @functools.wraps(function)
@@ -189,62 +206,71 @@ def phase_times(layers, box: float, repeat: int) -> dict[str, float]:
                 return function(*args, **kwargs)
             finally:
                 active.pop()
-                if all(outer in containers for outer in active):
+                if all(outer in containers for outer in active) or name.endswith(".at"):
                     seconds = time.process_time() - started
                     totals[name] = totals.get(name, 0.0) + seconds
                     if active:
                         totals[active[-1]] = totals.get(active[-1], 0.0) - seconds
         return wrapper
 
-    originals = {name: getattr(regions_module, name) for name in PHASES}
+    originals = {name: getattr(module, name) for name in PHASES if hasattr(module, name)}
+    methods = {(getattr(module, cls), cls, name): getattr(getattr(module, cls), name) for cls, name in METHODS
+               if hasattr(module, cls)}
     try:
         for name, function in originals.items():
-            setattr(regions_module, name, wrap(name, function))
+            setattr(module, name, wrap(name, function))
+        for (owner, cls, name), function in methods.items():
+            setattr(owner, name, wrap(f"{cls}.{name}", function))
         for _ in range(repeat):
             totals.clear()
-            regions_module.enumerate_regions(layers, box)
+            module.enumerate_regions(layers, box)
             for name, seconds in totals.items():
-                best[name] = min(best.get(name, np.inf), seconds)
+                runs.setdefault(name, []).append(seconds)
     finally:
         for name, function in originals.items():
-            setattr(regions_module, name, function)
-    return best
+            setattr(module, name, function)
+        for (owner, _, name), function in methods.items():
+            setattr(owner, name, function)
+    return {name: float(np.median(seconds)) for name, seconds in runs.items()}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="width 200 and a short scaling curve")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is reported)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per timing (the median is reported)")
     parser.add_argument("--box", type=float, default=50.0)
     parser.add_argument("--old", default=FIRST_REGIONS_COMMIT, help="git revision of the old enumerate_regions")
+    parser.add_argument("--previous", default=PREVIOUS_COMMIT, help="git revision compared phase by phase")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     width = 200 if args.quick else 500
     widths = (50, 100, 250) if args.quick else (50, 100, 250, 500, 1000)
     layers = default_init_layers((width, width))
+    previous = regions_module_at(args.previous)
     old_enumerate = enumerate_regions_at(args.old)
-    for function in (enumerate_regions, old_enumerate, baseline_regions):  # warm-up: imports, BLAS
+    for function in (enumerate_regions, previous.enumerate_regions, old_enumerate, baseline_regions):  # warm-up
         function(default_init_layers((20, 20)), args.box)
 
     print(f"2→{width}→{width}→2, PyTorch default init seed 0, box [−{args.box:g}, {args.box:g}]², "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, torch threads 1")
-    regions, ours, ours_cpu, ours_load = timed(enumerate_regions, layers, args.box, repeat=args.repeat)
-    old, old_s, old_cpu, old_load = timed(old_enumerate, layers, args.box, repeat=max(1, args.repeat - 1))
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, torch threads 1; medians")
+    (regions, ours, ours_cpu, ours_load), (before, before_s, before_cpu, before_load) = timed_side_by_side(
+        [enumerate_regions, previous.enumerate_regions], layers, args.box, repeat=args.repeat)
+    old, old_s, old_cpu, old_load = timed(old_enumerate, layers, args.box, repeat=max(1, args.repeat // 2))
     (count, area), base, base_cpu, base_load = timed(baseline_regions, layers, args.box)
     box_area = (2 * args.box) ** 2
     rows = [("enumerate_regions (now)", len(regions), ours, ours_cpu, ours_load, regions.areas.sum()),
+            (f"enumerate_regions ({args.previous})", len(before), before_s, before_cpu, before_load,
+             before.areas.sum()),
             (f"enumerate_regions ({args.old})", len(old), old_s, old_cpu, old_load, old.areas.sum()),
             ("vectorised baseline", count, base, base_cpu, base_load, area)]
     for name, n, wall, cpu, load, total in rows:
         print(f"  {name:<28} {n:>9,} regions  {wall:7.2f} s (cpu {cpu:6.2f} s, load {load:4.2f})  "
               f"{base / wall:5.1f}× baseline  area rel. error {abs(total / box_area - 1):.1e}")
-    print(f"  now vs {args.old}: {old_s / ours:.1f}× faster; same counts: {count == len(regions) == len(old)}")
-
-    print("phases of enumerate_regions (best CPU s of each):")
-    phases = phase_times(layers, args.box, args.repeat)
-    for name, seconds in sorted(phases.items(), key=lambda item: -item[1]):
-        print(f"  {name:<18} {seconds:6.3f}")
-    print(f"  {'sum':<18} {sum(phases.values()):6.3f}")
+    same = count == len(regions) == len(before) == len(old)
+    print(f"  now vs {args.previous}: {before_s / ours:.2f}× (cpu {before_cpu / ours_cpu:.2f}×); "
+          f"now vs {args.old}: {old_s / ours:.1f}×; same counts: {same}")
+    print_phases(phase_times(regions_module, layers, args.box, args.repeat),
+                 phase_times(previous, layers, args.box, args.repeat), args.previous)
 
     print("scaling (2 hidden layers of width w):")
     print(f"  {'w':>5} {'regions':>10} {'now s':>8} {'baseline s':>11} {'load':>5}")
@@ -254,6 +280,17 @@ def main(argv=None) -> int:
         base_s = "skipped" if w > 500 else f"{timed(baseline_regions, net, args.box)[1]:.2f}"
         print(f"  {w:>5} {len(result):>10,} {seconds:>8.2f} {base_s:>11} {load:5.2f}")
     return 0
+
+
+def print_phases(now: dict[str, float], before: dict[str, float], revision: str) -> None:
+    """The phases' median CPU seconds now and at ``revision``, largest first, with their ratio."""
+    print(f"phases of enumerate_regions (median CPU s; load {os.getloadavg()[0]:.2f}):")
+    print(f"  {'phase':<18} {'now':>7} {revision:>9} {'ratio':>6}")
+    for name in sorted(set(now) | set(before), key=lambda n: -max(now.get(n, 0.0), before.get(n, 0.0))):
+        a, b = now.get(name, 0.0), before.get(name, 0.0)
+        print(f"  {name:<18} {a:7.3f} {b:9.3f} {b / a if a > 0 else float('nan'):6.2f}")
+    print(f"  {'sum':<18} {sum(now.values()):7.3f} {sum(before.values()):9.3f} "
+          f"{sum(before.values()) / sum(now.values()):6.2f}")
 
 
 if __name__ == "__main__":

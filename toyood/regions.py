@@ -209,6 +209,7 @@ def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope:
     gtol = GEOM_TOL * (max(abs(v) for v in box) + max(xmax - xmin, ymax - ymin))
     xy = np.array([[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax]])
     ring, start = np.arange(4), np.array([0, 4])
+    areas = _shoelace(xy, start)
     values = _DenseValues(xy @ layers[0][0].T + layers[0][1])
     input_max = np.abs(xy).max()
     layer_bits: list[np.ndarray] = []
@@ -217,13 +218,13 @@ def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope:
         split = _split_cells(xy, ring, start, values, _zero_tolerance(weight, bias, input_max), gtol,
                              layers[0] if depth == 0 else None, step)
         layer_bits = [bits[split.parent] for bits in layer_bits] + [split.bits]
+        areas = np.concatenate([areas[split.parent[:len(split.parent) - len(split.area)]], split.area])
         xy, ring, start = np.concatenate([xy, split.new_xy]), split.ring, split.start
         values, next_max = _next_values(layers, depth, values, split, xy, negative_slope, report.layer(depth + 1))
         input_max = input_max if next_max is None else next_max
     report(0.9, "affine maps and unbounded regions")
     patterns = _concat_bits(layer_bits, [weight.shape[0] for weight, _ in hidden], len(start) - 1)
     vertices = xy[ring]
-    areas = _shoelace(vertices, start)
     _check_tiling(vertices, areas, box)
     linear, offset_map = _fit_affine(vertices, ring, start, values.z)
     unbounded, recession = _recession(layers, negative_slope, patterns, vertices, start, box, gtol)
@@ -407,21 +408,29 @@ class _TiledValues:
         return self.words
 
     def at(self, vertex, neuron) -> np.ndarray:
-        """z at the given (vertex, neuron) pairs: per tile, the block of its points × the neurons asked."""
-        tile = np.searchsorted(self.starts, self.position[vertex], side="right") - 1
-        keys, column = np.unique(tile * self.weight_t.shape[1] + neuron, return_inverse=True)
-        key_tile, key_neuron = np.divmod(keys, self.weight_t.shape[1])
-        tile_keys = _run_starts(key_tile)
-        order = np.argsort(tile, kind="stable")
-        tile_asks = _run_starts(tile[order])
-        row = self.position[vertex] - self.starts[tile]
-        column -= tile_keys[:-1][np.searchsorted(key_tile[tile_keys[:-1]], tile)]
-        out = np.empty(len(vertex))
-        for k in range(len(tile_keys) - 1):
-            asked = order[tile_asks[k]:tile_asks[k + 1]]
-            block = self._tile(key_tile[tile_keys[k]], key_neuron[tile_keys[k]:tile_keys[k + 1]])
-            out[asked] = block[row[asked], column[asked]]
-        return out
+        """z at the given (vertex, neuron) pairs: per tile, the block of its points × the neurons asked
+        there, laid end to end in one buffer and read back by offsets (no sorting: the asked (tile,
+        neuron) keys are marked in a tiles × neurons table)."""
+        n_neurons = self.weight_t.shape[1]
+        position = self.position[vertex]
+        tile = np.searchsorted(self.starts, position, side="right") - 1
+        asked = np.zeros((len(self.starts) - 1) * n_neurons, bool)
+        asked[tile * n_neurons + neuron] = True
+        keys = np.flatnonzero(asked)  # by tile, then neuron
+        rank = np.cumsum(asked) - 1
+        key_tile, key_neuron = np.divmod(keys, n_neurons)
+        runs = _run_starts(key_tile)
+        run_tile, columns = key_tile[runs[:-1]], np.diff(runs)
+        run_of = np.zeros(len(self.starts) - 1, np.int64)
+        run_of[run_tile] = np.arange(len(run_tile))
+        points = np.diff(self.starts)[run_tile]
+        block_start = np.r_[0, np.cumsum(points * columns)]
+        flat = np.empty(block_start[-1])
+        for k, t in enumerate(run_tile.tolist()):
+            flat[block_start[k]:block_start[k + 1]] = self._tile(t, key_neuron[runs[k]:runs[k + 1]]).ravel()
+        run = run_of[tile]
+        row, column = position - self.starts[tile], rank[tile * n_neurons + neuron] - runs[run]
+        return flat[block_start[run] + row * columns[run] + column]
 
     def next_layer(self, weight, bias, negative_slope) -> tuple[np.ndarray, float]:
         """The next layer's values of the first pass (``weight``, ``bias`` are the ones given then)."""
@@ -456,7 +465,8 @@ class _Split:
     position rep_rank[i, t]. Faces: ``ring``/``start`` (vertex ids), old cell ``parent``, packed layer
     ``bits``. ``cut_cell``/``cut_neuron``: the (cell, neuron) pairs that cut, sorted by cell; the
     neuron's values at the corners of the cell are ``value[block[pair]:]``, in ring order. The first
-    ``edge_vertices`` new vertices are edge crossings, whose bending neurons are ``edge_bends``."""
+    ``edge_vertices`` new vertices are edge crossings, whose bending neurons are ``edge_bends``.
+    ``area``: the faces' areas (the uncut cells, first in ``parent``, keep theirs)."""
 
     new_xy: np.ndarray
     rep_index: np.ndarray
@@ -473,6 +483,7 @@ class _Split:
     block: np.ndarray
     edge_vertices: int
     edge_bends: _Bends
+    area: np.ndarray
 
 
 def _split_cells(xy, ring, start, values, tol, gtol, first_layer, step=lambda fraction, text: None) -> _Split:
@@ -486,7 +497,7 @@ def _split_cells(xy, ring, start, values, tol, gtol, first_layer, step=lambda fr
         none = np.zeros(0, np.int64)
         return _Split(np.zeros((0, 2)), np.zeros((0, 4), np.int64), np.zeros((0, 4), np.int64), np.zeros((0, 4)),
                       none, ring, start, np.arange(len(start) - 1), pairs.positive, pairs.cell, pairs.neuron,
-                      np.zeros(0), none, 0, _Bends(none, none, np.zeros(0), np.zeros((0, 2))))
+                      np.zeros(0), none, 0, _Bends(none, none, np.zeros(0), np.zeros((0, 2))), np.zeros(0))
     step(0.35, f"where {len(pairs.cell):,} cuts meet their cells' edges")
     ends = _chord_ends(values, ring, start, pairs)
     edge = _edge_crossings(xy, ends, gtol)
@@ -684,7 +695,9 @@ def _merge_along_edges(n_vert, lo, hi, t, length, gtol) -> tuple[np.ndarray, np.
     ``gtol`` along the edge are one vertex, one that close to an end is that end; and the crossings
     that give the new vertices (ids from ``n_vert`` on). The crossings come sorted by edge."""
     shared = np.flatnonzero(np.r_[False, (lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1])])  # sorted by edge
-    shared = np.unique(np.concatenate([shared - 1, shared]))  # the crossings on edges with several
+    on_shared = np.zeros(len(t), bool)
+    on_shared[shared - 1] = on_shared[shared] = True
+    shared = np.flatnonzero(on_shared)  # the crossings on edges with several
     order = shared[np.lexsort((t[shared], hi[shared], lo[shared]))]
     same_edge = (lo[order][1:] == lo[order][:-1]) & (hi[order][1:] == hi[order][:-1])
     close = same_edge & (np.diff(t[order]) * length[order][1:] <= gtol)
@@ -838,11 +851,12 @@ def _fraction_along(chords: _Chords, chord, other, ends: _Ends, edge: _EdgeVerti
 
 class _Faces(NamedTuple):
     """The faces of positive area of the cut cells, sorted by cell: vertex ``ring``/``start`` (CCW),
-    old ``cell``."""
+    old ``cell``, ``area``."""
 
     ring: np.ndarray
     start: np.ndarray
     cell: np.ndarray
+    area: np.ndarray
 
 
 def _faces(boundary: _Boundary, chords: _Chords, inner: _Inner) -> _Faces:
@@ -857,9 +871,10 @@ def _faces(boundary: _Boundary, chords: _Chords, inner: _Inner) -> _Faces:
     start = np.r_[0, np.cumsum(np.concatenate([np.diff(part[1]) for part in parts]))]
     ring, start = _take_rings(np.concatenate([part[0] for part in parts]), start, np.argsort(cell, kind="stable"))
     cell = np.sort(cell, kind="stable")
-    keep = _shoelace(inner.xy[ring], start) > 0
+    area = _shoelace(inner.xy[ring], start)
+    keep = area > 0
     ring, start = _select(ring, start, keep)
-    return _Faces(ring, start, cell[keep])
+    return _Faces(ring, start, cell[keep], area[keep])
 
 
 class _Links(NamedTuple):
@@ -1042,9 +1057,7 @@ def _face_bits(faces: _Faces, xy, pairs: _Pairs, ends: _Ends, edge: _EdgeVertice
     if first_layer is not None:
         bits |= _packed_positive(interior, first_layer) & pairs.cut[faces.cell]
         return bits
-    face_first = np.searchsorted(faces.cell, pairs.cell)
-    pair, rank = _rank_within_segments(np.searchsorted(faces.cell, pairs.cell, side="right") - face_first)
-    face = face_first[pair] + rank
+    face, pair = _faces_by_pairs(faces.cell, pairs.cell)
     n_pairs = len(pairs.cell)
     down = xy[edge.event_vertex[:n_pairs]]
     along = xy[edge.event_vertex[n_pairs:]] - down
@@ -1052,9 +1065,22 @@ def _face_bits(faces: _Faces, xy, pairs: _Pairs, ends: _Ends, edge: _EdgeVertice
     side = along[pair, 0] * relative[:, 1] - along[pair, 1] * relative[:, 0]
     positive = np.flatnonzero(np.where(chords.real[pair], side > 0, ends.majority[pair] > 0))
     neuron = pairs.neuron[pair[positive]]
-    np.bitwise_or.at(bits.reshape(-1), face[positive] * bits.shape[1] + (neuron >> 3),
-                     (128 >> (neuron & 7)).astype(np.uint8))
+    key = face[positive] * bits.shape[1] + (neuron >> 3)  # non-decreasing: faces in order, then neurons
+    runs = _run_starts(key)[:-1]
+    bits.reshape(-1)[key[runs]] |= np.add.reduceat((128 >> (neuron & 7)).astype(np.uint8), runs, dtype=np.uint8)
     return bits
+
+
+def _faces_by_pairs(face_cell, pair_cell) -> tuple[np.ndarray, np.ndarray]:
+    """Every (face, pair) of one cell (both sorted by cell), face by face and within a face in pair
+    order, without sorting."""
+    cells = _run_starts(pair_cell)
+    pair_first, n_pairs = cells[:-1], np.diff(cells)
+    face_first = np.searchsorted(face_cell, pair_cell[pair_first])
+    n_faces = np.searchsorted(face_cell, pair_cell[pair_first], side="right") - face_first
+    cell, rank = _rank_within_segments(n_faces * n_pairs)
+    f, p = np.divmod(rank, n_pairs[cell])
+    return face_first[cell] + f, pair_first[cell] + p
 
 
 def _assemble(ring, start, pairs: _Pairs, ends: _Ends, edge: _EdgeVertices, chords: _Chords, inner: _Inner,
@@ -1082,7 +1108,7 @@ def _assemble(ring, start, pairs: _Pairs, ends: _Ends, edge: _EdgeVertices, chor
                   parent=np.concatenate([uncut_cells, faces.cell]),
                   bits=np.concatenate([pairs.positive[uncut_cells], bits]), cut_cell=pairs.cell,
                   cut_neuron=pairs.neuron, value=ends.value, block=ends.block,
-                  edge_vertices=len(edge.source), edge_bends=edge.bends)
+                  edge_vertices=len(edge.source), edge_bends=edge.bends, area=faces.area)
 
 
 def _chord_events(signs: list[int]) -> tuple[int, int]:
@@ -1149,7 +1175,8 @@ def _ring_next(start: np.ndarray) -> np.ndarray:
 
 def _pairs_within(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All index pairs i < j with group[i] == group[j] (``group`` sorted)."""
-    firsts, counts = np.unique(group, return_index=True, return_counts=True)[1:]
+    runs = _run_starts(group)
+    firsts, counts = runs[:-1], np.diff(runs)
     a_parts, b_parts = [], []
     for n in np.unique(counts[counts > 1]):
         i, j = np.triu_indices(n, 1)
