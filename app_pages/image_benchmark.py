@@ -19,8 +19,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from toyood.errors import ConfigError, RunFileError, TrainingDiverged
+from toyood.errors import BudgetExceeded, ConfigError, RunFileError, TrainingDiverged
 from toyood.images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
+from toyood.images.estimate import check_bench_job
 from toyood.images.datasets import DATA_VARIABLE, DatasetUnavailable, available_datasets
 from toyood.images.report import SET_TITLES, table_records
 from toyood.images.results import load_result, save_result
@@ -170,6 +171,11 @@ def run_missing(store: ResultFolders, config: BenchConfig) -> None:
     missing = store.missing(config)
     if not missing:
         return
+    try:
+        check_bench_job(replace(config, methods=tuple(missing)))
+    except BudgetExceeded as error:
+        st.error(f"**This run is too large for this server:** {error}.")
+        st.stop()
     requested = st.session_state.setdefault("bench_requested", {})  # config -> when this session asked
     if config not in requested:
         prompt = st.empty()

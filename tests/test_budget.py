@@ -56,3 +56,12 @@ def test_gan_budget():
     check_gan_job(GanConfig())
     with pytest.raises(BudgetExceeded, match="GAN"):
         check_gan_job(GanConfig(gan_hidden=(4096,) * 6, iterations=100_000, snapshot_every=1000))
+
+
+def test_the_message_says_the_estimate_the_limit_and_what_to_change():
+    budget = Budget(memory_bytes=2**30, seconds=60)
+    with pytest.raises(BudgetExceeded, match=r"^job would take about 2 min 00 s, over the limit of 1 min 00 s: fewer epochs$"):
+        budget.check("job", seconds=120, time_hint="fewer epochs")
+    with pytest.raises(BudgetExceeded, match=r"about 2.0 GiB of memory, over the limit of 1.0 GiB: smaller subsets$"):
+        budget.check("job", memory_bytes=2 * 2**30, memory_hint="smaller subsets")
+    budget.check("job", memory_bytes=2**30, seconds=60)  # at the limit: allowed

@@ -248,3 +248,41 @@ def test_force_replaces_an_existing_folder(data_dir, tmp_path, capsys):
     (out / "stale.txt").write_text("from an older run")
     assert main(["bench", "--methods", "plain", "--data-dir", str(data_dir), "--out", str(out), "--force"]) == 0
     assert not (out / "stale.txt").exists() and (out / "results.json").is_file()
+
+
+# ---- the budget: estimated before any work -------------------------------------------------------
+
+def test_a_run_over_the_time_budget_is_refused_before_any_work(data_dir, capsys, no_run, monkeypatch):
+    monkeypatch.setenv("TOYOOD_MAX_MINUTES", "1")
+    assert main(["bench", "--data-dir", str(data_dir), "--preset", "paper", "--epochs", "100"]) == 2
+    line = one_line_error(capsys)
+    assert "would take about" in line and "over the limit of 1 min" in line and "--epochs" in line
+
+
+def test_a_run_over_the_memory_budget_is_refused_before_any_work(data_dir, capsys, no_run, monkeypatch):
+    monkeypatch.setenv("TOYOOD_MAX_MEMORY_GB", "0.1")
+    assert main(["bench", "--data-dir", str(data_dir)]) == 2
+    line = one_line_error(capsys)
+    assert "of memory, over the limit of 102 MiB" in line
+
+
+def test_a_run_within_the_budget_runs(data_dir, capsys, monkeypatch):
+    from toyood.images.estimate import bench_job_estimate
+    config = BenchConfig(dataset="mnist", methods=("plain",), data_dir=str(data_dir))
+    memory, seconds = bench_job_estimate(config)
+    monkeypatch.setenv("TOYOOD_MAX_MINUTES", str(1.01 * seconds / 60))
+    monkeypatch.setenv("TOYOOD_MAX_MEMORY_GB", str(1.01 * memory / 2**30))
+    assert main(["bench", "--methods", "plain", "--data-dir", str(data_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["methods"]["plain"]["epoch_losses"]
+
+
+def test_estimates_grow_with_the_work_and_read_the_real_split_sizes(data_dir):
+    from toyood.images.estimate import bench_job_estimate
+    base = BenchConfig(dataset="mnist", methods=("plain",), data_dir=str(data_dir), preset="paper")
+    memory, seconds = bench_job_estimate(base)
+    assert bench_job_estimate(replace(base, epochs=200))[1] > seconds
+    assert bench_job_estimate(replace(base, methods=("plain", "acet")))[1] > 2 * seconds
+    assert bench_job_estimate(base, threads=2)[1] < seconds
+    assert bench_job_estimate(replace(base, n_train=40))[1] > seconds / 2  # 80 images in the files: 40 is half
+    official = BenchConfig(dataset="mnist", methods=("plain",), data_dir=str(data_dir / "nowhere"), preset="paper")
+    assert bench_job_estimate(official)[1] > 10 * seconds  # no files: the official 60,000 training images

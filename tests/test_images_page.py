@@ -122,3 +122,12 @@ def test_an_unexpected_failure_is_a_message_for_the_visitor_and_a_traceback_in_t
     assert not app.exception
     assert "server log" in app.error[0].value and "deep inside" not in app.error[0].value
     assert any(r.exc_info and "something deep inside broke" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_a_run_over_the_budget_is_an_error_before_the_run_button(server, monkeypatch):
+    monkeypatch.setenv("TOYOOD_MAX_MINUTES", "0.01")
+    app = open_page()
+    assert not app.exception and not app.button
+    assert "too large for this server" in app.error[0].value and "over the limit of" in app.error[0].value
+    monkeypatch.setenv("TOYOOD_MAX_MINUTES", "120")
+    assert [b.label for b in open_page().button] == ["Run 3 methods"]

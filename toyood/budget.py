@@ -36,14 +36,16 @@ class Budget:
         minutes = _env_number("TOYOOD_MAX_MINUTES", minutes if minutes is not None else 120)
         return cls(memory_gb * 2**30, minutes * 60)
 
-    def check(self, what: str, memory_bytes: float = 0.0, seconds: float = 0.0) -> None:
-        """Raise ``BudgetExceeded`` when an estimate is over a limit."""
+    def check(self, what: str, memory_bytes: float = 0.0, seconds: float = 0.0,
+              memory_hint: str = "use fewer or narrower layers",
+              time_hint: str = "use fewer epochs or a smaller net") -> None:
+        """Raise ``BudgetExceeded`` when an estimate is over a limit (the hint says what to change)."""
         if memory_bytes > self.memory_bytes:
             raise BudgetExceeded(f"{what} would need about {_gib(memory_bytes)} of memory, over the limit of "
-                                 f"{_gib(self.memory_bytes)}: use fewer or narrower layers")
+                                 f"{_gib(self.memory_bytes)}: {memory_hint}")
         if seconds > self.seconds:
             raise BudgetExceeded(f"{what} would take about {format_duration(seconds)}, over the limit of "
-                                 f"{format_duration(self.seconds)}: use fewer epochs or a smaller net")
+                                 f"{format_duration(self.seconds)}: {time_hint}")
 
 
 def _env_number(name: str, default: float) -> float:

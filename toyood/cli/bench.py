@@ -22,6 +22,7 @@ from . import CliError, add_threads_flag, print_json, seed_value
 from ..device import DEVICES, max_threads, use_threads
 from ..errors import ConfigError, RunFileError, TrainingDiverged
 from ..images.checkpoints import Checkpoints
+from ..images.estimate import check_bench_job
 from ..images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
 from ..images.datasets import DATASET_NAMES, DatasetFileError, DatasetUnavailable, available_datasets
 from ..images.distributed import Workers, start_workers, stop_workers
@@ -81,17 +82,18 @@ def list_datasets(data_dir: str | None) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    """The run's config, with the flags checked before any work: the config's values, --threads, --out
-    and the checkpoint folder."""
+    """The run's config, with the flags checked before any work: the config's values, --threads, --out,
+    the checkpoint folder and the memory and time budget (``toyood.images.estimate``)."""
     try:
         config = BenchConfig(dataset=args.dataset, methods=args.methods, preset=args.preset, data_dir=args.data_dir,
                              ood_sets=args.ood_sets, seed=args.seed, device=args.device, download=args.download,
                              epochs=args.epochs, n_train=args.n_train, n_test=args.n_test)
         local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-        use_threads(args.threads, default=max(1, max_threads() // local_processes))
+        threads = use_threads(args.threads, default=max(1, max_threads() // local_processes))
         if args.out is not None:
             check_output_path(args.out, args.force or unfinished(args.out))
         check_checkpoint_dir(args)
+        check_bench_job(config, threads=threads)  # BudgetExceeded: the estimate and the limit
     except ConfigError as error:
         raise CliError(str(error))
     return config

@@ -26,7 +26,9 @@ subclass ``DatasetFileError`` naming the file (``toyood.images.formats``).
 """
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -256,6 +258,26 @@ def download_dataset(name: str, data_dir: str | Path | None = None) -> Path:
             finally:
                 path.unlink(missing_ok=True)
     return locate(name, data_dir)
+
+
+OFFICIAL_SIZES = {"mnist": (60_000, 10_000), "fmnist": (60_000, 10_000), "emnist": (124_800, 20_800),
+                  "cifar10": (50_000, 10_000), "cifar100": (50_000, 10_000), "svhn": (73_257, 26_032)}
+
+
+def split_size(name: str, split: str, data_dir: str | Path | None = None) -> int:
+    """The number of images of a split without reading them: an idx file's header when the files are
+    found, else the official split's size (``OFFICIAL_SIZES``)."""
+    spec = _spec(name)
+    official = OFFICIAL_SIZES[spec.name][SPLITS.index(split)]
+    if spec.read is not _read_idx_split:
+        return official
+    try:
+        labels = _idx_path(locate(name, data_dir, (split,)), spec.files[split][1])
+        with (gzip.open(labels, "rb") if labels.suffix == ".gz" else open(labels, "rb")) as stream:
+            header = stream.read(8)
+    except (DatasetUnavailable, OSError, EOFError, zlib.error):
+        return official
+    return int.from_bytes(header[4:8], "big") if len(header) == 8 else official
 
 
 def load_split(name: str, split: str, data_dir: str | Path | None = None, download: bool = False
