@@ -714,7 +714,7 @@ def _merge_along_edges(n_vert, lo, hi, t, length, gtol) -> tuple[np.ndarray, np.
 class _Boundary(NamedTuple):
     """The boundary rings of the cut cells with their edge crossings, counter-clockwise: entry i is
     ``vertex[i]`` of ``cell[i]``, at ``position[i]`` on a ring of ``size`` entries; rings from
-    ``start``; ``next`` entry. ``sorted_key``/``order``: cell · V + vertex, sorted, for look-ups."""
+    ``start``; ``next`` entry. Event e of ``_Ends`` is entry ``event_entry[e]``."""
 
     cell: np.ndarray
     vertex: np.ndarray
@@ -722,13 +722,14 @@ class _Boundary(NamedTuple):
     next: np.ndarray
     position: np.ndarray
     size: np.ndarray
-    sorted_key: np.ndarray
-    order: np.ndarray
+    event_entry: np.ndarray
 
 
 def _boundary_rings(ring, start, ends: _Ends, edge: _EdgeVertices) -> _Boundary:
     """Corners and edge crossings of each cut cell merged by their position along its ring: each
-    crossing goes after the corner its edge starts from, crossings on one edge in their order."""
+    crossing goes after the corner its edge starts from, crossings on one edge in their order; an
+    entry equal to the one before it (a crossing merged into a corner or another crossing) is dropped
+    and its events go to that one."""
     pair_cell = ends.cell[:len(ends.majority)]  # sorted
     cut_cells = pair_cell[_run_starts(pair_cell)[:-1]]
     size = np.diff(start)[cut_cells]
@@ -742,23 +743,27 @@ def _boundary_rings(ring, start, ends: _Ends, edge: _EdgeVertices) -> _Boundary:
     cell, vertex = np.empty(len(rank) + len(slot), np.int64), np.empty(len(rank) + len(slot), np.int64)
     cell[corner_at], vertex[corner_at] = cut_cells[corner_of], ring[start[cut_cells][corner_of] + rank]
     cell[event_at], vertex[event_at] = ends.cell[on_edge], edge.event_vertex[on_edge]
+    event_entry = corner_at[(np.cumsum(size) - size)[np.searchsorted(cut_cells, ends.cell)] + ends.rank]
+    event_entry[on_edge] = event_at
     keep = np.r_[True, (cell[1:] != cell[:-1]) | (vertex[1:] != vertex[:-1])]
+    event_entry = (np.cumsum(keep) - 1)[event_entry]
     cell, vertex = cell[keep], vertex[keep]
     first = _run_starts(cell)
+    closing = np.flatnonzero(vertex[first[1:] - 1] == vertex[first[:-1]])  # rings whose last entry = first
     keep = np.ones(len(cell), bool)
-    keep[first[1:][vertex[first[1:] - 1] == vertex[first[:-1]]] - 1] = False  # last entry = first entry
+    keep[first[1:][closing] - 1] = False
+    moved = np.cumsum(keep) - 1
+    moved[first[1:][closing] - 1] = moved[first[closing]]
     cell, vertex = cell[keep], vertex[keep]
     ring_start = _run_starts(cell)
     size = np.diff(ring_start)
-    key = cell * len(edge.xy) + vertex
-    order = np.argsort(key)
     return _Boundary(cell, vertex, ring_start, _ring_next(ring_start), _rank_within_segments(size)[1], size,
-                     key[order], order)
+                     moved[event_entry])
 
 
-def _ring_position(boundary: _Boundary, cell, vertex, n_vertices) -> tuple[np.ndarray, np.ndarray]:
-    """Position of ``vertex`` on the boundary ring of ``cell``, and that ring's size."""
-    found = boundary.order[np.searchsorted(boundary.sorted_key, cell * n_vertices + vertex)]
+def _ring_position(boundary: _Boundary, event) -> tuple[np.ndarray, np.ndarray]:
+    """Position of the vertex of ``event`` on its cell's boundary ring, and that ring's size."""
+    found = boundary.event_entry[event]
     return boundary.position[found], boundary.size[np.searchsorted(boundary.start, found, side="right") - 1]
 
 
@@ -781,8 +786,8 @@ def _chords(pairs: _Pairs, edge: _EdgeVertices, boundary: _Boundary) -> _Chords:
     """One chord per distinct (cell, end points); pairs whose ends are equal or adjacent make none."""
     n_pairs = len(pairs.cell)
     down, up = edge.event_vertex[:n_pairs], edge.event_vertex[n_pairs:]
-    down_position, ring_size = _ring_position(boundary, pairs.cell, down, len(edge.xy))
-    up_position, _ = _ring_position(boundary, pairs.cell, up, len(edge.xy))
+    down_position, ring_size = _ring_position(boundary, np.arange(n_pairs))
+    up_position, _ = _ring_position(boundary, np.arange(n_pairs, 2 * n_pairs))
     gap = np.abs(down_position - up_position)
     real = (gap != 0) & (gap != 1) & (gap != ring_size - 1)
     lo, hi = np.minimum(down, up), np.maximum(down, up)
