@@ -226,3 +226,18 @@ def test_resume_without_a_checkpoint_is_refused(data_dir, tmp_path, capsys, no_t
     assert "no checkpoint" in one_line_error(capsys)
     assert main(["bench", "--data-dir", str(data_dir), "--resume"]) == 2
     assert "--resume needs" in one_line_error(capsys)
+
+
+def test_a_killed_save_leaves_nothing_that_is_read_and_is_cleaned_up(data_dir, saved, capsys):
+    checkpoints, first = saved
+    stale = checkpoints / ".plain.epoch1.rank0.pt.999999.tmp"
+    stale.write_bytes(b"half a file")
+    assert run_cli(data_dir, checkpoints, "--seed", "3") == 2  # the real files are read (another seed) ...
+    assert "seed 0 there, 3 here" in one_line_error(capsys)  # ... the half-written one is not
+    other = checkpoints.parent / "other"
+    shutil.copytree(checkpoints, other)
+    for file in other.glob("*.pt"):
+        file.unlink()
+    assert run_cli(data_dir, other) == 0  # trains afresh, saves, and removes the leftover
+    assert sorted(p.name for p in other.iterdir()) == ["ceda.epoch1.rank0.pt", "plain.epoch1.rank0.pt"]
+    assert without_timing(json.loads(capsys.readouterr().out.strip().splitlines()[-1])) == without_timing(first)

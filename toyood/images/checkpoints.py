@@ -183,6 +183,8 @@ class MethodCheckpoint:
         for (_, epoch, _), old in owner.files(self.method, rank).items():
             if epoch != state.epochs_done:
                 old.unlink(missing_ok=True)
+        for stale in owner.directory.glob(f".{self.method}.epoch*.rank{rank}.pt.*.tmp"):  # a killed save's
+            stale.unlink(missing_ok=True)
         self.save_seconds.append(time.perf_counter() - start)
 
 
