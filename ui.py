@@ -61,7 +61,7 @@ from toyood.plots import toy as toy_plots
 from toyood.progress import Progress, format_duration, phase
 from toyood.regions import Regions, enumerate_regions
 from toyood.runfiles import load_run, read_metrics, save_run
-from toyood.toy import PRESETS, ToyConfig, ToyRun, build_model, ood_pool, toy_data
+from toyood.toy import MAX_EXTRA_OOD, PRESETS, ToyConfig, ToyRun, build_model, ood_pool, toy_data
 from toyood.train import PoolSampler, fit
 
 LOGGER = logging.getLogger("toyood.app")
@@ -1135,13 +1135,74 @@ def map_row(width: int = MAP_WIDTH):
     return st.container(horizontal=True, gap="small", width=2 * width + MAP_GAP)
 
 
-def map_chart(container, fig: go.Figure, key: str, file_stem: str, width: int = MAP_WIDTH) -> None:
+def map_chart(container, fig: go.Figure, key: str, file_stem: str, width: int = MAP_WIDTH, clickable: bool = False):
     """A map at a fixed width whose plot area is square: the height is the width less the side
-    margins plus the top and bottom ones (title, ticks, colour bar, legend)."""
+    margins plus the top and bottom ones (title, ticks, colour bar, legend). ``clickable``: a click
+    on a point of the figure reruns the app and the chart returns the selection event."""
     margin = fig.layout.margin
     side = width - (margin.l or 0) - (margin.r or 0)
     fig.update_layout(height=side + (margin.t or 0) + (margin.b or 0))
-    container.plotly_chart(fig, key=key, width=width, config=export_config(file_stem))
+    select = dict(on_select="rerun", selection_mode="points") if clickable else {}
+    return container.plotly_chart(fig, key=key, width=width, config=export_config(file_stem), **select)
+
+
+# ---------------------------------------------------------------------------------------------
+# OOD points of the user's own, clicked on the Playground's confidence map. Streamlit reports no
+# selection for clicks on a heatmap (streamlit/streamlit#8760, #15042), so the map carries an
+# invisible grid of markers: a click selects the nearest one, and its (x, y) becomes the point.
+
+CLICK_GRID = 41  # markers per side of the invisible grid (a point every 1/20 of the half-width)
+CLICKED_KEY = "toyood:clicked"  # the selection handled last (a chart keeps reporting it)
+CLICK_TRACE = "click to add an OOD point"
+
+
+def clicks_apply(current: AppState) -> bool:
+    """Whether clicked points reach the shown model: one method that trains on sampled OOD samples."""
+    return (not current.compare and METHODS[current.methods[0]].needs_ood
+            and current.ood in ("boundary", "general"))
+
+
+def with_click_grid(fig: go.Figure, halfwidth: float, points: tuple[tuple[float, float], ...]) -> go.Figure:
+    """The user's OOD points (magenta crosses) and the invisible click grid over [−halfwidth, halfwidth]²."""
+    if points:
+        xy = np.asarray(points, dtype=np.float64)
+        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name="your OOD points", hoverinfo="skip",
+                                 marker=dict(symbol="x", size=11, color="#ff00ff", line=dict(width=1.5,
+                                                                                            color="white"))))
+    ticks = np.linspace(-halfwidth, halfwidth, CLICK_GRID)
+    gx, gy = np.meshgrid(ticks, ticks)
+    fig.add_trace(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name=CLICK_TRACE, showlegend=False,
+                             marker=dict(size=12, opacity=0), hovertemplate="click: add an OOD point at "
+                                                                            "(%{x:.4g}, %{y:.4g})<extra></extra>"))
+    return fig
+
+
+def clicked_points(event, fig: go.Figure) -> list[tuple[float, float]]:
+    """The grid points a chart's selection event holds (the clicks on other traces are ignored)."""
+    grid = next(i for i, trace in enumerate(fig.data) if trace.name == CLICK_TRACE)
+    selection = getattr(event, "selection", None) or {}
+    return [(float(p["x"]), float(p["y"])) for p in selection.get("points", []) if p.get("curve_number") == grid]
+
+
+def add_ood_points(points: list[tuple[float, float]]) -> bool:
+    """Add (or, when already there, remove) the clicked points in the state; returns whether the
+    state changed. A selection already handled is ignored (the chart keeps reporting it)."""
+    signature = tuple(points)
+    if not points or st.session_state.get(CLICKED_KEY) == signature:
+        return False
+    st.session_state[CLICKED_KEY] = signature
+    values = st.session_state[VALUES_KEY]
+    current = list(values["ood_points"])
+    for point in points:
+        rounded = (float(f"{point[0]:.6g}"), float(f"{point[1]:.6g}"))
+        current.remove(rounded) if rounded in current else current.append(rounded)
+    values["ood_points"] = tuple(current[-MAX_EXTRA_OOD:])
+    return True
+
+
+def clear_ood_points() -> None:
+    st.session_state[VALUES_KEY]["ood_points"] = ()
+    st.session_state[CLICKED_KEY] = None
 
 
 def colour_bar_figure(n_classes: int = 2) -> go.Figure:

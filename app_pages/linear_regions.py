@@ -57,9 +57,8 @@ numbers.metric("Unbounded, whole plane", f"{regions.unbounded_total:,}", width="
                help="All unbounded regions of the net, wherever they meet the box.")
 numbers.metric("Arcs of directions", f"{len(regions.arcs.start):,}", width="content",
                help="The circle of directions splits into arcs, each with one activation pattern at infinity.")
-st.caption(f"{ui.run_label(config)} on a {'×'.join(map(str, config.hidden))} net.")
-if config.dataset != "gaussians" or config.classes != 2:
-    st.caption(f"Data: {ui.data_title()}.")
+st.caption(f"{ui.run_label(config)} on a {'×'.join(map(str, config.hidden))} net"
+           + (f"; data: {ui.data_title()}." if config.dataset != "gaussians" or config.classes != 2 else "."))
 row = ui.map_row()
 with st.spinner("Drawing the regions …"):
     region_fig = ui.region_map(result, regions, float(box), colour_by)

@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from toyood.appstate import ZOOM_LEVELS
+from toyood.toy import EXTRA_OOD_COPIES
 from toyood.plots import toy as plots
 
 SINGLE_RESOLUTION = 200
@@ -40,9 +41,16 @@ def single_maps(method: str, result: ui.ToyResult, halfwidth: int) -> None:
         n_classes=k), run)
     class_fig = ui.with_margin(plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
                                                       title="Predicted class", sigma=sigma), run)
+    current = ui.state()
+    clickable = ui.clicks_apply(current)
+    if clickable:
+        ui.with_click_grid(confidence_fig, halfwidth, current.ood_points)
     row = ui.map_row()
-    ui.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}")
+    event = ui.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}", clickable=clickable)
     ui.map_chart(row, class_fig, "class_map", f"classes-{method}")
+    if clickable and ui.add_ood_points(ui.clicked_points(event, confidence_fig)):
+        st.rerun(scope="app")  # a new config: every part of the page shows the retrained model
+    own_points_note(current, clickable)
     buttons = st.container(horizontal=True)
     ui.download_figure(buttons, confidence_fig, f"confidence-{method}", "Confidence map (HTML)")
     ui.download_figure(buttons, class_fig, f"classes-{method}", "Class map (HTML)")
@@ -51,6 +59,22 @@ def single_maps(method: str, result: ui.ToyResult, halfwidth: int) -> None:
                + (f" and {len(ui.shown_ood(run))} of the {len(run.ood_train):,} OOD training samples (magenta)"
                   if run.ood_train is not None else "")
                + f"; {ui.overlay_caption(run)}; black square: the [−50, 50]² box when zoomed out.")
+
+
+def own_points_note(current, clickable: bool) -> None:
+    """How clicking works, how many points there are, and a button to clear them."""
+    count = len(current.ood_points)
+    if not clickable:
+        if count:
+            st.caption(f"Your {count} OOD point{'s' * (count != 1)} train only a single method that uses OOD "
+                       "samples from the boundary or general source.")
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.caption(f"**Click the confidence map** to add an OOD training point there ({count} so far; click one again "
+                f"to remove it). Each joins the {current.ood} samples {EXTRA_OOD_COPIES} times; the model retrains.")
+    if count:
+        row.button("Clear my OOD points", on_click=ui.clear_ood_points, icon=":material/clear_all:",
+                   key="clear-ood-points")
 
 
 @st.fragment

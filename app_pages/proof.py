@@ -197,6 +197,6 @@ result = ui.trained_or_stop(configs)[method]
 point = ui.state().point
 profile = profile_of(result, point)
 st.caption(f"{ui.run_label(result.run.config)} on a {'×'.join(map(str, result.run.config.hidden))} net, "
-           f"x = ({point[0]:g}, {point[1]:g}).")
+           f"x = ({point[0]:g}, {point[1]:g}); data: {ui.data_title()}.")
 summary(profile)
 draw(profile, result, log_x)

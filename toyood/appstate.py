@@ -27,7 +27,7 @@ from .errors import ConfigError
 from .gan import CLASSIFIERS, STARTS, GanConfig
 from .data import DATASETS, FIXED_CLASSES, MAX_CLASSES
 from .methods import CEDA_OBJECTIVES, METHODS
-from .toy import MAX_SEED, OOD_CHOICES, PRESETS, ToyConfig
+from .toy import EXTRA_OOD_LIMIT, MAX_EXTRA_OOD, MAX_SEED, OOD_CHOICES, PRESETS, ToyConfig
 
 OOD_SOURCES = tuple(source for source in OOD_CHOICES if source != "none")
 SIGMAS = tuple(0.5 * k for k in range(1, 11))
@@ -59,6 +59,7 @@ class AppState:
     classes: int = 2  # K (moons and xor: 2; own data: the file's)
     data_file: str | None = None  # own data: the server's copy of the upload (never from a link)
     data_digest: str | None = None  # own data: the upload's SHA-256
+    ood_points: tuple[tuple[float, float], ...] = ()  # OOD training points of the user's own (clicked)
     sigma: float = 1.0  # std of each Gaussian class
     hidden: tuple[int, ...] = (500, 500)  # hidden-layer widths
     leaky: float = 0.0  # leaky-ReLU slope (0 = ReLU)
@@ -95,11 +96,13 @@ class AppState:
         """The config of ``method`` under these settings. Settings the method does not read keep
         ToyConfig's defaults, so changing, say, the CEDA objective never retrains plain."""
         used = METHODS[method].settings_used()
+        ood = self.ood if METHODS[method].needs_ood else "none"
+        extra = self.ood_points if ood in ("boundary", "general") else ()  # they join a sampled pool only
         options = dict(ood_weight=self.weight, ceda_objective=self.ceda_objective, acet_eps=self.acet_eps,
                        acet_steps=self.acet_steps, acet_step_size=self.acet_step_size)
         own = dict(data_file=self.data_file, data_digest=self.data_digest) if self.dataset == "file" else {}
-        return ToyConfig(method=method, ood=self.ood if METHODS[method].needs_ood else "none", sigma=self.sigma,
-                         dataset=self.dataset, classes=self.classes, **own,
+        return ToyConfig(method=method, ood=ood, extra_ood=extra, sigma=self.sigma, dataset=self.dataset,
+                         classes=self.classes, **own,
                          hidden=self.hidden if hidden is None else hidden, negative_slope=self.leaky,
                          preset=self.preset, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                          seed=self.seed, device=self.device,
@@ -304,6 +307,21 @@ def point(text: str) -> tuple[float, float]:
     return float(x), float(y)
 
 
+def point_list(text: str) -> tuple[tuple[float, float], ...]:
+    """'40:30;-60:10' → ((40.0, 30.0), (-60.0, 10.0)), the CLI's --ood-points spelling."""
+    parts = [part for part in text.split(";") if part.strip()]
+    if not parts or any(len(part.split(":")) != 2 for part in parts):
+        raise ValueError("expected points x:y separated by ';', e.g. 40:30;-60:10")
+    points = tuple(tuple(in_range(-EXTRA_OOD_LIMIT, EXTRA_OOD_LIMIT)(v) for v in part.split(":")) for part in parts)
+    if len(points) > MAX_EXTRA_OOD:
+        raise ValueError(f"at most {MAX_EXTRA_OOD} points")
+    return tuple(dict.fromkeys((float(x), float(y)) for x, y in points))
+
+
+def _write_points(points) -> str:
+    return ";".join(f"{_text_number(x)}:{_text_number(y)}" for x, y in points)
+
+
 def theta(text: str) -> float:
     value = in_range(0, 360, high_open=True)(text)
     if not math.isclose(value / THETA_STEP, round(value / THETA_STEP), abs_tol=1e-9):
@@ -354,6 +372,7 @@ PARAMS = (
     Param("ceda-objective", "ceda_objective", choice(CEDA_OBJECTIVES)),
     Param("data", "dataset", dataset_name),
     Param("classes", "classes", in_range(2, MAX_CLASSES, whole=True), _text_number),
+    Param("ood-points", "ood_points", point_list, _write_points),
     Param("sigma", "sigma", on_grid(SIGMAS), _text_number),
     Param("hidden", "hidden", widths, _write_list),
     Param("leaky", "leaky", in_range(0, 1, high_open=True), _text_number),

@@ -106,6 +106,11 @@ def config_from_json(raw, file: Path) -> ToyConfig:
 
 
 def _typed(key: str, value, default, file: Path):
+    if key == "extra_ood":
+        if not (isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 and
+                                                all(type(v) in (int, float) for v in p) for p in value)):
+            raise RunFileError(f"{file}: extra_ood must be a list of [x, y] number pairs, got {value!r:.80}")
+        return tuple((float(x), float(y)) for x, y in value)
     if key == "hidden":
         if not (isinstance(value, list) and value and all(type(v) is int for v in value)):
             raise RunFileError(f"{file}: hidden must be a list of whole numbers, got {value!r}")

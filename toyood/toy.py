@@ -1,9 +1,11 @@
 """The toy experiment: its configuration, the trained run, and how a run is trained.
 
-``train_toy`` draws the two-Gaussian data, builds the network for the method and trains it with the
+``train_toy`` draws the data (K Gaussians or another 2-D data set, or the points of a CSV file), builds the network for the method and trains it with the
 one loop (``toyood.train.fit``). OOD training samples come from a fixed pool: the config's
 ``boundary`` or ``general`` sampler, or samples the caller hands in (the ``gan`` source: see
-``toyood.gan.gan_ood_samples``; this module never trains a GAN itself).
+``toyood.gan.gan_ood_samples``; this module never trains a GAN itself). ``extra_ood`` adds points of
+the user's own (clicked on the app's map, or ``--ood-points``) to a sampled pool, each
+``EXTRA_OOD_COPIES`` times, as if that many samples lay there.
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ PRESETS = {
 }
 OOD_CHOICES = ("none", *toydata.OOD_SOURCES, "gan")
 MAX_SEED = 2**31
+EXTRA_OOD_COPIES = 20  # pool rows per extra OOD point (1% of the default 2000-sample pool each)
+MAX_EXTRA_OOD = 50  # extra OOD points per config
+EXTRA_OOD_LIMIT = 1e6  # |coordinate| of an extra OOD point
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class ToyConfig:
     data_file: str | None = None  # a CSV of x, y, label rows (dataset 'file')
     data_digest: str | None = None  # SHA-256 of data_file's bytes (filled in; part of the cache key)
     ood: str | None = None  # OOD training source: none, boundary, general or gan (None: boundary if needed)
+    extra_ood: tuple[tuple[float, float], ...] = ()  # own OOD points added to a sampled pool (EXTRA_OOD_COPIES each)
     sigma: float = 1.0  # std of each Gaussian class
     hidden: tuple[int, ...] = (500, 500)  # hidden-layer widths
     negative_slope: float = 0.0  # leaky-ReLU slope (0 = ReLU)
@@ -76,6 +82,8 @@ class ToyConfig:
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "extra_ood", _extra_points(self.extra_ood, check))
+        check.raise_if_any()
         if self.dataset == "file" and self.data_digest is None:  # a new config; a saved one carries both
             _read_own_data(self)
         if self.ood is None:
@@ -89,6 +97,20 @@ class ToyConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _extra_points(points, check: ConfigChecker) -> tuple[tuple[float, float], ...]:
+    """``extra_ood`` as a tuple of (x, y) float pairs; a malformed value is reported to ``check``."""
+    try:
+        pairs = tuple((float(x), float(y)) for x, y in points)
+    except (TypeError, ValueError):
+        check(False, f"extra_ood must be (x, y) pairs of numbers (got {points!r:.80})")
+        return ()
+    finite = all(np.isfinite(v) and abs(v) <= EXTRA_OOD_LIMIT for pair in pairs for v in pair)
+    check(finite, f"extra OOD points must be finite with |coordinate| <= {EXTRA_OOD_LIMIT:g}")
+    check(len(pairs) <= MAX_EXTRA_OOD, f"at most {MAX_EXTRA_OOD} extra OOD points (got {len(pairs)})")
+    check(len(set(pairs)) == len(pairs), "an extra OOD point is given twice")
+    return pairs
 
 
 def _read_own_data(config: ToyConfig) -> None:
@@ -129,6 +151,9 @@ def _check_values(c: ToyConfig, check: ConfigChecker) -> None:
     check(not (needs_ood and c.ood == "none"),
           f"method {c.method!r} trains on OOD samples: choose an OOD source (boundary, general or gan)")
     check(needs_ood or c.ood == "none", f"method {c.method!r} uses no OOD samples: set the OOD source to 'none'")
+    check(not c.extra_ood or c.ood in toydata.OOD_SOURCES,
+          f"extra OOD points join a sampled pool: use them with a method that trains on OOD samples and the "
+          f"{' or '.join(toydata.OOD_SOURCES)} source (got method {c.method!r}, ood {c.ood!r})")
     check(0 < c.sigma <= 5, f"sigma must be in (0, 5] (got {c.sigma})")
     check(1 <= len(c.hidden) <= 6 and all(1 <= h <= 4096 for h in c.hidden),
           f"hidden must be 1 to 6 layer widths between 1 and 4096 (got {c.hidden})")
@@ -195,9 +220,13 @@ def ood_pool(config: ToyConfig, data: toydata.ToyData | None = None) -> np.ndarr
                           "(toyood.gan.gan_ood_samples) and pass them as ood_samples")
     data = toy_data(config) if data is None else data
     try:
-        return toydata.sample_ood(config.ood, config.n_ood, config.sigma, config.seed, data=data)
+        pool = toydata.sample_ood(config.ood, config.n_ood, config.sigma, config.seed, data=data)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    if not config.extra_ood:
+        return pool
+    extra = np.repeat(np.asarray(config.extra_ood, dtype=np.float32), EXTRA_OOD_COPIES, axis=0)
+    return np.concatenate([pool, extra])
 
 
 def far_test_points(config: ToyConfig, data: toydata.ToyData) -> np.ndarray:

@@ -21,7 +21,7 @@ from ..methods import CEDA_OBJECTIVES, METHODS
 from ..progress import Progress, StderrProgress, phase
 from ..output_folder import atomic_directory, check_output_path
 from ..runfiles import save_run, write_run_files
-from ..toy import OOD_CHOICES, PRESETS, ToyConfig
+from ..toy import EXTRA_OOD_COPIES, MAX_EXTRA_OOD, OOD_CHOICES, PRESETS, ToyConfig
 
 # flag → the config field it sets, for the flags only some methods read
 METHOD_FLAGS = {"--weight": "ood_weight", "--ceda-objective": "ceda_objective", "--acet-eps": "acet_eps",
@@ -46,6 +46,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-file", metavar="PATH",
                         help="a CSV of x, y, label rows (header optional, labels 0..K-1), scaled so that the "
                              "largest |coordinate| is 15; implies --data file")
+    parser.add_argument("--ood-points", type=point_list, default=(), metavar="X:Y;X:Y",
+                        help=f"OOD training points of your own, added to the boundary or general pool "
+                             f"({EXTRA_OOD_COPIES} copies each, at most {MAX_EXTRA_OOD}), e.g. '40:30;-60:10'")
     parser.add_argument("--sigma", type=finite_float, default=1.0,
                         help="std of each Gaussian, the noise of the other data sets; the OOD margin is 3σ "
                              "(paper 1; notebooks 2)")
@@ -87,6 +90,20 @@ def class_count(text: str) -> int:
     if not 2 <= value <= MAX_CLASSES:
         raise argparse.ArgumentTypeError(f"K is a whole number from 2 to {MAX_CLASSES}, got {text!r}")
     return value
+
+
+def point_list(text: str) -> tuple[tuple[float, float], ...]:
+    """Parse '40:30;-60:10' into ((40.0, 30.0), (-60.0, 10.0)): finite numbers, at least one point."""
+    parts = [part.strip() for part in text.split(";") if part.strip()]
+    points = []
+    for part in parts:
+        pair = part.split(":")
+        if len(pair) != 2:
+            raise argparse.ArgumentTypeError(f"expected points X:Y separated by ';', like 40:30;-60:10, got {part!r}")
+        points.append((finite_float(pair[0]), finite_float(pair[1])))
+    if not points:
+        raise argparse.ArgumentTypeError(f"expected points X:Y separated by ';', like 40:30;-60:10, got {text!r}")
+    return tuple(points)
 
 
 def data_settings(args: argparse.Namespace) -> dict:
@@ -143,15 +160,15 @@ def config_from_args(args: argparse.Namespace, method: str | None = None, seed: 
     methods that train on OOD samples; the others use none."""
     method = args.method[0] if method is None else method
     given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field in METHOD_FLAGS.items()}
-    ood = args.ood
+    ood, extra = args.ood, args.ood_points
     if not METHODS[method].needs_ood and any(METHODS[m].needs_ood for m in args.method):
-        ood = None
+        ood, extra = None, ()  # in a list, the OOD points go to the methods that train on OOD samples
     try:
         config = ToyConfig(method=method, ood=ood, sigma=args.sigma, hidden=args.hidden,
                            negative_slope=args.leaky, preset=args.preset, epochs=args.epochs,
                            batch_size=args.batch_size, lr=args.lr, seed=args.seed if seed is None else seed,
                            device=args.device, n_per_class=args.n_per_class, n_far=args.n_far,
-                           **data_settings(args), **{k: v for k, v in given.items() if v is not None})
+                           extra_ood=extra, **data_settings(args), **{k: v for k, v in given.items() if v is not None})
     except ConfigError as error:
         raise CliError(" ".join(str(error).split()))  # one line, even for a quoted newline in a CSV row
     check_file_classes(config, args)
@@ -250,6 +267,8 @@ def with_data(metrics: dict, run) -> dict:
     if config.dataset == "file":
         described.update(data_digest=config.data_digest, data_rows=len(data.x_train) + len(data.x_test),
                          data_scale=data.scale)
+    if config.extra_ood:
+        described["ood_points"] = [list(point) for point in config.extra_ood]
     return described
 
 
