@@ -28,8 +28,8 @@ TOY_PAGES = ("playground", "linear-regions", "far-away", "proof")
 # a page would open it without the shared sidebar and state.
 PAGES = [
     ("app_pages/playground.py", "playground", "Overconfidence playground", ":material/blur_on:",
-     "train any of seven methods on two Gaussians; confidence and class maps from the data box out to 10⁶; "
-     "compare methods side by side"),
+     "train any of seven methods on K Gaussians, moons, rings, a spiral, XOR blobs or your own CSV; confidence "
+     "and class maps from the data box out to 10⁶; click to add OOD points; compare methods side by side"),
     ("app_pages/linear_regions.py", "linear-regions", "Linear regions", ":material/pentagon:",
      "the trained net's exact linear regions, the unbounded ones, and which class wins in each direction"),
     ("app_pages/far_away.py", "far-away", "Far away", ":material/trending_up:",

@@ -1021,7 +1021,9 @@ def data_title(current: AppState | None = None) -> str:
     return {"gaussians": "two Gaussian classes at (±10, 0)" if k == 2 else f"{k} Gaussian classes on a circle of "
                                                                           "radius 10",
             "moons": "two moons", "rings": f"{k} concentric rings", "spiral": f"{k} spiral arms",
-            "xor": "XOR blobs (two classes)", "file": f"your own points ({k} classes)"}[current.dataset]
+            "xor": "XOR blobs (two classes)",
+            "file": f"your own points ({k} classes)" if current.data_file else "your own points (none uploaded yet)",
+            }[current.dataset]
 
 
 def circles_sigma(config: ToyConfig) -> float | None:
