@@ -189,13 +189,31 @@ def timed_side_by_side(functions, *args, repeat: int = 1):
     return [(result, *np.median(np.array(times), axis=0), load) for result, times in zip(results, runs)]
 
 
-def phase_times(module, layers, box: float, repeat: int) -> dict[str, float]:
-    """Median CPU seconds of each phase of ``module.enumerate_regions``: the functions in ``PHASES``
-    (and the methods in ``METHODS``) that the module has, each counted once (not again inside another
-    phase); the two drivers of a layer, ``_split_cells`` and ``_next_values``, count only their own
-    time besides the phases they call."""
+def phase_times(modules, layers, box: float, repeat: int) -> list[dict[str, float]]:
+    """Median CPU seconds of each phase of every ``module.enumerate_regions``, the modules run
+    alternately (one run of each per round): the functions in ``PHASES`` (and the methods in
+    ``METHODS``) that a module has, each counted once (not again inside another phase); the two
+    drivers of a layer, ``_split_cells`` and ``_next_values``, count only their own time besides the
+    phases they call."""
+    runs = [{} for _ in modules]
+    patched = [_patch_phases(module) for module in modules]
+    try:
+        for _ in range(repeat):
+            for module, (totals, _), times in zip(modules, patched, runs):
+                totals.clear()
+                module.enumerate_regions(layers, box)
+                for name, seconds in totals.items():
+                    times.setdefault(name, []).append(seconds)
+    finally:
+        for _, restore in patched:
+            restore()
+    return [{name: float(np.median(seconds)) for name, seconds in times.items()} for times in runs]
+
+
+def _patch_phases(module):
+    """Wrap the phases of ``module`` to add their CPU seconds to a dict; returns it and an undo."""
     containers = ("_split_cells", "_next_values")
-    runs, totals, active = {}, {}, []
+    totals, active = {}, []
 
     def wrap(name, function):
         @functools.wraps(function)
@@ -216,22 +234,17 @@ def phase_times(module, layers, box: float, repeat: int) -> dict[str, float]:
     originals = {name: getattr(module, name) for name in PHASES if hasattr(module, name)}
     methods = {(getattr(module, cls), cls, name): getattr(getattr(module, cls), name) for cls, name in METHODS
                if hasattr(module, cls)}
-    try:
-        for name, function in originals.items():
-            setattr(module, name, wrap(name, function))
-        for (owner, cls, name), function in methods.items():
-            setattr(owner, name, wrap(f"{cls}.{name}", function))
-        for _ in range(repeat):
-            totals.clear()
-            module.enumerate_regions(layers, box)
-            for name, seconds in totals.items():
-                runs.setdefault(name, []).append(seconds)
-    finally:
+    for name, function in originals.items():
+        setattr(module, name, wrap(name, function))
+    for (owner, cls, name), function in methods.items():
+        setattr(owner, name, wrap(f"{cls}.{name}", function))
+
+    def restore():
         for name, function in originals.items():
             setattr(module, name, function)
         for (owner, _, name), function in methods.items():
             setattr(owner, name, function)
-    return {name: float(np.median(seconds)) for name, seconds in runs.items()}
+    return totals, restore
 
 
 def main(argv=None) -> int:
@@ -269,8 +282,7 @@ def main(argv=None) -> int:
     same = count == len(regions) == len(before) == len(old)
     print(f"  now vs {args.previous}: {before_s / ours:.2f}× (cpu {before_cpu / ours_cpu:.2f}×); "
           f"now vs {args.old}: {old_s / ours:.1f}×; same counts: {same}")
-    print_phases(phase_times(regions_module, layers, args.box, args.repeat),
-                 phase_times(previous, layers, args.box, args.repeat), args.previous)
+    print_phases(*phase_times([regions_module, previous], layers, args.box, args.repeat), args.previous)
 
     print("scaling (2 hidden layers of width w):")
     print(f"  {'w':>5} {'regions':>10} {'now s':>8} {'baseline s':>11} {'load':>5}")
@@ -284,7 +296,7 @@ def main(argv=None) -> int:
 
 def print_phases(now: dict[str, float], before: dict[str, float], revision: str) -> None:
     """The phases' median CPU seconds now and at ``revision``, largest first, with their ratio."""
-    print(f"phases of enumerate_regions (median CPU s; load {os.getloadavg()[0]:.2f}):")
+    print(f"phases of enumerate_regions (median CPU s, the two run alternately; load {os.getloadavg()[0]:.2f}):")
     print(f"  {'phase':<18} {'now':>7} {revision:>9} {'ratio':>6}")
     for name in sorted(set(now) | set(before), key=lambda n: -max(now.get(n, 0.0), before.get(n, 0.0))):
         a, b = now.get(name, 0.0), before.get(name, 0.0)
