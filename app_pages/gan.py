@@ -19,13 +19,11 @@ st.caption("Lee et al. (2018, eq. 2) train a GAN whose generator is pulled towar
            "The toy pages' 'gan' OOD source trains this GAN first and uses its samples.")
 ui.gan_sidebar()
 current = ui.state()
-if current.dataset != "gaussians":
-    st.info(f"**This page needs Gaussian classes.** Lee et al.'s GAN is judged by how well its samples cover the "
-            f"3σ circles around the class means, which only Gaussian classes have. The toy pages use "
-            f"{ui.data_title(current)}; here the GAN trains on the two Gaussians at (±10, 0). Choose **Gaussians** "
-            "on a toy page's sidebar to train it on K Gaussian classes.", icon=":material/info:")
-elif current.classes != 2:
-    st.caption(f"Data: {current.classes} Gaussian classes on the circle of radius 10 (the toy pages' K).")
+if current.dataset != "gaussians" or current.classes != 2:
+    st.info(f"**This page needs Gaussian classes: it shows the two at (±10, 0).** Lee et al.'s GAN is judged by how "
+            f"well its samples cover the 3σ circles around the class means, which only Gaussian classes have, and "
+            f"this page's animation draws the two classes' circles. The toy pages use {ui.data_title(current)}; "
+            "`toyood gan --classes K` trains the GAN on K Gaussian classes.", icon=":material/info:")
 ui.scenario_note("gan")
 result = ui.trained_gan_or_stop()
 run, metrics, config = result.run, result.metrics, result.run.config

@@ -47,10 +47,13 @@ def test_moons_fix_k_at_two_and_the_sidebar_changes_the_link():
     assert app.query_params["data"] == "moons" and "classes" not in app.query_params
 
 
-def test_the_gan_page_says_it_needs_gaussians():
-    app = open_link("gan", data="spiral", classes="3", iterations="200")
+@pytest.mark.parametrize("data", ["spiral", "gaussians"])
+def test_the_gan_page_says_it_needs_the_two_gaussians(data):
+    app = open_link("gan", data=data, classes="3", iterations="200")
     assert_clean(app)
-    assert "needs Gaussian classes" in app.info[0].value
+    assert "needs Gaussian classes: it shows the two at (±10, 0)" in app.info[0].value
+    assert "class 2" not in app.get("plotly_chart")[0].proto.spec
+    assert app.query_params["classes"] == "3", "the toy pages' K is kept"
 
 
 def test_the_gan_source_on_other_data_is_an_error_not_a_traceback():

@@ -113,11 +113,11 @@ class AppState:
         return self.focus if self.focus in self.methods else self.methods[0]
 
     def gan_config(self) -> GanConfig:
-        """The GAN page's config (snapshots: about 40 per run): K Gaussians, K the toy pages' when
-        their data are Gaussians (the GAN is defined for Gaussian classes only), else 2."""
-        classes = self.classes if self.dataset == "gaussians" else 2
+        """The GAN page's config (snapshots: about 40 per run), on the paper's two Gaussians whatever
+        the toy pages' data: the page's animation draws their two 3σ circles (``toyood gan --classes K``
+        trains K Gaussian classes)."""
         return GanConfig(classifier=self.classifier, start=self.start, iterations=self.iterations, beta=self.beta,
-                         seed=self.seed, sigma=self.sigma, classes=classes, device=self.device,
+                         seed=self.seed, sigma=self.sigma, device=self.device,
                          snapshot_every=max(self.iterations // 40, 1))
 
     def with_compare(self, on: bool) -> "AppState":
