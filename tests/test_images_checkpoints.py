@@ -212,6 +212,13 @@ def test_damaged_checkpoints_give_one_line_naming_the_file(data_dir, saved, caps
     assert not (tmp_path / "pwned").exists()
 
 
+def test_a_file_named_for_no_method_gives_one_line(data_dir, saved, capsys, no_training):
+    checkpoints, _ = saved
+    (checkpoints / "plain.epoch1.rank0.pt").rename(checkpoints / "nomethod.epoch1.rank0.pt")
+    assert run_cli(data_dir, checkpoints) == 2
+    assert "'nomethod' is not a method" in one_line_error(capsys)
+
+
 def test_weights_that_do_not_fit_the_network_give_one_line(data_dir, saved, capsys):
     checkpoints, _ = saved
     file = checkpoints / "plain.epoch1.rank0.pt"

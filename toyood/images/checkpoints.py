@@ -29,7 +29,7 @@ import torch
 
 from ..errors import RunFileError
 from ..train import TrainingState
-from .benchmark import BenchConfig, image_method
+from .benchmark import IMAGE_METHODS, BenchConfig, image_method
 from .datasets import N_CLASSES, SHAPES
 from .distributed import Workers
 from .models import build_image_model
@@ -108,6 +108,7 @@ class Checkpoints:
 
     def read(self, path: Path, method: str, epoch: int) -> dict:
         """The validated contents of one checkpoint file."""
+        _require(method in IMAGE_METHODS, path, f"{method!r} is not a method of the benchmark")
         shapes = network_shapes(method, self.config, self.workers.world)
         payload = _load(path, _size_limit(shapes))
         _check_payload(payload, path)
