@@ -1,6 +1,5 @@
 import dataclasses
 import functools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,20 +173,6 @@ def test_generated_samples_are_an_ood_source_for_the_other_methods(monkeypatch):
     run = gan.train_toy_with_source(config)
     assert run.ood_train.shape == (100, 2) and run.ood_train.dtype == np.float32
     np.testing.assert_array_equal(run.ood_train, gan.train_toy_with_source(config).ood_train)
-
-
-# --- the page ---------------------------------------------------------------------------------
-
-def test_page_trains_animates_and_reports():
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(Path(__file__).parents[1] / "pages" / "5_GAN.py"), default_timeout=120)
-    at.session_state["gan_iterations"] = 200
-    at.run()
-    assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 3  # animation, coverage curve, final confidence map
-    assert [m.label for m in at.metric][0] == "Final coverage"
-    assert not at.warning
 
 
 def test_three_class_gan_covers_three_circles():

@@ -1,9 +1,6 @@
 """The proof page (``app_pages/proof.py``) under AppTest, through the app's navigation: four captioned
 panels and the exact crossings for the shared model, the point in the link, bad points refused with
 ``st.error``, and the RBF net of a compare set.
-
-Until app.py lists the page, the session runs a copy of app.py that adds it (as the lead will: to
-``PAGES`` and ``TOY_PAGES``); once listed, app.py itself.
 """
 from pathlib import Path
 
@@ -16,24 +13,15 @@ from toyood.toy import ToyConfig, train_toy
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "app_pages/proof.py"
-ENTRY = ("app_pages/proof.py", "proof", "The proof, drawn", ":material/functions:", "Thm 3.1 along one ray")
 TIMEOUT = 300
 SMALL = {"hidden": "16,16", "epochs": "3"}
 PANELS = ["proof-path", "proof-logits", "proof-gap", "proof-confidence"]
 
 
 @pytest.fixture(scope="module")
-def entry_script(tmp_path_factory) -> Path:
-    """app.py if it lists the page, else a copy that does (page paths made absolute)."""
-    source = (ROOT / "app.py").read_text()
-    if PAGE in source:
-        return ROOT / "app.py"
-    added = f"PAGES.append({ENTRY!r})\nTOY_PAGES = (*TOY_PAGES, 'proof')\n\n\ndef overview"
-    source = source.replace("\n\ndef overview", "\n" + added, 1).replace("app_pages/", f"{ROOT}/app_pages/")
-    path = f"import sys\nsys.path.insert(0, {str(ROOT)!r})  # ui\nimport streamlit as st"
-    copy = tmp_path_factory.mktemp("app") / "app.py"
-    copy.write_text(source.replace("import streamlit as st", path, 1))
-    return copy
+def entry_script() -> Path:
+    """The app's entry script, which lists the page."""
+    return ROOT / "app.py"
 
 
 def open_proof(entry_script: Path, **query) -> AppTest:
