@@ -72,3 +72,8 @@ def test_export_config_saves_a_2x_png_or_an_svg_with_a_safe_name():
     assert export_config("x", "svg")["toImageButtonOptions"]["format"] == "svg"
     with pytest.raises(ValueError):
         export_config("x", "jpeg")
+
+@pytest.mark.parametrize("n_classes, label", [(3, "0.33 = 1/K"), (7, "0.14 = 1/K"), (10, "0.1 = 1/K")])
+def test_one_over_k_is_labelled_with_two_digits(n_classes, label):
+    values, labels = colours.confidence_ticks(n_classes)
+    assert labels[values.index(1.0 / n_classes)].startswith(label + "<br>")

@@ -78,7 +78,7 @@ def confidence_ticks(n_classes: int = 2, zmin: float = 0.0, zmax: float = 1.0) -
     """Ticks every 0.25 (and at 1/K); 0, 1/K and 1 are named "rejected", "undecided", "certain"; the
     labels kept short enough for a 220 px bar."""
     low = 1.0 / n_classes
-    named = {0.0: "0<br>rejected", low: f"{low:g} = 1/K<br>undecided", 1.0: "1<br>certain"}
+    named = {0.0: "0<br>rejected", low: f"{low:.2g} = 1/K<br>undecided", 1.0: "1<br>certain"}
     values = sorted({*named, 0.25, 0.5, 0.75})
     values = [v for v in values if zmin - 1e-9 <= v <= zmax + 1e-9]
     spaced = [v for v in values if all(abs(v - n) >= 0.2 for n in named)]  # room for the named labels

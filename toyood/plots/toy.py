@@ -241,7 +241,7 @@ def ray_confidence_figure(alphas: np.ndarray, curves: Mapping[str, np.ndarray], 
     fig = go.Figure([go.Scatter(x=alphas, y=curve, mode="lines", name=name, line=_line(i),
                                 hovertemplate="α=%{x:.3g}<br>confidence=%{y:.6f}<extra>" + name + "</extra>")
                      for i, (name, curve) in enumerate(curves.items())])
-    fig.add_hline(y=1.0 / n_classes, line=dict(dash="dot", color="grey"), annotation_text=f"1/K = {1 / n_classes:g}",
+    fig.add_hline(y=1.0 / n_classes, line=dict(dash="dot", color="grey"), annotation_text=f"1/K = {1 / n_classes:.2g}",
                   annotation_position="bottom right")
     fig.add_hline(y=threshold, line=dict(dash="dash", color="grey"), annotation_text=f"{threshold:g}",
                   annotation_position="bottom left")
@@ -258,7 +258,7 @@ def limit_confidence_figure(angles: np.ndarray, limits: Mapping[str, np.ndarray]
     fig = go.Figure([go.Scatter(x=degrees, y=limit, mode="lines", name=name, line=dict(shape="hv", **_line(i)),
                                 hovertemplate="θ=%{x:.2f}°<br>limit=%{y:.6f}<extra>" + name + "</extra>")
                      for i, (name, limit) in enumerate(limits.items())])
-    fig.add_hline(y=1.0 / n_classes, line=dict(dash="dot", color="grey"), annotation_text=f"1/K = {1 / n_classes:g}",
+    fig.add_hline(y=1.0 / n_classes, line=dict(dash="dot", color="grey"), annotation_text=f"1/K = {1 / n_classes:.2g}",
                   annotation_position="bottom right")
     fig.update_layout(xaxis=dict(title="direction θ (degrees)", range=[0, 360], dtick=45),
                       yaxis=dict(title="limit confidence as α → ∞", range=[0, 1.05]))
