@@ -10,6 +10,26 @@ batch per step, what three of the four no-PGD methods train on) and to sequentia
 model is compared with its sequential twin (largest relative weight difference). A second table
 times one training step of the layer variants considered for the forward/backward (M models of
 2×500, 128 rows each).
+
+Measured on the 2-core machine, quiet (load 0.6-0.9), ``--skip-layers``; wall seconds, ratio to one model:
+
+    2×500, best of 1      sequential      lockstep        stacked         rows/one
+    1 (confidence)        2.36  1.00      2.52  1.07      2.34  0.99      1.0
+    2                     3.52  1.49      4.38  1.85      5.19  2.20      1.5
+    4 (no PGD)           10.33  4.37     10.62  4.49     11.11  4.70      3.5
+    7 (all)              25.26 10.69     21.83  9.24     23.98 10.15      –
+    2×64, best of 2
+    1                     0.40  1.00      0.40  1.00      0.41  1.02      1.0
+    4 (no PGD)            1.63  4.09      1.76  4.41      2.31  5.80      3.5
+
+On one CPU thread the toy's training is compute-bound: one 2×500 step on 64 + 64 rows is about
+0.2 GFLOP, done in ~3.7 ms (≈ 50 GFLOP/s, near what one core gives), so M models cost about the rows
+they forward, never the 1.5× of one that issue 10 aimed at (four no-PGD methods are 3.5× the rows of
+one). At 2×64 (and 2×32: 4 models 3.3× one sequential, 3.5× stacked) the step is overhead-bound
+instead, but most of that overhead (each model's batch draws and its method's loss) stays per model
+in ``train_many`` as well, so stacking does not remove it. Batching is kept for compare
+mode's single job (one progress bar, one cache entry) and for GPUs, where small matmuls are
+launch-bound; it is not faster on this CPU.
 """
 from __future__ import annotations
 
@@ -24,6 +44,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from toyood.batched import BatchedLinear, train_many
+from toyood.methods import method_by_name
 from toyood.toy import ToyConfig, train_toy
 from toyood.train import make_optimizer
 
@@ -64,7 +85,7 @@ def compare_sets(epochs: int, repeats: int, hidden: tuple[int, ...]) -> None:
           f"weights), interactive preset, {epochs} epochs, {hidden}, one thread; best of {repeats}; seconds of "
           f"the training loops (wall) and of the whole call (CPU) ({load()})")
     print(f"{'models':>6}" + "".join(f"  {name + ' wall/cpu':>22}  {'/one':>5}  {'/seq':>5}" for name in VARIANTS)
-          + f"  {'max rel Δw':>10}  methods")
+          + f"  {'rows/one':>8}  {'max rel Δw':>10}  methods")
     one = None
     for n, methods in SETS.items():
         configs = [ToyConfig(method=m, epochs=epochs, hidden=hidden, device="cpu") for m in methods]
@@ -80,7 +101,16 @@ def compare_sets(epochs: int, repeats: int, hidden: tuple[int, ...]) -> None:
         one = best["sequential"][0] if one is None else one
         cells = "".join(f"  {w:>12.2f} /{c:>8.2f}  {w / one:>5.2f}  {w / best['sequential'][0]:>5.2f}"
                         for w, c in best.values())
-        print(f"{n:>6}{cells}  {difference:>10.1e}  {','.join(methods)}", flush=True)
+        print(f"{n:>6}{cells}  {rows_per_step(methods):>8}  {difference:>10.1e}  {','.join(methods)}", flush=True)
+
+
+def rows_per_step(methods: tuple[str, ...]) -> str:
+    """Rows (in-distribution + OOD) all the models forward and backward per step, over one confidence
+    model's: the compute floor of any batching on a compute-bound CPU. '–' with ACET (its PGD steps
+    add passes) or an RBF net (another architecture)."""
+    if any(m in ("acet", "rbf") for m in methods):
+        return "–"
+    return f"{sum(2 if method_by_name(m).needs_ood else 1 for m in methods) / 2:.1f}"
 
 
 def mlp(hidden: int) -> nn.Module:
