@@ -116,3 +116,15 @@ def test_a_csv_is_read_and_scaled_into_the_box():
 def test_bad_csv_files_say_what_is_wrong(content, message):
     with pytest.raises(data.DataFileError, match=message):
         data.points_from_csv(content)
+
+
+@pytest.mark.parametrize("content,line", [
+    ("x,y,label\n1,2,0\n3,abc,1\n", 3),        # the header is a line
+    ("1,2,0\n\n\n3,abc,1\n", 4),               # so are blank lines
+    ("x,y,label\n1,2,0\n3,4\n", 3),
+    ("x,y,label\n1,2,0\n\n3,nan,1\n", 4),
+    ("1,2,0\n3,4,1\n5,6,1.5\n", 3),
+])
+def test_csv_problems_name_the_line_an_editor_shows(content, line):
+    with pytest.raises(data.DataFileError, match=rf"^line {line}\b"):
+        data.points_from_csv(content)

@@ -235,36 +235,40 @@ def points_from_csv(content: bytes | str) -> tuple[np.ndarray, np.ndarray, float
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise DataFileError("the file is not UTF-8 text (expected a CSV with columns x, y, label)") from None
-    rows = [r for r in csv.reader(io.StringIO(content)) if r and any(c.strip() for c in r)]
-    if rows and [c.strip().lower() for c in rows[0]] == ["x", "y", "label"]:
+    reader = csv.reader(io.StringIO(content))
+    rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]  # (file line, row)
+    if rows and [c.strip().lower() for c in rows[0][1]] == ["x", "y", "label"]:
         rows = rows[1:]
     if len(rows) > MAX_CSV_ROWS:
         raise DataFileError(f"the file has {len(rows):,} rows; at most {MAX_CSV_ROWS:,} are allowed")
     x, y = _parse_rows(rows)
-    return _checked_points(x, y)
+    return _checked_points(x, y, [line for line, _ in rows])
 
 
-def _parse_rows(rows: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+def _parse_rows(rows: list[tuple[int, list[str]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates and labels of (file line, row) pairs; problems name the file's line."""
     values, labels = np.empty((len(rows), 2)), np.empty(len(rows))
-    for i, row in enumerate(rows, 1):
+    for i, (line, row) in enumerate(rows):
         if len(row) != 3:
-            raise DataFileError(f"row {i} has {len(row)} columns; expected 3: x, y, label")
+            raise DataFileError(f"line {line} has {len(row)} columns; expected 3: x, y, label")
         try:
-            values[i - 1] = [float(row[0]), float(row[1])]
-            labels[i - 1] = float(row[2])
+            values[i] = [float(row[0]), float(row[1])]
+            labels[i] = float(row[2])
         except ValueError:
-            raise DataFileError(f"row {i} is not numeric: {', '.join(row)[:60]}") from None
+            excerpt = " ".join(", ".join(row).split())[:60]  # one line, whatever the quoted fields hold
+            raise DataFileError(f"line {line} is not numeric: {excerpt}") from None
     return values, labels
 
 
-def _checked_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _checked_points(x: np.ndarray, y: np.ndarray, lines: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
     if len(x) == 0:
         raise DataFileError("the file holds no rows of x, y, label")
     bad = np.flatnonzero(~np.isfinite(x).all(1) | ~np.isfinite(y))
     if len(bad):
-        raise DataFileError(f"row {bad[0] + 1} holds NaN or an infinite value")
-    if not np.all(y == np.round(y)) or y.min() < 0:
-        raise DataFileError("labels must be whole numbers 0, 1, …, K−1")
+        raise DataFileError(f"line {lines[bad[0]]} holds NaN or an infinite value")
+    bad = np.flatnonzero((y != np.round(y)) | (y < 0))
+    if len(bad):
+        raise DataFileError(f"line {lines[bad[0]]}: label {y[bad[0]]:g}; labels must be whole numbers 0, 1, …, K−1")
     classes = np.unique(y).astype(int)
     if len(classes) < 2:
         raise DataFileError("the file holds one class only; at least two are needed")
