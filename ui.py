@@ -352,6 +352,14 @@ def _upload_control(bar) -> None:
     if file is not None and done[1] is not None:
         bar.error(done[1])
     current = state()
+    if current.data_file is not None and not _upload_still_kept(current) and file is not None and done[1] is None:
+        use_upload(file.name, file.getvalue())  # evicted, but the uploader still holds it: keep it again
+        current = state()
+    if current.data_file is not None and not _upload_still_kept(current):
+        st.session_state[VALUES_KEY].update(data_file=None, data_digest=None)
+        bar.warning(f"Your uploaded points are no longer kept on this server (it keeps the last {MAX_UPLOADS} "
+                    "uploads): upload the file again.", icon=":material/upload_file:")
+        return
     if current.data_file is not None:
         rows, classes, scale = own_data_summary(current.data_file, current.data_digest)
         bar.caption(f"In use: {rows:,} points, K = {classes}, scaled by {scale:.4g} (largest |coordinate| → "
@@ -399,6 +407,12 @@ def store_upload(content: bytes) -> tuple[Path, str]:
     for old in kept[:max(0, len(kept) - MAX_UPLOADS)]:
         old.unlink(missing_ok=True)
     return path, digest
+
+
+def _upload_still_kept(current: AppState) -> bool:
+    """Whether the session's upload is still stored under its digest (older uploads are evicted)."""
+    path = Path(current.data_file)
+    return path.is_file() and path.stem == current.data_digest
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

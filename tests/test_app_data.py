@@ -110,3 +110,20 @@ def test_stored_uploads_are_named_by_content_only(tmp_path, monkeypatch):
         ui.store_upload(f"{i},0,0\n".encode())
     assert len(list(path.parent.glob("*.csv"))) == ui.MAX_UPLOADS
     assert not list(Path(path.parent).glob("*.part"))
+
+
+def test_an_evicted_upload_is_kept_again_or_asked_for_without_a_server_path():
+    app = _upload(open_link("playground", **SMALL), "mine.csv", GOOD_CSV)
+    stored = ui.upload_dir() / f"{hashlib.sha256(GOOD_CSV.encode()).hexdigest()}.csv"
+    stored.unlink()
+    app.run()
+    assert_clean(app)
+    assert stored.is_file(), "the uploader still holds the file: it is stored again"
+    assert app.table, "and the page still shows the model"
+    stored.unlink()
+    app = app.file_uploader(key="upload-csv").set_value(None).run()
+    assert_clean(app)
+    evicted = [w.value for w in app.sidebar.warning if "upload the file again" in w.value]
+    assert len(evicted) == 1 and str(stored.parent) not in evicted[0]
+    assert "Upload a CSV" in app.info[0].value
+    assert not app.get("plotly_chart")
