@@ -14,6 +14,18 @@ Measured on the 2-core development machine (load average 1.2-1.5, Chromium headl
     reload, model cached         1.38 s     1.1 s
     zoom change                  0.67 s     0.29-0.38 s
 
+Re-measured later (2026-12-04), this revision and 669796c (the "after" above) run alternately, load
+2.7-3.3 while the benchmark's own server and Chromium run, ``--repeats 5``:
+
+                                        669796c     this revision (data sets, uploads, lazy sklearn)
+    fresh server → Playground           6.69 s      6.27 s
+    fresh server, default run on disk   6.80 s      6.25 s
+    reload, model cached                1.53 s      1.65 s
+    zoom change                         0.44 s      0.49 s
+
+so the earlier "after" figures were a quieter moment; the server's part of a cached reload is 0.1 s
+(AppTest), the rest is the browser starting Streamlit's frontend and drawing plotly.
+
 Where the time went and what changed: importing ui costs ~2.9 s (torch 1.7, scikit-learn 0.7 via
 toyood.metrics); the first optimiser imports torch._dynamo (~1.1 s) and training the default model
 ~1.4 s; a new browser session fetches and compiles plotly.js (~2 s) only when its first chart arrives,
