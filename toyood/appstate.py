@@ -27,7 +27,7 @@ from .errors import ConfigError
 from .gan import CLASSIFIERS, STARTS, GanConfig
 from .data import DATASETS, FIXED_CLASSES, MAX_CLASSES
 from .methods import CEDA_OBJECTIVES, METHODS
-from .toy import EXTRA_OOD_LIMIT, MAX_EXTRA_OOD, MAX_SEED, OOD_CHOICES, PRESETS, ToyConfig
+from .toy import EXTRA_OOD_LIMIT, MAX_EXTRA_OOD, MAX_SEED, OOD_CHOICES, PRESETS, ToyConfig, parse_points
 
 OOD_SOURCES = tuple(source for source in OOD_CHOICES if source != "none")
 SIGMAS = tuple(0.5 * k for k in range(1, 11))
@@ -308,14 +308,14 @@ def point(text: str) -> tuple[float, float]:
 
 
 def point_list(text: str) -> tuple[tuple[float, float], ...]:
-    """'40:30;-60:10' → ((40.0, 30.0), (-60.0, 10.0)), the CLI's --ood-points spelling."""
-    parts = [part for part in text.split(";") if part.strip()]
-    if not parts or any(len(part.split(":")) != 2 for part in parts):
-        raise ValueError("expected points x:y separated by ';', e.g. 40:30;-60:10")
-    points = tuple(tuple(in_range(-EXTRA_OOD_LIMIT, EXTRA_OOD_LIMIT)(v) for v in part.split(":")) for part in parts)
+    """``toy.parse_points``, each coordinate within ±EXTRA_OOD_LIMIT, at most MAX_EXTRA_OOD points,
+    repeats dropped (a link is tidied, not refused, for those)."""
+    points = parse_points(text)
+    if any(abs(v) > EXTRA_OOD_LIMIT for point in points for v in point):
+        raise ValueError(f"expected coordinates in [{_text_number(-EXTRA_OOD_LIMIT)}, {_text_number(EXTRA_OOD_LIMIT)}]")
     if len(points) > MAX_EXTRA_OOD:
         raise ValueError(f"at most {MAX_EXTRA_OOD} points")
-    return tuple(dict.fromkeys((float(x), float(y)) for x, y in points))
+    return tuple(dict.fromkeys(points))
 
 
 def _write_points(points) -> str:

@@ -1,11 +1,11 @@
 """The toy experiment: its configuration, the trained run, and how a run is trained.
 
-``train_toy`` draws the data (K Gaussians or another 2-D data set, or the points of a CSV file), builds the network for the method and trains it with the
-one loop (``toyood.train.fit``). OOD training samples come from a fixed pool: the config's
-``boundary`` or ``general`` sampler, or samples the caller hands in (the ``gan`` source: see
-``toyood.gan.gan_ood_samples``; this module never trains a GAN itself). ``extra_ood`` adds points of
-the user's own (clicked on the app's map, or ``--ood-points``) to a sampled pool, each
-``EXTRA_OOD_COPIES`` times, as if that many samples lay there.
+``train_toy`` draws the data (K Gaussians, another 2-D data set or the points of a CSV file), builds
+the network for the method and trains it with the one loop (``toyood.train.fit``). OOD training
+samples come from a fixed pool: the config's ``boundary`` or ``general`` sampler, or samples the
+caller hands in (the ``gan`` source: see ``toyood.gan.gan_ood_samples``; this module never trains a
+GAN itself). ``extra_ood`` adds points of the user's own (clicked on the app's map, or
+``--ood-points``) to a sampled pool, each ``EXTRA_OOD_COPIES`` times, as if that many samples lay there.
 """
 from __future__ import annotations
 
@@ -97,6 +97,25 @@ class ToyConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def parse_points(text: str) -> tuple[tuple[float, float], ...]:
+    """'40:30;-60:10' → ((40.0, 30.0), (-60.0, 10.0)), the spelling of ``--ood-points`` and of the
+    app's ``ood-points=``: finite numbers, at least one point (range, count and repeats are
+    ``ToyConfig``'s checks). Raises ValueError saying what is wrong."""
+    pairs = [part.split(":") for part in text.split(";") if part.strip()]
+    if not pairs or any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"expected points X:Y separated by ';', like 40:30;-60:10, got {text!r}")
+    points = []
+    for x, y in pairs:
+        try:
+            point = (float(x), float(y))
+        except ValueError:
+            raise ValueError(f"expected numbers X:Y, got {x.strip()}:{y.strip()}") from None
+        if not all(np.isfinite(point)):
+            raise ValueError(f"expected finite numbers X:Y, got {x.strip()}:{y.strip()}")
+        points.append(point)
+    return tuple(points)
 
 
 def _extra_points(points, check: ConfigChecker) -> tuple[tuple[float, float], ...]:

@@ -21,7 +21,7 @@ from ..methods import CEDA_OBJECTIVES, METHODS
 from ..progress import Progress, StderrProgress, phase
 from ..output_folder import atomic_directory, check_output_path
 from ..runfiles import save_run, write_run_files
-from ..toy import EXTRA_OOD_COPIES, MAX_EXTRA_OOD, OOD_CHOICES, PRESETS, ToyConfig
+from ..toy import EXTRA_OOD_COPIES, MAX_EXTRA_OOD, OOD_CHOICES, PRESETS, ToyConfig, parse_points
 
 # flag → the config field it sets, for the flags only some methods read
 METHOD_FLAGS = {"--weight": "ood_weight", "--ceda-objective": "ceda_objective", "--acet-eps": "acet_eps",
@@ -93,17 +93,11 @@ def class_count(text: str) -> int:
 
 
 def point_list(text: str) -> tuple[tuple[float, float], ...]:
-    """Parse '40:30;-60:10' into ((40.0, 30.0), (-60.0, 10.0)): finite numbers, at least one point."""
-    parts = [part.strip() for part in text.split(";") if part.strip()]
-    points = []
-    for part in parts:
-        pair = part.split(":")
-        if len(pair) != 2:
-            raise argparse.ArgumentTypeError(f"expected points X:Y separated by ';', like 40:30;-60:10, got {part!r}")
-        points.append((finite_float(pair[0]), finite_float(pair[1])))
-    if not points:
-        raise argparse.ArgumentTypeError(f"expected points X:Y separated by ';', like 40:30;-60:10, got {text!r}")
-    return tuple(points)
+    """--ood-points: ``toy.parse_points`` (ToyConfig then checks range, count and repeats)."""
+    try:
+        return parse_points(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def data_settings(args: argparse.Namespace) -> dict:
