@@ -352,14 +352,14 @@ def _upload_control(bar) -> None:
     if file is not None and done[1] is not None:
         bar.error(done[1])
     current = state()
-    if current.data_file is not None and not _upload_still_kept(current) and file is not None and done[1] is None:
+    if current.data_file is not None and not _upload_still_kept(current):
+        if file is None or done[1] is not None:  # evicted, and the uploader no longer holds it
+            st.session_state[VALUES_KEY].update(data_file=None, data_digest=None)
+            bar.warning(f"Your uploaded points are no longer kept on this server (it keeps the last {MAX_UPLOADS} "
+                        "uploads): upload the file again.", icon=":material/upload_file:")
+            return
         use_upload(file.name, file.getvalue())  # evicted, but the uploader still holds it: keep it again
         current = state()
-    if current.data_file is not None and not _upload_still_kept(current):
-        st.session_state[VALUES_KEY].update(data_file=None, data_digest=None)
-        bar.warning(f"Your uploaded points are no longer kept on this server (it keeps the last {MAX_UPLOADS} "
-                    "uploads): upload the file again.", icon=":material/upload_file:")
-        return
     if current.data_file is not None:
         rows, classes, scale = own_data_summary(current.data_file, current.data_digest)
         bar.caption(f"In use: {rows:,} points, K = {classes}, scaled by {scale:.4g} (largest |coordinate| → "
@@ -752,7 +752,7 @@ class TrainingView:
     losses: tuple[float, ...]
     epochs: int
     grid: GridEvaluation
-    sigma: float | None  # of the dashed 3σ circles (None: not drawn)
+    circles: dict  # the map's 3σ circles (``circles``)
     n_classes: int = 2
 
 
@@ -763,8 +763,10 @@ class _EpochWatcher:
     """``fit``'s progress callback: passes progress on, collects the loss of each epoch from its text
     ("epoch i/n · loss x") and hands a coarse confidence map to ``show`` every few epochs."""
 
-    def __init__(self, model, config: ToyConfig, progress: Progress, show: Callable[[TrainingView], None]):
+    def __init__(self, model, config: ToyConfig, data: toydata.ToyData, progress: Progress,
+                 show: Callable[[TrainingView], None]):
         self.model, self.config, self.progress, self.show = model, config, progress, show
+        self.circles = circles(data, config.sigma)
         self.losses: list[float] = []
         self.every = max(1, config.epochs // 20)
 
@@ -778,8 +780,7 @@ class _EpochWatcher:
                 grid = evaluate_grid(self.model, self.config.method_object(), toy_plots.TRAINING_BOX,
                                      PREVIEW_RESOLUTION)
             self.model.train()
-            self.show(TrainingView(tuple(self.losses), self.config.epochs, grid, circles_sigma(self.config),
-                                   self.config.classes))
+            self.show(TrainingView(tuple(self.losses), self.config.epochs, grid, self.circles, self.config.classes))
 
 
 def fit_watched(config: ToyConfig, progress: Progress, show: Callable[[TrainingView], None],
@@ -794,7 +795,7 @@ def fit_watched(config: ToyConfig, progress: Progress, show: Callable[[TrainingV
     result = fit(model, config.method_object(), torch.from_numpy(data.x_train).to(device),
                  torch.from_numpy(data.y_train).to(device), sampler, epochs=config.epochs,
                  batch_size=config.batch_size, lr=config.lr, seed=config.seed,
-                 progress=_EpochWatcher(model, config, progress, show))
+                 progress=_EpochWatcher(model, config, data, progress, show))
     return ToyRun(config, model.cpu(), data, pool, result.seconds, result.epoch_losses)
 
 
@@ -961,7 +962,7 @@ def show_training(view: TrainingView, key: str) -> None:
                        xaxis=dict(title="epoch", range=[0.5, view.epochs + 0.5]), yaxis=dict(title="loss"),
                        margin=dict(l=10, r=10, t=40, b=10))
     row.plotly_chart(loss, key=f"{key}-loss", width=PREVIEW_WIDTH, config=export_config("training-loss"))
-    confidence = toy_plots.confidence_figure(view.grid, title="Confidence now (coarse)", sigma=view.sigma,
+    confidence = toy_plots.confidence_figure(view.grid, title="Confidence now (coarse)", **view.circles,
                                              n_classes=view.n_classes)
     map_chart(row, confidence.update_layout(showlegend=False), f"{key}-map", "training-confidence", PREVIEW_WIDTH)
 
@@ -1040,29 +1041,10 @@ def data_title(current: AppState | None = None) -> str:
             }[current.dataset]
 
 
-def circles_sigma(config: ToyConfig) -> float | None:
-    """σ for the plots' dashed 3σ circles, which are drawn around the paper's two means: only for
-    that data set (None otherwise: ``margin_traces`` draws the circles of K Gaussians)."""
-    return config.sigma if config.dataset == "gaussians" and config.classes == 2 else None
-
-
-def margin_traces(run: ToyRun) -> list[go.Scatter]:
-    """The 3σ circles around K > 2 Gaussian means (dashed, with a white halo); none for other data."""
-    data = run.data
-    if run.config.dataset != "gaussians" or data.centres is None or run.config.classes == 2:
-        return []
-    t, radius = np.linspace(0, 2 * np.pi, 121), data.margin
-    x = np.concatenate([np.r_[c[0] + radius * np.cos(t), np.nan] for c in data.centres]).astype(np.float32)
-    y = np.concatenate([np.r_[c[1] + radius * np.sin(t), np.nan] for c in data.centres]).astype(np.float32)
-    return toy_plots.haloed_line(go.Scatter(x=x, y=y, mode="lines", name="3σ boundary", hoverinfo="skip",
-                                            line=dict(color="black", width=1.5, dash="dash")))
-
-
-def with_margin(fig: go.Figure, run: ToyRun) -> go.Figure:
-    """The figure with ``margin_traces`` added (for maps drawn with ``circles_sigma``)."""
-    for trace in margin_traces(run):
-        fig.add_trace(trace)
-    return fig
+def circles(data: toydata.ToyData, sigma: float) -> dict:
+    """The map builders' 3σ-circle arguments for this data: around its Gaussian means, or none
+    (other data sets: OOD there means 3σ from every data point, which no circle shows)."""
+    return {} if data.centres is None else dict(sigma=sigma, centres=data.centres)
 
 
 def overlay_caption(run: ToyRun) -> str:
@@ -1175,7 +1157,7 @@ CLICK_TRACE = "click to add an OOD point"
 def clicks_apply(current: AppState) -> bool:
     """Whether clicked points reach the shown model: one method that trains on sampled OOD samples."""
     return (not current.compare and METHODS[current.methods[0]].needs_ood
-            and current.ood in ("boundary", "general"))
+            and current.ood in toydata.OOD_SOURCES)
 
 
 def with_click_grid(fig: go.Figure, halfwidth: float, points: tuple[tuple[float, float], ...]) -> go.Figure:
@@ -1211,7 +1193,10 @@ def add_ood_points(points: list[tuple[float, float]]) -> bool:
     current = list(values["ood_points"])
     for point in points:
         rounded = (float(f"{point[0]:.6g}"), float(f"{point[1]:.6g}"))
-        current.remove(rounded) if rounded in current else current.append(rounded)
+        if rounded in current:
+            current.remove(rounded)
+        else:
+            current.append(rounded)
     values["ood_points"] = tuple(current[-MAX_EXTRA_OOD:])
     return True
 

@@ -46,8 +46,7 @@ st.subheader("The final classifier")
 data = run.classifier.data
 final = toy_plots.confidence_figure(result.final_grid, title="Confidence over [−50, 50]², last samples",
                                     x_train=data.x_train, y_train=data.y_train, ood=run.snapshots[-1].samples,
-                                    sigma=ui.circles_sigma(run.classifier.config), n_classes=config.classes)
-ui.with_margin(final, run.classifier)
+                                    n_classes=config.classes, **ui.circles(data, run.classifier.config.sigma))
 ui.map_chart(st, final, "gan_final", "gan-final-confidence")
 ui.show_metrics({ui.method_label(config.classifier): {k: metrics[k] for k in METRIC_KEYS}}, "gan-metrics",
                 METRIC_KEYS)

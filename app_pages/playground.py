@@ -14,15 +14,15 @@ COMPARE_RESOLUTION = 150
 def compare_maps(results: dict[str, ui.ToyResult], halfwidth: int) -> None:
     """One confidence map per method (no colour bar of their own) under one shared colour bar."""
     first = next(iter(results.values())).run
-    (x_shown, y_shown), sigma, k = ui.shown_points(first.data), ui.circles_sigma(first.config), first.config.classes
+    (x_shown, y_shown), circles, k = ui.shown_points(first.data), ui.circles(first.data, first.config.sigma), \
+        first.config.classes
     ui.chart(st, ui.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar",
              width=2 * ui.COMPARE_MAP_WIDTH + ui.MAP_GAP)
     row = ui.map_row(ui.COMPARE_MAP_WIDTH)
     for method, result in results.items():
         fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION),
                                       title=ui.run_label(result.run.config), x_train=x_shown, y_train=y_shown,
-                                      sigma=sigma, n_classes=k)
-        ui.with_margin(fig, result.run)
+                                      n_classes=k, **circles)
         fig.update_traces(showscale=False, selector=dict(type="heatmap"))
         fig.update_layout(showlegend=False, margin=dict(b=40))
         ui.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}", ui.COMPARE_MAP_WIDTH)
@@ -33,14 +33,13 @@ def compare_maps(results: dict[str, ui.ToyResult], halfwidth: int) -> None:
 def single_maps(method: str, result: ui.ToyResult, halfwidth: int) -> None:
     """The confidence map and the predicted-class map of one model, with their downloads."""
     run = result.run
-    sigma, k = ui.circles_sigma(run.config), run.config.classes
+    circles, k = ui.circles(run.data, run.config.sigma), run.config.classes
     evaluation = ui.grid(result, halfwidth, SINGLE_RESOLUTION)
     x_shown, y_shown = ui.shown_points(run.data)
-    confidence_fig = ui.with_margin(plots.confidence_figure(
-        evaluation, title="Confidence", x_train=x_shown, y_train=y_shown, ood=ui.shown_ood(run), sigma=sigma,
-        n_classes=k), run)
-    class_fig = ui.with_margin(plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
-                                                      title="Predicted class", sigma=sigma), run)
+    confidence_fig = plots.confidence_figure(evaluation, title="Confidence", x_train=x_shown, y_train=y_shown,
+                                             ood=ui.shown_ood(run), n_classes=k, **circles)
+    class_fig = plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
+                                       title="Predicted class", **circles)
     current = ui.state()
     clickable = ui.clicks_apply(current)
     if clickable:

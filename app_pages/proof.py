@@ -99,8 +99,8 @@ def confidence_background(result: ui.ToyResult, half: float) -> list:
     """The confidence map over [−half, half]² with the training data, as traces under the ray."""
     data = result.run.data
     fig = toy_plots.confidence_figure(ui.grid(result, half, RBF_RESOLUTION), x_train=data.x_train,
-                                      y_train=data.y_train, sigma=ui.circles_sigma(result.run.config),
-                                      n_classes=result.run.config.classes)
+                                      y_train=data.y_train, n_classes=result.run.config.classes,
+                                      **ui.circles(data, result.run.config.sigma))
     return list(fig.data)
 
 

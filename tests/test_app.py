@@ -273,7 +273,7 @@ def test_trained_runs_are_kept_on_disk_and_served_from_there():
     app = open_link("playground", method="confidence", seed="11", **SMALL)
     assert_clean(app)
     folders = [f for f in Path(os.environ["TOYOOD_APP_CACHE"]).iterdir()
-               if f.is_dir() and load_run(f).config == config]
+               if f.is_dir() and not f.name.startswith(".") and load_run(f).config == config]  # not .uploads
     assert len(folders) == 1
     shown = app.table[0].value.iloc[:, 0]
     assert shown["test accuracy"] == read_metrics(folders[0])["test_accuracy"]

@@ -147,3 +147,16 @@ def test_ray_and_limit_figures_plot_one_line_per_model():
     limit = plots.limit_confidence_figure(angles, {"plain": np.ones(8)})
     np.testing.assert_allclose(limit.data[0].x, np.degrees(angles))
     assert limit.layout.legend.yref == "container"
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_circles_go_around_the_given_means_at_three_sigma(k):
+    from toyood.data import gaussian_means
+    means = gaussian_means(k)
+    trace = plots.circles_trace(1.5, means)
+    x, y = np.asarray(trace.x, dtype=float), np.asarray(trace.y, dtype=float)
+    breaks = np.flatnonzero(np.isnan(x))
+    assert len(breaks) == k
+    for mean, piece in zip(means, np.split(np.arange(len(x)), breaks + 1)):
+        piece = piece[~np.isnan(x[piece])]
+        np.testing.assert_allclose(np.hypot(x[piece] - mean[0], y[piece] - mean[1]), 4.5, rtol=1e-5)

@@ -26,6 +26,7 @@ from .device import DEVICES
 from .errors import ConfigError
 from .gan import CLASSIFIERS, STARTS, GanConfig
 from .data import DATASETS, FIXED_CLASSES, MAX_CLASSES
+from .data import OOD_SOURCES as OOD_SAMPLERS  # sampled pools; this module's OOD_SOURCES adds gan
 from .methods import CEDA_OBJECTIVES, METHODS
 from .toy import EXTRA_OOD_LIMIT, MAX_EXTRA_OOD, MAX_SEED, OOD_CHOICES, PRESETS, ToyConfig, parse_points
 
@@ -97,7 +98,7 @@ class AppState:
         ToyConfig's defaults, so changing, say, the CEDA objective never retrains plain."""
         used = METHODS[method].settings_used()
         ood = self.ood if METHODS[method].needs_ood else "none"
-        extra = self.ood_points if ood in ("boundary", "general") else ()  # they join a sampled pool only
+        extra = self.ood_points if ood in OOD_SAMPLERS else ()  # they join a sampled pool only
         options = dict(ood_weight=self.weight, ceda_objective=self.ceda_objective, acet_eps=self.acet_eps,
                        acet_steps=self.acet_steps, acet_step_size=self.acet_step_size)
         own = dict(data_file=self.data_file, data_digest=self.data_digest) if self.dataset == "file" else {}

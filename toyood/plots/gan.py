@@ -88,7 +88,8 @@ def gan_animation(run: GanRun, *, height: int | None = None, initial_frame: int 
     ``initial_frame``: the snapshot shown first (an index; −1: the last)."""
     active = range(len(run.snapshots))[initial_frame]
     first = run.snapshots[active]
-    traces = [_heatmap(run, first), *_data_traces(run), *haloed_line(circles_trace(run.config.sigma)), _samples(first)]
+    traces = [_heatmap(run, first), *_data_traces(run), *haloed_line(circles_trace(run.config.sigma, run.classifier.data.centres)),
+              _samples(first)]
     animated = [0, len(traces) - 1]  # the heatmap and the generated samples
     names = [str(s.iteration) for s in run.snapshots]
     frames = [go.Frame(name=name, traces=animated, layout=dict(title=dict(text=_title(s))),

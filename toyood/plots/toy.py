@@ -75,12 +75,13 @@ def haloed_line(trace: go.Scatter) -> list[go.Scatter]:
     return [halo, trace]
 
 
-def circles_trace(sigma: float) -> go.Scatter:
-    """The two 3σ circles (the in-distribution boundary) as one line trace."""
+def circles_trace(sigma: float, centres: np.ndarray | None = None) -> go.Scatter:
+    """The 3σ circles around the Gaussian means ``centres`` (default: the paper's two) as one line trace."""
     t = np.linspace(0, 2 * np.pi, 121)
     radius = OOD_RADIUS_SIGMAS * sigma
-    x = np.concatenate([np.r_[mean[0] + radius * np.cos(t), np.nan] for mean in MEANS]).astype(np.float32)
-    y = np.concatenate([np.r_[mean[1] + radius * np.sin(t), np.nan] for mean in MEANS]).astype(np.float32)
+    centres = MEANS if centres is None else centres
+    x = np.concatenate([np.r_[mean[0] + radius * np.cos(t), np.nan] for mean in centres]).astype(np.float32)
+    y = np.concatenate([np.r_[mean[1] + radius * np.sin(t), np.nan] for mean in centres]).astype(np.float32)
     return go.Scatter(x=x, y=y, mode="lines", line=dict(color="black", width=1.5, dash="dash"),
                       name="3σ boundary", hoverinfo="skip")
 
@@ -98,9 +99,11 @@ def _thin(points: np.ndarray, limit: int = MAX_OVERLAY_POINTS) -> np.ndarray:
 
 
 def overlay_traces(x_train: np.ndarray | None, y_train: np.ndarray | None, ood: np.ndarray | None,
-                   sigma: float | None, show_box: bool = False, legend: bool = True) -> list[go.Scatter]:
-    """Training points per class, OOD training samples, the 3σ circles and optionally the data box
-    (lines with a white halo, so they show on dark and light parts of the map)."""
+                   sigma: float | None, show_box: bool = False, legend: bool = True,
+                   centres: np.ndarray | None = None) -> list[go.Scatter]:
+    """Training points per class, OOD training samples, the 3σ circles (around ``centres``, default
+    the paper's two means; none when ``sigma`` is None) and optionally the data box (lines with a
+    white halo, so they show on dark and light parts of the map)."""
     traces: list[go.Scatter] = []
     if ood is not None and len(ood):
         ood = _thin(ood)
@@ -114,7 +117,7 @@ def overlay_traces(x_train: np.ndarray | None, y_train: np.ndarray | None, ood: 
                                      marker=dict(size=4, color=class_colour(int(k)),
                                                  line=dict(width=0.5, color="black")),
                                      showlegend=legend, legendgroup=f"class {k}", hoverinfo="skip"))
-    lines = ([circles_trace(sigma)] if sigma is not None else []) + ([training_box_trace()] if show_box else [])
+    lines = ([circles_trace(sigma, centres)] if sigma is not None else []) + ([training_box_trace()] if show_box else [])
     for line in lines:
         line.showlegend = legend
         traces += haloed_line(line)
@@ -134,16 +137,17 @@ def confidence_heatmap(grid: GridEvaluation, zmin: float = 0.0, zmax: float = 1.
 
 
 def confidence_figure(grid: GridEvaluation, *, title: str = "", x_train=None, y_train=None, ood=None,
-                      sigma: float | None = None, zmin: float = 0.0, zmax: float = 1.0,
-                      n_classes: int = N_CLASSES, height: int | None = None) -> go.Figure:
-    """Confidence map with the training data, OOD samples and 3σ circles overlaid.
+                      sigma: float | None = None, centres: np.ndarray | None = None, zmin: float = 0.0,
+                      zmax: float = 1.0, n_classes: int = N_CLASSES, height: int | None = None) -> go.Figure:
+    """Confidence map with the training data, OOD samples and 3σ circles (``overlay_traces``) overlaid.
 
     The colours span [zmin, zmax] of the one confidence scale (default all of [0, 1]: grey below
     1/K for a reject-class model's "rejected", Viridis from 1/K "undecided" to 1). Zoomed out beyond
     the data box, the box itself is drawn for scale. ``height``: figure height in px.
     """
     fig = go.Figure([confidence_heatmap(grid, zmin, zmax, n_classes=n_classes),
-                     *overlay_traces(x_train, y_train, ood, sigma, show_box=_extent(grid) > 1.5 * TRAINING_BOX)])
+                     *overlay_traces(x_train, y_train, ood, sigma, show_box=_extent(grid) > 1.5 * TRAINING_BOX,
+                                     centres=centres)])
     _map_layout(fig, title, height)
     _square_axes(fig)
     _fit_to_grid(fig, grid)
@@ -151,7 +155,8 @@ def confidence_figure(grid: GridEvaluation, *, title: str = "", x_train=None, y_
 
 
 def class_map_figure(grid: GridEvaluation, n_classes: int, *, reject: bool = False, title: str = "",
-                     sigma: float | None = None, height: int | None = None) -> go.Figure:
+                     sigma: float | None = None, centres: np.ndarray | None = None,
+                     height: int | None = None) -> go.Figure:
     """Predicted class per grid cell in the class colours (the reject class in grey), with a
     categorical colour bar under the map, placed like the confidence map's."""
     colours = class_colours(n_classes, reject)
@@ -166,7 +171,7 @@ def class_map_figure(grid: GridEvaluation, n_classes: int, *, reject: bool = Fal
                          zmax=n - 0.5, colorscale=scale, colorbar=colorbar,
                          hovertemplate="x=%{x:.4g}<br>y=%{y:.4g}<br>predicted %{z}"
                                        + (f" ({n - 1} = reject)" if reject else "") + "<extra></extra>")
-    lines = ([circles_trace(sigma)] if sigma is not None else []) + (
+    lines = ([circles_trace(sigma, centres)] if sigma is not None else []) + (
         [training_box_trace()] if _extent(grid) > 1.5 * TRAINING_BOX else [])
     fig = go.Figure([heatmap, *(trace for line in lines for trace in haloed_line(line))])
     _map_layout(fig, title, height)
@@ -177,7 +182,7 @@ def class_map_figure(grid: GridEvaluation, n_classes: int, *, reject: bool = Fal
 
 
 def confidence_maps_figure(grids: Mapping[str, GridEvaluation], *, sigma: float | None = None,
-                           x_train=None, y_train=None, zmin: float = 0.0, zmax: float = 1.0,
+                           centres: np.ndarray | None = None, x_train=None, y_train=None, zmin: float = 0.0, zmax: float = 1.0,
                            columns: int = MAX_COLUMNS, n_classes: int = N_CLASSES,
                            height: int | None = None) -> go.Figure:
     """One confidence map per label, at most two per row, with ONE shared colour axis and colour bar
@@ -198,7 +203,7 @@ def confidence_maps_figure(grids: Mapping[str, GridEvaluation], *, sigma: float 
         grid = grids[name]
         fig.add_trace(confidence_heatmap(grid, coloraxis="coloraxis", name=name), row=row, col=col)
         for trace in overlay_traces(x_train, y_train, None, sigma, show_box=_extent(grid) > 1.5 * TRAINING_BOX,
-                                    legend=i == 0):
+                                    legend=i == 0, centres=centres):
             fig.add_trace(trace, row=row, col=col)
         _square_axes(fig, row, col, toward="top")
         _fit_to_grid(fig, grid, row, col)
@@ -212,10 +217,10 @@ def confidence_maps_figure(grids: Mapping[str, GridEvaluation], *, sigma: float 
 
 
 def compare_confidence_figure(grids: Mapping[str, GridEvaluation], *, sigma: float | None = None,
-                              x_train=None, y_train=None, zmin: float = 0.0, zmax: float = 1.0,
+                              centres: np.ndarray | None = None, x_train=None, y_train=None, zmin: float = 0.0, zmax: float = 1.0,
                               columns: int = MAX_COLUMNS, height: int | None = None) -> go.Figure:
     """The comparison under its first name: ``confidence_maps_figure`` (at most two maps per row)."""
-    return confidence_maps_figure(grids, sigma=sigma, x_train=x_train, y_train=y_train, zmin=zmin, zmax=zmax,
+    return confidence_maps_figure(grids, sigma=sigma, centres=centres, x_train=x_train, y_train=y_train, zmin=zmin, zmax=zmax,
                                   columns=columns, height=height)
 
 
