@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from streamlit.testing.v1 import AppTest
 
 from toyood.cli import bench as bench_cli
 from toyood.cli import main
@@ -40,16 +39,22 @@ def write_mnist_like(folder: Path, seed: int, n: int = 80) -> None:
         write_idx(folder / f"{stem}-labels-idx1-ubyte.gz", np.arange(n) % 10)
 
 
+def tiny_image_data(patch: pytest.MonkeyPatch, root: Path) -> Path:
+    """MNIST and Fashion-MNIST look-alikes (random images) in ``root/data``, nothing else found (no
+    $TOYOOD_DATA, no home cache, no system folders); the tiny preset as 'quick'."""
+    patch.setenv("HOME", str(root / "home"))
+    patch.delenv("TOYOOD_DATA", raising=False)
+    patch.setattr(datasets, "SYSTEM_DATA_DIRS", {})
+    patch.setitem(benchmark.PRESETS, "quick", {"lenet": TINY, "resnet": TINY})
+    write_mnist_like(root / "data" / "mnist", 0)
+    write_mnist_like(root / "data" / "fashion-mnist", 1)
+    return root / "data"
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     """MNIST and Fashion-MNIST look-alikes (random images), nothing else; the tiny preset."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("TOYOOD_DATA", raising=False)
-    monkeypatch.setattr(datasets, "SYSTEM_DATA_DIRS", {})
-    monkeypatch.setitem(benchmark.PRESETS, "quick", {"lenet": TINY, "resnet": TINY})
-    write_mnist_like(tmp_path / "data" / "mnist", 0)
-    write_mnist_like(tmp_path / "data" / "fashion-mnist", 1)
-    return tmp_path / "data"
+    return tiny_image_data(monkeypatch, tmp_path)
 
 
 def test_cifar_resnet_path_runs_with_svhn_as_ood(data_dir):

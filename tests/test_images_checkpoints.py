@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_images_benchmark import TINY, one_line_error, write_mnist_like
+from test_images_benchmark import one_line_error, tiny_image_data
 from test_images_datasets import write_idx_dataset
 from toyood.cli import main
-from toyood.images import benchmark, datasets
 from toyood.images.benchmark import BenchConfig, run_benchmark
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -121,12 +120,7 @@ def tiny(tmp_path_factory):
     checkpoint folder with its printed result (trained once for the module)."""
     root = tmp_path_factory.mktemp("tiny")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(root / "home"))
-        patch.delenv("TOYOOD_DATA", raising=False)
-        patch.setattr(datasets, "SYSTEM_DATA_DIRS", {})
-        patch.setitem(benchmark.PRESETS, "quick", {"lenet": TINY, "resnet": TINY})
-        write_mnist_like(root / "data" / "mnist", 0)
-        write_mnist_like(root / "data" / "fashion-mnist", 1)
+        tiny_image_data(patch, root)
         out = io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             assert run_cli(root / "data", root / "ck") == 0
