@@ -1,4 +1,5 @@
-"""toyood: the Streamlit app. Run with ``streamlit run app.py``.
+"""toyood: the Streamlit app. Run with ``streamlit run serve.py`` (this script, warmed up at server start;
+``streamlit run app.py`` works too, its first visitor waiting for the imports).
 
 The entry script of every page: it lists the pages (explicitly: a missing page file is an error),
 takes the state from the link, draws the sidebar the toy pages share, runs the page and writes the

@@ -62,7 +62,7 @@ from toyood.progress import Progress, format_duration, phase
 from toyood.regions import Regions, enumerate_regions
 from toyood.runfiles import load_run, read_metrics, save_run
 from toyood.toy import MAX_EXTRA_OOD, PRESETS, ToyConfig, ToyRun, build_model, ood_pool, toy_data
-from toyood.train import PoolSampler, fit
+from toyood.train import PoolSampler, fit, make_optimizer
 
 LOGGER = logging.getLogger("toyood.app")
 # torch, plotly, pandas and Streamlit leave ~400k long-lived objects: a full collection takes ~0.15 s
@@ -857,15 +857,17 @@ def metrics_of(result: ToyResult) -> dict | None:
     """``toyood.evaluate.toy_metrics`` of a trained run, computed once (with a progress bar) and kept
     with the run in the server's run cache."""
     run = result.run
+    return run_once(("metrics", run.config), _metrics_job(run), f"Metrics of {run_label(run.config)}")
 
+
+def _metrics_job(run: ToyRun) -> Callable[[Job], dict]:
     def compute(job: Job) -> dict:
         stored = stored_metrics(run.config)
         if stored is None:
             stored = toy_metrics(run)
             store_run(run, stored)
         return stored
-
-    return run_once(("metrics", run.config), compute, f"Metrics of {run_label(run.config)}")
+    return compute
 
 
 # ---------------------------------------------------------------------------------------------
@@ -947,6 +949,44 @@ def store_run(run: ToyRun, metrics: dict | None = None) -> None:
         LOGGER.warning("cannot keep the run in the cache %s: %s", run_cache_dir(), error)
 
 
+def warm_up() -> dict[str, float]:
+    """At server start (``serve.py``, in a thread of its own while the server already takes visitors),
+    start what the first visitor would otherwise start and wait for: the Playground's default models
+    (loaded from the run cache, or trained and stored there), then their metrics and linear regions,
+    as the jobs the pages ask for (a visitor meanwhile watches the same job), and torch's one-time
+    optimiser imports (``torch._dynamo``, ~1 s). Returns the seconds of each part done; a failure is
+    logged, never raised (the pages report their own errors)."""
+    seconds: dict[str, float] = {}
+    try:
+        _warm_up(seconds)
+    except Exception:  # noqa: BLE001  (an optimisation only)
+        LOGGER.exception("the warm start stopped; the first visitor will wait for the rest")
+    return seconds
+
+
+def _warm_up(seconds: dict[str, float]) -> None:
+    use_threads()
+    for config in AppState().toy_configs().values():
+        start = time.perf_counter()
+        label = run_label(config)
+        job = jobs().get_or_start(("toy", config), f"Training {label}", _train(config), True, EXPECTED_ERRORS)
+        job.done.wait()
+        if job.value is None:
+            raise ConfigError(f"the default model {label} did not train: {job.error or 'stopped'}")
+        seconds[f"default model {config.method}"] = time.perf_counter() - start
+        run = job.value.run
+        jobs().get_or_start(("metrics", config), f"Metrics of {label}", _metrics_job(run), True, EXPECTED_ERRORS)
+        if sum(config.hidden) <= MAX_REGION_NEURONS:
+            box = float(AppState().box)
+            jobs().get_or_start(("regions", config, box), f"Linear regions of {label}", _regions_job(run.model, box),
+                                True, EXPECTED_ERRORS)
+    start = time.perf_counter()
+    weight = torch.zeros(1, requires_grad=True)
+    weight.sum().backward()
+    make_optimizer([weight]).step()
+    seconds["optimiser imports"] = time.perf_counter() - start
+
+
 def metrics_rows(results: dict[str, ToyResult]) -> dict[str, dict]:
     """The metrics of each result under its run label (those that could be computed)."""
     rows = {run_label(r.run.config): metrics_of(r) for r in results.values()}
@@ -1013,16 +1053,17 @@ def linear_regions(result: ToyResult, halfwidth: float) -> Regions | None:
                  f"{MAX_REGION_NEURONS:,} hidden neurons (this one has {neurons:,}). Use narrower layers or "
                  "`toyood regions` on the command line.")
         return None
-    model = result.run.model
+    return run_once(("regions", config, float(halfwidth)), _regions_job(result.run.model, halfwidth),
+                    f"Linear regions of {run_label(config)}")
 
+
+def _regions_job(model, halfwidth: float) -> Callable[[Job], Regions]:
     def compute(job: Job) -> Regions:
         layers, negative_slope = piecewise_affine_layers(model)
         if isinstance(model.head, DisMaxHead):  # the body only: a zero 2-logit output layer
             layers = [*layers, (np.zeros((2, layers[-1][0].shape[0])), np.zeros(2))]
         return enumerate_regions(layers, halfwidth, negative_slope, progress=job, budget=APP_BUDGET)
-
-    return run_once(("regions", config, float(halfwidth)), compute,
-                    f"Linear regions of {run_label(config)}")
+    return compute
 
 
 def class_names(config: ToyConfig) -> list[str]:

@@ -1,4 +1,5 @@
-"""The app in a real browser: ``streamlit run app.py`` driven by Debian's Chromium via Playwright.
+"""The app in a real browser: ``streamlit run serve.py`` (README's command) driven by Debian's
+Chromium via Playwright.
 
 A link with query parameters opened in a fresh browser context shows exactly its state (widgets and
 metrics), changing a setting changes the address, every page reached from the link shows the same
@@ -44,7 +45,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -59,11 +60,12 @@ def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0)
 
 
 @contextmanager
-def streamlit_server(run_cache: Path | None = None):
-    """``streamlit run app.py`` on a free local port with its run cache in ``run_cache`` (default: a
-    new empty folder, so every model is trained); yields its URL once healthy."""
+def streamlit_server(run_cache: Path | None = None, script: str = "serve.py"):
+    """``streamlit run serve.py`` (README's command; or ``script``) on a free local port with its run
+    cache in ``run_cache`` (default: a new empty folder, so every model is trained); yields its URL
+    once healthy (serve.py: after its warm start)."""
     port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     cache = str(run_cache or tempfile.mkdtemp(prefix="toyood-app-cache-"))
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""``toyood app``: start the Streamlit app of a checkout (``streamlit run app.py``)."""
+"""``toyood app``: start the Streamlit app of a checkout (``streamlit run serve.py``: warm start)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import CliError
 
-APP_SCRIPT = Path(__file__).resolve().parents[2] / "app.py"
+APP_SCRIPT = Path(__file__).resolve().parents[2] / "serve.py"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,35 @@
+"""toyood's app with a warm start: ``streamlit run serve.py``.
+
+The same app as ``streamlit run app.py`` (which still works), served as an ``st.App`` whose startup
+begins, in a thread of its own, what its first visitor would otherwise begin and wait for: the
+imports (torch, plotly, pandas, toyood: ~3 s, while the visitor's browser loads Streamlit's
+frontend), the Playground's default model (from the run cache, or trained and stored there), its
+metrics and linear regions, and torch's one-time optimiser imports. The server takes visitors at
+once; a visitor who comes meanwhile watches the same jobs. See ``ui.warm_up``.
+"""
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+
+import streamlit as st
+
+LOGGER = logging.getLogger("toyood.app")
+
+
+def warm_up() -> None:
+    start = time.perf_counter()
+    import ui  # the app's own imports, now rather than in the first visitor's script run
+
+    parts = {"imports": time.perf_counter() - start, **ui.warm_up()}
+    LOGGER.warning("warm start done in %.1f s (%s)", time.perf_counter() - start,
+                   ", ".join(f"{name} {value:.1f} s" for name, value in parts.items()))
+
+
+@asynccontextmanager
+async def warm_start(_app):
+    threading.Thread(target=warm_up, name="toyood-warm-start", daemon=True).start()
+    yield
+
+
+app = st.App("app.py", lifespan=warm_start)

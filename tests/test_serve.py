@@ -1,0 +1,81 @@
+"""``serve.py``, README's way to start the app: streamlit serves it as an ``st.App`` whose startup
+(``ui.warm_up``) leaves the Playground's default model trained, stored and in the job table, and
+``toyood app`` starts exactly it. (The browser tests start their servers with it, too.)"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from streamlit.web.server.app_discovery import discover_asgi_app
+
+import ui
+from toyood.appstate import AppState
+from toyood.cli import app as cli_app
+from toyood.models import piecewise_affine_layers
+from toyood.regions import enumerate_regions
+from toyood.toy import train_toy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_streamlit_run_serves_serve_py_as_an_app_with_its_startup():
+    found = discover_asgi_app(ROOT / "serve.py")
+    assert found.is_asgi_app and found.import_string == "serve:app"
+    assert not discover_asgi_app(ROOT / "app.py").is_asgi_app  # app.py stays the page script
+
+
+def _finished(key):
+    job = ui.jobs().jobs[key]
+    assert job.done.wait(timeout=600) and job.error is None, job.error
+    return job.value
+
+
+def test_warm_up_trains_the_default_model_once_and_starts_the_jobs_its_pages_ask_for(tmp_path, monkeypatch,
+                                                                                     one_thread):
+    monkeypatch.setenv("TOYOOD_APP_CACHE", str(tmp_path))
+    ui.jobs.clear()
+    configs = list(AppState().toy_configs().values())
+    assert all(ui.stored_run(config) is None for config in configs)
+    parts = ui.warm_up()
+    assert set(parts) == {"optimiser imports", *(f"default model {c.method}" for c in configs)}
+    box = float(AppState().box)
+    for config in configs:
+        served = _finished(("toy", config)).run
+        assert _finished(("metrics", config)) == ui.stored_metrics(config)  # computed, and kept on disk
+        alone = train_toy(config)  # the same seed and config: the same model, bit for bit
+        for name, value in alone.model.state_dict().items():
+            assert torch.equal(ui.stored_run(config).model.state_dict()[name], value)
+            assert torch.equal(served.model.state_dict()[name], value)
+        layers, negative_slope = piecewise_affine_layers(alone.model)
+        direct = enumerate_regions(layers, box, negative_slope)
+        regions = _finished(("regions", config, box))
+        assert len(regions) == len(direct) and np.array_equal(regions.patterns, direct.patterns)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a second start trained the default model again")
+
+    monkeypatch.setattr(ui, "fit_watched", no_training)
+    ui.jobs.clear()
+    ui.warm_up()
+    for config in configs:
+        assert _finished(("toy", config)).run.config == config
+        _finished(("regions", config, box))
+    ui.jobs.clear()
+
+
+def test_a_failing_warm_start_is_logged_and_the_server_starts_cold(monkeypatch, caplog):
+    monkeypatch.setenv("TOYOOD_THREADS", "many")  # the pages say what is wrong with it; the start goes on
+    ui.jobs.clear()
+    assert ui.warm_up() == {}
+    assert "the warm start stopped" in caplog.text and "TOYOOD_THREADS" in caplog.text
+    assert not ui.jobs().jobs
+
+
+def test_toyood_app_starts_serve_py_from_the_checkout(monkeypatch):
+    started = {}
+    monkeypatch.setattr(cli_app.os, "chdir", lambda folder: started.setdefault("cwd", folder))
+    monkeypatch.setattr(cli_app.os, "execv", lambda program, command: started.setdefault("command", command))
+    cli_app.run(argparse.Namespace(port=8600, headless=True))
+    assert started["cwd"] == ROOT
+    assert started["command"][1:] == ["-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", "8600",
+                                      "--server.headless", "true"]
