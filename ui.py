@@ -975,7 +975,8 @@ def _warm_up(seconds: dict[str, float]) -> None:
             raise ConfigError(f"the default model {label} did not train: {job.error or 'stopped'}")
         seconds[f"default model {config.method}"] = time.perf_counter() - start
         run = job.value.run
-        jobs().get_or_start(("metrics", config), f"Metrics of {label}", _metrics_job(run), True, EXPECTED_ERRORS)
+        jobs().get_or_start(("metrics", config), f"Metrics of {label}", _metrics_job(run), True,
+                            EXPECTED_ERRORS).done.wait()  # one job at a time: a visitor's job gets the other worker
         if sum(config.hidden) <= MAX_REGION_NEURONS:
             box = float(AppState().box)
             jobs().get_or_start(("regions", config, box), f"Linear regions of {label}", _regions_job(run.model, box),
