@@ -8,6 +8,7 @@ metrics and linear regions, and torch's one-time optimiser imports. The server t
 once; a visitor who comes meanwhile watches the same jobs. See ``ui.warm_up``.
 """
 import logging
+import sys
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -30,6 +31,9 @@ def warm_up() -> None:
 async def warm_start(_app):
     threading.Thread(target=warm_up, name="toyood-warm-start", daemon=True).start()
     yield
+    ui = sys.modules.get("ui")
+    if ui is not None:  # shutting down: jobs still running stop at their next progress call
+        ui.jobs().stop_all(timeout=10.0)
 
 
 app = st.App("app.py", lifespan=warm_start)

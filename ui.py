@@ -639,6 +639,16 @@ class JobTable:
             job.done.set()
             self._evict(key[0])
 
+    def stop_all(self, timeout: float) -> bool:
+        """Ask every running job to stop (at its next progress call) and wait up to ``timeout``
+        seconds for them: the server is shutting down. True if all have ended."""
+        with self.lock:
+            running = [job for job in self.jobs.values() if not job.done.is_set()]
+        for job in running:
+            job.stop_requested = True
+        deadline = time.monotonic() + timeout
+        return all(job.done.wait(max(0.0, deadline - time.monotonic())) for job in running)
+
     def forget(self, job: Job) -> None:
         with self.lock:
             if self.jobs.get(job.key) is job:
@@ -971,6 +981,8 @@ def _warm_up(seconds: dict[str, float]) -> None:
         label = run_label(config)
         job = jobs().get_or_start(("toy", config), f"Training {label}", _train(config), True, EXPECTED_ERRORS)
         job.done.wait()
+        if job.cancelled:  # stopped by a visitor, or the server is shutting down
+            return
         if job.value is None:
             raise ConfigError(f"the default model {label} did not train: {job.error or 'stopped'}")
         seconds[f"default model {config.method}"] = time.perf_counter() - start

@@ -145,8 +145,7 @@ REDRAWN = ("old => { const now = Array.from(document.querySelectorAll('.js-plotl
 
 def store_default_run(run_cache: Path) -> None:
     """The Playground's default run and its metrics in ``run_cache``, as the app keeps them."""
-    code = ("import ui\nui.warm_up()\nfor job in list(ui.jobs().jobs.values()):\n"
-            "    if job.key[0] != 'regions':\n        job.done.wait()")
+    code = "import ui\nui.warm_up()\nfor job in list(ui.jobs().jobs.values()):\n    job.done.wait()"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, timeout=600,
                    env={**os.environ, "TOYOOD_APP_CACHE": str(run_cache)})
 

@@ -2,6 +2,7 @@
 (``ui.warm_up``) leaves the Playground's default model trained, stored and in the job table, and
 ``toyood app`` starts exactly it. (The browser tests start their servers with it, too.)"""
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,17 @@ def test_toyood_app_starts_serve_py_from_the_checkout(monkeypatch):
     assert started["cwd"] == ROOT
     assert started["command"][1:] == ["-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", "8600",
                                       "--server.headless", "true"]
+
+
+def test_stop_all_ends_running_jobs_at_their_next_progress_call():
+    table = ui.JobTable({})
+
+    def endless(job):
+        while True:
+            job(0.5, "working")
+            time.sleep(0.01)
+
+    job = table.get_or_start(("endless",), "Endless", endless, True, ui.EXPECTED_ERRORS)
+    assert not job.done.wait(0.2)
+    assert table.stop_all(timeout=10.0)
+    assert job.cancelled and ("endless",) not in table.jobs
