@@ -29,16 +29,17 @@ so the earlier "after" figures were a quieter moment; the server's part of a cac
 Those "fresh server" figures were too good: they waited for two plotly charts, which the training
 view (loss curve + coarse map) already shows. Now the wait is for the two maps' heatmap rasters (the
 regions page: its region image). Measured 2026-12-04, ``--repeats 3 --browser-only``, the two scripts
-alternately, load 0.4-2.3; seconds from opening the page in a new browser context:
+alternately, load 1.0-1.5 (in brackets an earlier run, load 0.4-2.3); seconds from opening the page in
+a new browser context:
 
                                                          app.py (cold)   serve.py (warm start)
-    Playground, empty run cache, visited at once             8.38             5.95
-    Playground, empty run cache, visited after 20 s          7.21             2.96
-    Playground, default run on disk, visited at once         4.16             4.11
-    Playground, default run on disk, visited after 20 s      5.14             3.02
-    Linear regions (2×500), run on disk, at once             8.96             7.65
-    Linear regions (2×500), run on disk, after 20 s          7.84             3.70
-    reload, model cached: 1.32-1.58 s; zoom change: 0.32-0.41 s (three runs)
+    Playground, empty run cache, visited at once          7.35 (8.38)      5.98 (5.95)
+    Playground, empty run cache, visited after 20 s       8.41 (7.21)      3.50 (2.96)
+    Playground, default run on disk, visited at once      3.68 (4.16)      3.50 (4.11)
+    Playground, default run on disk, visited after 20 s   4.14 (5.14)      3.12 (3.02)
+    Linear regions (2×500), run on disk, at once          8.48 (8.96)      9.24 (7.65)
+    Linear regions (2×500), run on disk, after 20 s       8.32 (7.84)      3.16 (3.70)
+    reload, model cached: 1.34 (1.32-1.58 in six runs); zoom change: 0.29 (0.32-0.61)
 
 Visited at once, the two cores are busy with Chromium starting Streamlit's frontend (~3 s of a first
 visit with everything ready) and the server's imports and training, so a thread that starts the
