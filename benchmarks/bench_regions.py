@@ -282,6 +282,8 @@ def main(argv=None) -> int:
     same = count == len(regions) == len(before) == len(old)
     print(f"  now vs {args.previous}: {before_s / ours:.2f}× (cpu {before_cpu / ours_cpu:.2f}×); "
           f"now vs {args.old}: {old_s / ours:.1f}×; same counts: {same}")
+    if not args.quick:
+        print_trained(previous, args)
     print_phases(*phase_times([regions_module, previous], layers, args.box, args.repeat), args.previous)
 
     print("scaling (2 hidden layers of width w):")
@@ -292,6 +294,23 @@ def main(argv=None) -> int:
         base_s = "skipped" if w > 500 else f"{timed(baseline_regions, net, args.box)[1]:.2f}"
         print(f"  {w:>5} {len(result):>10,} {seconds:>8.2f} {base_s:>11} {load:5.2f}")
     return 0
+
+
+def print_trained(previous, args) -> None:
+    """The same for the net the regions page shows by default: the Playground's default model
+    (plain, 2×500, interactive preset, seed 0), trained here."""
+    from toyood.appstate import AppState
+    from toyood.models import piecewise_affine_layers
+    from toyood.toy import train_toy
+
+    config = next(iter(AppState().toy_configs().values()))
+    layers, slope = piecewise_affine_layers(train_toy(config).model)
+    (regions, ours, ours_cpu, load), (before, before_s, _, _) = timed_side_by_side(
+        [enumerate_regions, previous.enumerate_regions], layers, args.box, slope, repeat=args.repeat)
+    (count, _), base, _, _ = timed(baseline_regions, layers, args.box)
+    print(f"the Playground's default net ({config.method}, 2×500, trained): {len(regions):,} regions, "
+          f"now {ours:.2f} s (cpu {ours_cpu:.2f} s, load {load:.2f}), {args.previous} {before_s:.2f} s, "
+          f"baseline {base:.2f} s ({base / ours:.1f}×); same counts: {count == len(regions) == len(before)}")
 
 
 def print_phases(now: dict[str, float], before: dict[str, float], revision: str) -> None:
