@@ -31,7 +31,7 @@ import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -688,6 +688,20 @@ def jobs() -> JobTable:
 
 
 EXPECTED_ERRORS = (ConfigError, TrainingDiverged, RunFileError)
+
+
+class JobSpec(NamedTuple):
+    """A kind of job, defined once for the pages (``run_once(*spec)``) and the warm start
+    (``start_kept``): its key in the job table, its computation and its label."""
+
+    key: tuple
+    compute: Callable[[Job], Any]
+    label: str
+
+
+def start_kept(spec: JobSpec) -> Job:
+    """Start (or find) the job of ``spec``, kept running whether or not anyone watches it."""
+    return jobs().get_or_start(spec.key, spec.label, spec.compute, True, EXPECTED_ERRORS)
 STOPPED_KEY = "toyood:stopped"
 
 
@@ -809,7 +823,8 @@ def fit_watched(config: ToyConfig, progress: Progress, show: Callable[[TrainingV
     return ToyRun(config, model.cpu(), data, pool, result.seconds, result.epoch_losses)
 
 
-def _train(config: ToyConfig) -> Callable[[Job], ToyResult]:
+def _toy_job(config: ToyConfig) -> JobSpec:
+    """Training a config (or loading it from the run cache)."""
     def compute(job: Job) -> ToyResult:
         stored = stored_run(config)
         if stored is not None:
@@ -822,14 +837,13 @@ def _train(config: ToyConfig) -> Callable[[Job], ToyResult]:
             run = fit_watched(config, job, job.preview)
         store_run(run)
         return ToyResult(run)
-    return compute
+    return JobSpec(("toy", config), compute, f"Training {run_label(config)}")
 
 
 def trained(config: ToyConfig) -> ToyResult | None:
     """The trained run and metrics of a config: trained once for every session, with a progress bar
     and the loss and a coarse map meanwhile; None after an ``st.error``."""
-    return run_once(("toy", config), _train(config), f"Training {run_label(config)}",
-                    preview=show_training)
+    return run_once(*_toy_job(config), preview=show_training)
 
 
 def _train_many_and_evaluate(configs: list[ToyConfig]) -> Callable[[Job], int]:
@@ -842,7 +856,8 @@ def _train_many_and_evaluate(configs: list[ToyConfig]) -> Callable[[Job], int]:
         runs = train_many(configs, phase(job, start, 1.0, "training together: "), samples)
         for run in runs:
             store_run(run)
-            job.table.put(("toy", run.config), f"Training {run_label(run.config)}", ToyResult(run))
+            spec = _toy_job(run.config)
+            job.table.put(spec.key, spec.label, ToyResult(run))
         return len(runs)
     return compute
 
@@ -851,7 +866,7 @@ def trained_or_stop(configs: dict[str, ToyConfig]) -> dict[str, ToyResult]:
     """``trained`` for each config, stopping the page if none could be trained. Several untrained
     ones train at once first (the batch's failure leaves each to train, and fail, on its own)."""
     missing = [config for config in configs.values()
-               if not jobs().finished(("toy", config)) and not _is_stored(config)]
+               if not jobs().finished(_toy_job(config).key) and not _is_stored(config)]
     if len(missing) > 1:
         key = ("toy-batch", tuple(missing))
         if run_once(key, _train_many_and_evaluate(missing), f"Training {len(missing)} models at once") is None \
@@ -867,17 +882,18 @@ def metrics_of(result: ToyResult) -> dict | None:
     """``toyood.evaluate.toy_metrics`` of a trained run, computed once (with a progress bar) and kept
     with the run in the server's run cache."""
     run = result.run
-    return run_once(("metrics", run.config), _metrics_job(run), f"Metrics of {run_label(run.config)}")
+    return run_once(*_metrics_job(run))
 
 
-def _metrics_job(run: ToyRun) -> Callable[[Job], dict]:
+def _metrics_job(run: ToyRun) -> JobSpec:
+    """``toy_metrics`` of a run (or its stored metrics), kept with the run in the run cache."""
     def compute(job: Job) -> dict:
         stored = stored_metrics(run.config)
         if stored is None:
             stored = toy_metrics(run)
             store_run(run, stored)
         return stored
-    return compute
+    return JobSpec(("metrics", run.config), compute, f"Metrics of {run_label(run.config)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -978,21 +994,17 @@ def _warm_up(seconds: dict[str, float]) -> None:
     use_threads()
     for config in AppState().toy_configs().values():
         start = time.perf_counter()
-        label = run_label(config)
-        job = jobs().get_or_start(("toy", config), f"Training {label}", _train(config), True, EXPECTED_ERRORS)
+        job = start_kept(_toy_job(config))
         job.done.wait()
         if job.cancelled:  # stopped by a visitor, or the server is shutting down
             return
         if job.value is None:
-            raise ConfigError(f"the default model {label} did not train: {job.error or 'stopped'}")
+            raise ConfigError(f"the default model {run_label(config)} did not train: {job.error or 'stopped'}")
         seconds[f"default model {config.method}"] = time.perf_counter() - start
         run = job.value.run
-        jobs().get_or_start(("metrics", config), f"Metrics of {label}", _metrics_job(run), True,
-                            EXPECTED_ERRORS).done.wait()  # one job at a time: a visitor's job gets the other worker
+        start_kept(_metrics_job(run)).done.wait()  # one job at a time: a visitor's job gets the other worker
         if sum(config.hidden) <= MAX_REGION_NEURONS:
-            box = float(AppState().box)
-            jobs().get_or_start(("regions", config, box), f"Linear regions of {label}", _regions_job(run.model, box),
-                                True, EXPECTED_ERRORS)
+            start_kept(_regions_job(run, float(AppState().box)))
     start = time.perf_counter()
     weight = torch.zeros(1, requires_grad=True)
     weight.sum().backward()
@@ -1066,17 +1078,19 @@ def linear_regions(result: ToyResult, halfwidth: float) -> Regions | None:
                  f"{MAX_REGION_NEURONS:,} hidden neurons (this one has {neurons:,}). Use narrower layers or "
                  "`toyood regions` on the command line.")
         return None
-    return run_once(("regions", config, float(halfwidth)), _regions_job(result.run.model, halfwidth),
-                    f"Linear regions of {run_label(config)}")
+    return run_once(*_regions_job(result.run, halfwidth))
 
 
-def _regions_job(model, halfwidth: float) -> Callable[[Job], Regions]:
+def _regions_job(run: ToyRun, halfwidth: float) -> JobSpec:
+    """The exact linear regions of a run's net in [−halfwidth, halfwidth]²."""
+    model = run.model
+
     def compute(job: Job) -> Regions:
         layers, negative_slope = piecewise_affine_layers(model)
         if isinstance(model.head, DisMaxHead):  # the body only: a zero 2-logit output layer
             layers = [*layers, (np.zeros((2, layers[-1][0].shape[0])), np.zeros(2))]
         return enumerate_regions(layers, halfwidth, negative_slope, progress=job, budget=APP_BUDGET)
-    return compute
+    return JobSpec(("regions", run.config, float(halfwidth)), compute, f"Linear regions of {run_label(run.config)}")
 
 
 def class_names(config: ToyConfig) -> list[str]:
@@ -1314,7 +1328,7 @@ def download_run(container, result: ToyResult, file_stem: str) -> None:
 
     def archive() -> bytes:
         with tempfile.TemporaryDirectory() as directory:
-            metrics = jobs().value_if_finished(("metrics", result.run.config))
+            metrics = jobs().value_if_finished(_metrics_job(result.run).key)
             folder = save_run(result.run, Path(directory) / "run", metrics)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w") as zipped:
