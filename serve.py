@@ -4,8 +4,9 @@ The same app as ``streamlit run app.py`` (which still works), served as an ``st.
 begins, in a thread of its own, what its first visitor would otherwise begin and wait for: the
 imports (torch, plotly, pandas, toyood: ~3 s, while the visitor's browser loads Streamlit's
 frontend), the Playground's default model (from the run cache, or trained and stored there), its
-metrics and linear regions, and torch's one-time optimiser imports. The server takes visitors at
-once; a visitor who comes meanwhile watches the same jobs. See ``ui.warm_up``.
+metrics, its linear regions and region maps (Linear regions, the proof), torch's one-time optimiser
+imports, and the GAN page's run. The server takes visitors at once; a visitor who comes meanwhile
+watches the same jobs. See ``ui.warm_up``.
 """
 import logging
 import sys

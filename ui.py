@@ -42,7 +42,7 @@ import torch
 import toyood
 from toyood import data as toydata
 from toyood import farfield
-from toyood.appstate import (GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SCENARIOS,
+from toyood.appstate import (BOXES, GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SCENARIOS,
                              SIGMAS, WEIGHTS, AppState, Scenario, active_scenario, next_scenario, parse_query,
                              preset_value, to_query, widths)
 from toyood.batched import train_many
@@ -59,6 +59,7 @@ from toyood.plots.export import export_config
 from toyood.plots import regions as region_plots
 from toyood.plots import toy as toy_plots
 from toyood.progress import Progress, format_duration, phase
+from toyood.ray import RayProfile, ray_profile
 from toyood.regions import Regions, enumerate_regions
 from toyood.runfiles import load_run, read_metrics, save_run
 from toyood.toy import MAX_EXTRA_OOD, PRESETS, ToyConfig, ToyRun, build_model, ood_pool, toy_data
@@ -71,6 +72,8 @@ gc.freeze()
 APP_BUDGET = Budget(memory_bytes=2 * 2**30, seconds=120)  # per job: the server is shared
 MAX_REGION_NEURONS = 1200  # hidden neurons of the largest net whose regions the app enumerates
 GRID_CACHE_ENTRIES = 48
+PROOF_BOXES = (*BOXES, 500, 1000, 2000, 5000)  # the proof's map half-widths: the Linear regions page's boxes, then wider
+MIN_ALPHA_VIEW = 1.5  # the proof's curves reach past x itself (α = 1)
 MAX_CACHED_RUNS = 64  # trained runs kept on disk (about 1 MB each for 2×500)
 JOB_LIMITS = {"toy": 32, "metrics": 32, "toy-batch": 4, "regions": 3, "gan": 6}  # finished results kept per kind of job
 DEFAULT_JOB_LIMIT = 8
@@ -977,11 +980,13 @@ def store_run(run: ToyRun, metrics: dict | None = None) -> None:
 
 def warm_up() -> dict[str, float]:
     """At server start (``serve.py``, in a thread of its own while the server already takes visitors),
-    start what the first visitor would otherwise start and wait for: the Playground's default models
-    (loaded from the run cache, or trained and stored there), then their metrics and linear regions,
-    as the jobs the pages ask for (a visitor meanwhile watches the same job), and torch's one-time
-    optimiser imports (``torch._dynamo``, ~1 s). Returns the seconds of each part done; a failure is
-    logged, never raised (the pages report their own errors)."""
+    compute what the lesson's pages show by default, in their order, as the jobs the pages ask for (a
+    visitor meanwhile watches the same job): the Playground's default models (loaded from the run
+    cache, or trained and stored there) and their metrics; the Linear regions page's regions and
+    region map, then the proof page's (a wider box); torch's one-time optimiser imports
+    (``torch._dynamo``, ~1 s); the GAN page's run. One job at a time, so a visitor's own job gets the
+    other worker. Returns the seconds of each part done; a failure is logged, never raised (the pages
+    report their own errors)."""
     seconds: dict[str, float] = {}
     try:
         _warm_up(seconds)
@@ -992,24 +997,50 @@ def warm_up() -> dict[str, float]:
 
 def _warm_up(seconds: dict[str, float]) -> None:
     use_threads()
-    for config in AppState().toy_configs().values():
-        start = time.perf_counter()
-        job = start_kept(_toy_job(config))
-        job.done.wait()
-        if job.cancelled:  # stopped by a visitor, or the server is shutting down
+    defaults = AppState()
+    for config in defaults.toy_configs().values():
+        result = _warm_job(_toy_job(config), f"default model {config.method}", seconds)
+        if result is None:
             return
-        if job.value is None:
-            raise ConfigError(f"the default model {run_label(config)} did not train: {job.error or 'stopped'}")
-        seconds[f"default model {config.method}"] = time.perf_counter() - start
-        run = job.value.run
-        start_kept(_metrics_job(run)).done.wait()  # one job at a time: a visitor's job gets the other worker
-        if sum(config.hidden) <= MAX_REGION_NEURONS:
-            start_kept(_regions_job(run, float(AppState().box)))
+        _warm_job(_metrics_job(result.run), f"metrics {config.method}", seconds)
+        if sum(config.hidden) <= MAX_REGION_NEURONS and not _warm_regions(result, defaults, seconds):
+            return
     start = time.perf_counter()
     weight = torch.zeros(1, requires_grad=True)
     weight.sum().backward()
     make_optimizer([weight]).step()
     seconds["optimiser imports"] = time.perf_counter() - start
+    gan = defaults.gan_config()
+    check_gan_job(gan, APP_BUDGET)
+    _warm_job(_gan_job(gan), "GAN", seconds)
+
+
+def _warm_job(spec: JobSpec, name: str, seconds: dict[str, float]):
+    """Start the job of ``spec`` and wait for it (one at a time: a visitor's job gets the other
+    worker); its value, or None if it was stopped (by a visitor, or the server shutting down)."""
+    start = time.perf_counter()
+    job = start_kept(spec)
+    job.done.wait()
+    if job.cancelled:
+        return None
+    if job.error is not None:
+        raise ConfigError(f"the warm start's job '{spec.label}' failed: {job.error}")
+    seconds[name] = time.perf_counter() - start
+    return job.value
+
+
+def _warm_regions(result: ToyResult, defaults: AppState, seconds: dict[str, float]) -> bool:
+    """The Linear regions page's regions and region map, then the proof page's (its box depends on
+    the ray through the default point). False if a job was stopped."""
+    proof_half = proof_view_half(ray_profile_of(result, defaults.point))
+    for half in dict.fromkeys([float(defaults.box), proof_half]):
+        regions = _warm_job(_regions_job(result.run, half), f"regions {result.run.config.method} ±{half:g}", seconds)
+        if regions is None:
+            return False
+        start = time.perf_counter()
+        region_map(result, regions, half, region_colouring(result.run.config, defaults.colour))
+        seconds[f"region map ±{half:g}"] = time.perf_counter() - start
+    return True
 
 
 def metrics_rows(results: dict[str, ToyResult]) -> dict[str, dict]:
@@ -1093,6 +1124,27 @@ def _regions_job(run: ToyRun, halfwidth: float) -> JobSpec:
     return JobSpec(("regions", run.config, float(halfwidth)), compute, f"Linear regions of {run_label(run.config)}")
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _ray_profile(config: ToyConfig, point: tuple[float, float], _run: ToyRun) -> RayProfile:
+    with torch_threads():
+        profile = ray_profile(_run.model, np.array(point))
+        if profile.alpha_view < MIN_ALPHA_VIEW:  # an RBF net's view ends where its bumps have decayed
+            profile = ray_profile(_run.model, np.array(point), alpha_view=MIN_ALPHA_VIEW)
+    return profile
+
+
+def ray_profile_of(result: ToyResult, point: tuple[float, float]) -> RayProfile:
+    """The exact profile of the trained model along the ray α·``point`` (cached per config and point)."""
+    return _ray_profile(result.run.config, tuple(point), result.run)
+
+
+def proof_view_half(profile: RayProfile) -> float:
+    """Half-width of the proof's map: holds x and the ray a bit past its last breakpoint (RBF: its view)."""
+    reach = profile.alpha_view if profile.last_start is None else 1.3 * profile.last_start
+    needed = 1.15 * float(np.abs(profile.x).max()) * max(1.0, reach)
+    return float(next((box for box in PROOF_BOXES if box >= needed), PROOF_BOXES[-1]))
+
+
 def class_names(config: ToyConfig) -> list[str]:
     return [f"class {k}" for k in range(config.classes)] + (["reject"] if config.method_object().head == "reject" else [])
 
@@ -1129,6 +1181,12 @@ def _region_map(config: ToyConfig, halfwidth: float, colour_by: str, _regions: R
     return fig
 
 
+def region_colouring(config: ToyConfig, chosen: str) -> str:
+    """How a region map of this model is coloured: as ``chosen``, except DisMax's (by region: its
+    distance head is not affine, so a region has no one class or confidence)."""
+    return "region" if config.method_object().head == "dismax" else chosen
+
+
 def region_map(result: ToyResult, regions: Regions, halfwidth: float, colour_by: str) -> go.Figure:
     """The region-map raster with the training data (cached: about a second to draw)."""
     return _region_map(result.run.config, float(halfwidth), colour_by, regions, result.run)
@@ -1144,14 +1202,15 @@ class GanResult:
     final_grid: GridEvaluation
 
 
-def _train_gan_and_evaluate(config: GanConfig) -> Callable[[Job], GanResult]:
+def _gan_job(config: GanConfig) -> JobSpec:
+    """The GAN page's run: G, D and the classifier trained, evaluated and animated."""
     def compute(job: Job) -> GanResult:
         run = train_gan(config, phase(job, 0.0, 0.9))
         job(0.9, "evaluating the classifier")
         final = evaluate_grid(run.classifier.model, run.classifier.config.method_object(), GAN_FINAL_HALFWIDTH,
                               GAN_FINAL_RESOLUTION)
         return GanResult(run, gan_metrics(run), gan_plots.gan_animation(run), final)
-    return compute
+    return JobSpec(("gan", config), compute, "Training G, D and the classifier")
 
 
 def trained_gan_or_stop() -> GanResult:
@@ -1163,7 +1222,7 @@ def trained_gan_or_stop() -> GanResult:
     except ConfigError as error:
         st.error(f"**These settings cannot be trained here:** {error}. Change them in the sidebar.")
         stop()
-    result = run_once(("gan", config), _train_gan_and_evaluate(config), "Training G, D and the classifier")
+    result = run_once(*_gan_job(config))
     if result is None:
         stop()
     return result

@@ -44,7 +44,6 @@ if dismax:
     st.info("DisMax: only its feature extractor is piecewise affine; the regions shown are those of the body. The "
             "distance head −‖f(x) − p_j‖ is not affine, so there is no limit class per region; the limit "
             "confidence per direction is plotted instead.")
-    colour_by = "region"
 regions = ui.linear_regions(result, float(box))
 if regions is None:
     ui.stop()
@@ -61,7 +60,7 @@ st.caption(f"{ui.run_label(config)} on a {'×'.join(map(str, config.hidden))} ne
            + (f"; data: {ui.data_title()}." if config.dataset != "gaussians" or config.classes != 2 else "."))
 row = ui.map_row()
 with st.spinner("Drawing the regions …"):
-    region_fig = ui.region_map(result, regions, float(box), colour_by)
+    region_fig = ui.region_map(result, regions, float(box), ui.region_colouring(config, colour_by))
 ui.map_chart(row, region_fig, "regions", f"regions-{method}")
 if dismax:
     angles, limit = ui.limit_confidence(result, 720)

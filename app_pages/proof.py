@@ -6,15 +6,13 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from toyood.appstate import BOXES, COLOURINGS, SMALL_NET
+from toyood.appstate import COLOURINGS, SMALL_NET
 from toyood.appstate import point as checked_point
 from toyood.plots import toy as toy_plots
 from toyood.plots.ray import proof_panels
-from toyood.ray import RayProfile, ray_profile, region_crossings
+from toyood.ray import RayProfile, region_crossings
 
-VIEW_BOXES = (*BOXES, 500, 1000, 2000, 5000)  # map half-widths: the Linear regions page's boxes, then wider
 RBF_RESOLUTION = 200
-MIN_ALPHA_VIEW = 1.5  # the curves reach past x itself (α = 1)
 COLOUR_BAR_PAD = 40  # px between the map and its colour bar: the bar's title clears the x tick labels
 LAST_ROW_STYLE = "background-color: rgba(255, 208, 0, 0.35)"  # the gold of the last region (toyood.plots.ray)
 COLOUR_LABELS = {"region": "each region its own colour", "confidence": "confidence", "class": "predicted class"}
@@ -23,20 +21,6 @@ INTRO = ("Walk out from the origin along α·x. A ReLU net is affine on each lin
          "many of them and never leaves the last, unbounded one; there the logits are f(α·x) = α·Vx + a, the gap "
          "between the top two grows linearly in α and the softmax saturates: confidence → 1 (Hein et al. Thm 3.1, "
          "panels (a)–(d)). The RBF network is the contrast: every logit → 0, so the confidence → 1/K (Thm 3.2).")
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _profile(config, point: tuple[float, float], _run) -> RayProfile:
-    with ui.torch_threads():
-        profile = ray_profile(_run.model, np.array(point))
-        if profile.alpha_view < MIN_ALPHA_VIEW:  # an RBF net's view ends where its bumps have decayed
-            profile = ray_profile(_run.model, np.array(point), alpha_view=MIN_ALPHA_VIEW)
-    return profile
-
-
-def profile_of(result: ui.ToyResult, point: tuple[float, float]) -> RayProfile:
-    """The exact ray profile of the trained model through ``point`` (cached per config and point)."""
-    return _profile(result.run.config, point, result.run)
 
 
 def point_input(column, label: str, index: int) -> tuple[float, str | None]:
@@ -88,13 +72,6 @@ def controls() -> tuple[str, bool, bool]:
     return method, log_x, small
 
 
-def view_half(profile: RayProfile) -> float:
-    """Half-width of the map: holds x and the ray a bit past its last breakpoint (RBF: its view)."""
-    reach = profile.alpha_view if profile.last_start is None else 1.3 * profile.last_start
-    needed = 1.15 * float(np.abs(profile.x).max()) * max(1.0, reach)
-    return float(next((box for box in VIEW_BOXES if box >= needed), VIEW_BOXES[-1]))
-
-
 def confidence_background(result: ui.ToyResult, half: float) -> list:
     """The confidence map over [−half, half]² with the training data, as traces under the ray."""
     data = result.run.data
@@ -117,7 +94,7 @@ def background(result: ui.ToyResult, profile: RayProfile, half: float):
     regions = ui.linear_regions(result, half)
     if regions is None:
         return confidence_background(result, half), None
-    colour = "region" if config.method_object().head == "dismax" else ui.state().colour
+    colour = ui.region_colouring(config, ui.state().colour)
     with st.spinner("Drawing the regions …"):
         traces = ui.region_map(result, regions, half, colour).data
     # every unbounded region's red outline would bury the one that matters: the last region, in gold
@@ -145,11 +122,13 @@ def crossings_table(profile: RayProfile) -> None:
     table = table[["region", "enters at α", "leaves at α", "active neurons", "unbounded", "pattern"]]
     table = table.rename(columns={"pattern": "pattern (hex)"})
 
-    def highlight(row: pd.Series) -> list[str]:
-        return [LAST_ROW_STYLE if row["unbounded"] else ""] * len(row)
+    def highlight(frame: pd.DataFrame) -> pd.DataFrame:
+        styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        styles.loc[frame["unbounded"].to_numpy(bool)] = LAST_ROW_STYLE
+        return styles
 
     alpha = lambda v: "∞" if np.isinf(v) else f"{v:.6g}"  # noqa: E731
-    styler = table.style.apply(highlight, axis=1).format({"enters at α": alpha, "leaves at α": alpha})
+    styler = table.style.apply(highlight, axis=None).format({"enters at α": alpha, "leaves at α": alpha})
     widths = {"region": 56, "enters at α": 96, "leaves at α": 96, "active neurons": 104, "unbounded": 80}
     st.dataframe(styler, hide_index=True, key="crossings", height=min(36 + 35 * len(table), 420),
                  column_config={name: st.column_config.Column(width=width) for name, width in widths.items()})
@@ -167,7 +146,7 @@ def _lower_colour_bar(trace) -> None:
 
 def draw(profile: RayProfile, result: ui.ToyResult, log_x: bool) -> None:
     """Panel (a) and the crossings beside panels (b)–(d) (stacked, so their α axes line up)."""
-    half = view_half(profile)
+    half = ui.proof_view_half(profile)
     traces, regions = background(result, profile, half)
     panels = proof_panels(profile, traces, regions, (-half, half, -half, half), log_x,
                           ui.class_names(result.run.config))
@@ -195,7 +174,7 @@ method, log_x, small = controls()
 configs = ui.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
 result = ui.trained_or_stop(configs)[method]
 point = ui.state().point
-profile = profile_of(result, point)
+profile = ui.ray_profile_of(result, point)
 st.caption(f"{ui.run_label(result.run.config)} on a {'×'.join(map(str, result.run.config.hidden))} net, "
            f"x = ({point[0]:g}, {point[1]:g}); data: {ui.data_title()}.")
 summary(profile)

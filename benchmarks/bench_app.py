@@ -201,6 +201,42 @@ def browser_parts(repeats: int, idle: float) -> dict[str, float]:
     return parts
 
 
+LESSON = ("playground", "linear-regions", "far-away", "proof", "gan", "image-benchmark")  # the pages, in order
+SETTLED = """() => { const busy = document.querySelector('[data-testid="stStatusWidget"], [data-testid="stProgress"], '
+  + '[data-testid="stSpinner"]'); const shown = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg, '
+  + '[data-testid="stDataFrame"], [data-testid="stTable"]').length;
+  if (busy || !shown) { window.__quietSince = null; return false; }
+  window.__quietSince = window.__quietSince || performance.now();
+  return performance.now() - window.__quietSince > QUIET_MS; }"""
+QUIET_MS = 1500
+
+
+def lesson_parts(repeats: int, idle: float) -> dict[str, float]:
+    """A teacher's walk through the lesson: a server started ``idle`` seconds before class, its
+    default run on disk, then every page in its order, each opened in a new browser context (a
+    student following a link), timed until nothing has run or changed for 1.5 s (not counted);
+    ``streamlit run app.py`` (pages compute what they show when first visited) against ``serve.py``
+    (the warm start computed the default pages' jobs meanwhile)."""
+    helpers = _browser_helpers()
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for _ in range(repeats):
+        for script in ("app.py", "serve.py"):
+            run_cache = Path(tempfile.mkdtemp(prefix="toyood-bench-cache-"))
+            store_default_run(run_cache)
+            with helpers.streamlit_server(run_cache, script=script) as url, helpers.chromium() as browser:
+                time.sleep(idle)
+                for path in LESSON:
+                    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+                    page = context.new_page()
+                    start = time.perf_counter()
+                    page.goto(f"{url}/{path}")
+                    page.wait_for_function(SETTLED.replace("QUIET_MS", str(QUIET_MS)), timeout=600_000, polling=20)
+                    seconds.setdefault((path, script), []).append(time.perf_counter() - start - QUIET_MS / 1000)
+                    context.close()
+    return {f"{path}, first visit {idle:.0f} s after the start: {script} (median)": statistics.median(values)
+            for (path, script), values in seconds.items()}
+
+
 def _first_visit(browser, url: str, page_name: str = "Playground") -> float:
     """Seconds from opening the page in a new browser context until its maps (or regions) are drawn."""
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
@@ -226,11 +262,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--browser-only", action="store_true", help="only the browser timings")
     parser.add_argument("--idle", type=float, default=20.0, help="seconds between a server's start and a later visit")
+    parser.add_argument("--lesson", action="store_true", help="only the walk through every page (lesson_parts)")
+    parser.add_argument("--lesson-idle", type=float, default=40.0, help="seconds before the walk starts")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs")
     for title, measure in (("server", server_parts), ("figures", lambda: figure_parts(args.repeats)),
-                           ("browser", lambda: browser_parts(args.repeats, args.idle))):
-        if args.browser_only and title != "browser":
+                           ("browser", lambda: browser_parts(args.repeats, args.idle)),
+                           ("lesson", lambda: lesson_parts(args.repeats, args.lesson_idle))):
+        if (args.browser_only and title != "browser") or (args.lesson and title != "lesson"):
             continue
         print(f"\n{title}", flush=True)
         parts = measure()

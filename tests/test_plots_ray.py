@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from toyood.models import MLP, RBFNet, piecewise_affine_layers
-from toyood.plots.ray import Panel, proof_panels, ray_gap_panel, ray_logits_panel, ray_path_panel
+import toyood.plots.ray as ray_plots
+from toyood.plots.ray import (Panel, crossed_regions, proof_panels, ray_gap_panel, ray_logits_panel,
+                                  ray_path_panel)
 from toyood.ray import ray_profile
 from toyood.regions import enumerate_regions
 
@@ -109,6 +111,48 @@ def test_path_over_regions_hatches_the_unbounded_region_the_ray_ends_in(profiles
     ids = {row.tobytes(): r for r, row in enumerate(regions.patterns)}
     assert regions.unbounded[ids[profile.pieces.packed[-1].tobytes()]]
     assert list(fig.layout.xaxis.range) == [-60.0, 60.0]
+
+
+def regions_of(model, box: float):
+    layers, slope = piecewise_affine_layers(model)
+    return enumerate_regions(layers, box, slope)
+
+
+def _split_at_gaps(x, y) -> list[np.ndarray]:
+    points = np.stack([np.asarray(x, float), np.asarray(y, float)], 1)
+    parts = [part[~np.isnan(part[:, 0])] for part in np.split(points, np.flatnonzero(np.isnan(points[:, 0])))]
+    return [part for part in parts if len(part)]
+
+
+def test_path_outlines_every_crossed_region_in_one_trace(profiles, one_thread):
+    regions = regions_of(mlp(), 60.0)
+    profile = profiles["linear"]
+    ids = {row.tobytes(): r for r, row in enumerate(regions.patterns)}  # the plain lookup, row by row
+    expected = [ids.get(row.tobytes()) for row in profile.pieces.packed]
+    assert crossed_regions(profile, regions) == expected and None not in expected
+    fig = ray_path_panel(profile, regions=regions).figure
+    outlines = [t for t in fig.data if t.name == "regions crossed"]
+    assert len(outlines) == 1 and outlines[0].x.dtype == np.float32
+    rings = _split_at_gaps(outlines[0].x, outlines[0].y)
+    assert len(rings) == len(expected) - 1
+    for ring, r in zip(rings, expected[:-1]):
+        polygon = regions.polygon(r)
+        np.testing.assert_allclose(ring, np.vstack([polygon, polygon[:1]]), rtol=1e-6, atol=1e-5)
+    last = [t for t in fig.data if t.name == "last region (unbounded)"][0]
+    polygon = regions.polygon(expected[-1])
+    np.testing.assert_allclose(np.stack([last.x, last.y], 1), np.vstack([polygon, polygon[:1]]), rtol=1e-6, atol=1e-5)
+
+
+def test_crossed_regions_are_checked_byte_by_byte_when_keys_collide(profiles, one_thread, monkeypatch):
+    regions = regions_of(mlp(), 60.0)
+    profile = profiles["linear"]
+    expected = crossed_regions(profile, regions)
+    monkeypatch.setattr(ray_plots, "_row_keys", lambda rows: np.zeros(len(rows), np.uint64))  # every key equal
+    assert crossed_regions(profile, regions) == expected
+    small = regions_of(mlp(), 1.0)  # most crossed regions lie outside
+    found = crossed_regions(profile, small)
+    assert None in found and all(r is None or small.patterns[r].tobytes() == row.tobytes()
+                                 for r, row in zip(found, profile.pieces.packed))
 
 
 def test_payload_is_float32(profiles):

@@ -12,7 +12,9 @@ from streamlit.web.server.app_discovery import discover_asgi_app
 import ui
 from toyood.appstate import AppState
 from toyood.cli import app as cli_app
+from toyood.gan import train_gan
 from toyood.models import piecewise_affine_layers
+from toyood.ray import ray_profile
 from toyood.regions import enumerate_regions
 from toyood.toy import train_toy
 
@@ -31,15 +33,15 @@ def _finished(key):
     return job.value
 
 
-def test_warm_up_trains_the_default_model_once_and_starts_the_jobs_its_pages_ask_for(tmp_path, monkeypatch,
-                                                                                     one_thread):
+def test_warm_up_computes_what_the_default_pages_show_once_as_the_jobs_they_ask_for(tmp_path, monkeypatch,
+                                                                                   one_thread):
     monkeypatch.setenv("TOYOOD_APP_CACHE", str(tmp_path))
     ui.jobs.clear()
-    configs = list(AppState().toy_configs().values())
+    defaults = AppState()
+    configs = list(defaults.toy_configs().values())
     assert all(ui.stored_run(config) is None for config in configs)
     parts = ui.warm_up()
-    assert set(parts) == {"optimiser imports", *(f"default model {c.method}" for c in configs)}
-    box = float(AppState().box)
+    box = float(defaults.box)
     for config in configs:
         served = _finished(("toy", config)).run
         assert _finished(("metrics", config)) == ui.stored_metrics(config)  # computed, and kept on disk
@@ -48,9 +50,19 @@ def test_warm_up_trains_the_default_model_once_and_starts_the_jobs_its_pages_ask
             assert torch.equal(ui.stored_run(config).model.state_dict()[name], value)
             assert torch.equal(served.model.state_dict()[name], value)
         layers, negative_slope = piecewise_affine_layers(alone.model)
-        direct = enumerate_regions(layers, box, negative_slope)
-        regions = _finished(("regions", config, box))
-        assert len(regions) == len(direct) and np.array_equal(regions.patterns, direct.patterns)
+        proof_half = ui.proof_view_half(ray_profile(alone.model, np.array(defaults.point)))
+        assert proof_half > box  # the default ray leaves the Linear regions page's box
+        for half in (box, proof_half):
+            direct = enumerate_regions(layers, half, negative_slope)
+            regions = _finished(("regions", config, half))
+            assert len(regions) == len(direct) and np.array_equal(regions.patterns, direct.patterns)
+    gan = _finished(("gan", defaults.gan_config())).run
+    alone = train_gan(defaults.gan_config())
+    for name, value in alone.classifier.model.state_dict().items():
+        assert torch.equal(gan.classifier.model.state_dict()[name], value)
+    assert set(parts) == {"optimiser imports", "GAN", f"region map ±{box:g}", f"region map ±{proof_half:g}",
+                          *(f"{part} {c.method}" for c in configs for part in ("default model", "metrics")),
+                          *(f"regions {c.method} ±{half:g}" for c in configs for half in (box, proof_half))}
 
     def no_training(*args, **kwargs):
         raise AssertionError("a second start trained the default model again")

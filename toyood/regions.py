@@ -1321,25 +1321,26 @@ def _recession(layers, negative_slope, patterns, vertices, start, box, gtol) -> 
     recession = np.full((n_regions, 2), np.nan)
     unbounded = np.zeros(n_regions, bool)
     widths = [w.shape[0] for w, _ in layers[:-1]]
-    bits = np.unpackbits(patterns[candidates], axis=1, count=sum(widths)).astype(bool)
-    normals, gradient, offset = [], np.broadcast_to(np.eye(2), (len(candidates), 2, 2)), 0
-    for (weight, _), width in zip(layers[:-1], widths):
-        flat = gradient.transpose(1, 0, 2).reshape(gradient.shape[1], -1)
-        gradient = (weight @ flat).reshape(width, len(candidates), 2).transpose(1, 0, 2)
-        active = bits[:, offset:offset + width]
-        size = np.linalg.norm(gradient, axis=2)
-        bound = np.abs(weight).sum(axis=1) * np.abs(flat).max(initial=0.0)
-        live = size > 1e-9 * bound
-        normal = np.where(active[..., None], gradient, -gradient)
-        normals.append(np.where(live[..., None], normal, np.nan))
-        gradient = np.where(active, 1.0, negative_slope)[..., None] * gradient
-        offset += width
-    if not normals:
+    if not widths:
         unbounded[:] = True
         recession[:] = (0.0, 2 * np.pi)
         return unbounded, recession
-    normal = np.concatenate(normals, axis=1)
-    theta = np.sort(np.arctan2(normal[..., 1], normal[..., 0]), axis=1)  # NaN (dead) last
+    bits = np.unpackbits(patterns[candidates], axis=1, count=sum(widths)).astype(bool)
+    angles, offset = [], 0
+    gx, gy = np.tile([1.0, 0.0], (len(candidates), 1)), np.tile([0.0, 1.0], (len(candidates), 1))  # ∂input/∂x, ∂y
+    for (weight, _), width in zip(layers[:-1], widths):
+        bound = np.abs(weight).sum(axis=1) * max(np.abs(gx).max(initial=0.0), np.abs(gy).max(initial=0.0))
+        gx, gy = gx @ weight.T, gy @ weight.T
+        active = bits[:, offset:offset + width]
+        sign = np.where(active, 1.0, -1.0)
+        theta = np.arctan2(sign * gy, sign * gx)  # the constraint normal s_j ∇z_j
+        theta[np.hypot(gx, gy) <= 1e-9 * bound] = np.nan  # dead: no constraint
+        angles.append(theta)
+        slope = np.where(active, 1.0, negative_slope)
+        gx *= slope
+        gy *= slope
+        offset += width
+    theta = np.sort(np.concatenate(angles, axis=1), axis=1)  # NaN (dead) last
     n_live = np.isfinite(theta).sum(1)
     free = n_live == 0
     last = theta[np.arange(len(theta)), np.maximum(n_live - 1, 0)]

@@ -64,22 +64,43 @@ def _exit_alpha(x: np.ndarray, extent) -> float:
     return max(0.0, float(min(limits)))
 
 
+def _row_keys(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit key per row of bytes: equal rows get equal keys (a hash; collisions are possible)."""
+    padded = np.zeros((len(rows), -(-rows.shape[1] // 8) * 8), np.uint8)
+    padded[:, :rows.shape[1]] = rows
+    words = padded.view(np.uint64)
+    mix = np.arange(1, 2 * words.shape[1], 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return (words * mix).sum(axis=1, dtype=np.uint64)  # wraps around mod 2⁶⁴
+
+
+def crossed_regions(profile: RayProfile, regions: Regions) -> list[int | None]:
+    """The id in ``regions`` of each region the ray passes through, in order, matched by activation
+    pattern (None where the region has no part in the box)."""
+    candidates = np.flatnonzero(np.isin(_row_keys(regions.patterns), _row_keys(profile.pieces.packed)))
+    ids = {regions.patterns[r].tobytes(): int(r) for r in candidates}  # the keys' hits, checked byte by byte
+    return [ids.get(row.tobytes()) for row in profile.pieces.packed]
+
+
+def _outlines(regions: Regions, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The closed outlines of regions ``ids`` as one float32 polyline, NaN between regions (a gap)."""
+    rings = [np.vstack([regions.polygon(r), regions.polygon(r)[:1], [np.nan, np.nan]]) for r in ids]
+    points = np.vstack(rings).astype(F32) if rings else np.zeros((0, 2), F32)
+    return points[:, 0], points[:, 1]
+
+
 def _region_traces(profile: RayProfile, regions: Regions) -> list[go.Scatter]:
-    """Outlines of the regions of ``regions`` the ray passes through (matched by activation pattern);
-    the last, unbounded one hatched in gold."""
-    ids = {row.tobytes(): r for r, row in enumerate(regions.patterns)}
-    crossed = [ids.get(row.tobytes()) for row in profile.pieces.packed]
+    """Outlines of the regions of ``regions`` the ray passes through, as one trace; the last,
+    unbounded one hatched in gold."""
+    crossed = crossed_regions(profile, regions)
+    before = [r for r in crossed[:-1] if r is not None]
     traces = []
-    for i, r in enumerate(crossed):
-        if r is None:
-            continue
-        ring = np.vstack([regions.polygon(r), regions.polygon(r)[:1]]).astype(F32)
-        if i < len(crossed) - 1:
-            traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", hoverinfo="skip",
-                                     line=dict(color="black", width=1), name="regions crossed",
-                                     legendgroup="crossed", showlegend=not traces))
-            continue
-        traces.append(go.Scatter(x=ring[:, 0], y=ring[:, 1], mode="lines", hoverinfo="skip", fill="toself",
+    if before:
+        x, y = _outlines(regions, before)
+        traces.append(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip", line=dict(color="black", width=1),
+                                 name="regions crossed"))
+    if crossed and crossed[-1] is not None:
+        x, y = _outlines(regions, [crossed[-1]])
+        traces.append(go.Scatter(x=x[:-1], y=y[:-1], mode="lines", hoverinfo="skip", fill="toself",
                                  fillcolor=LAST_FILL, line=dict(color=LAST_COLOUR, width=3),
                                  fillpattern=dict(shape="/", fgcolor=LAST_COLOUR, size=10, solidity=0.25),
                                  name="last region (unbounded)"))
