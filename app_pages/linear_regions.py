@@ -27,8 +27,8 @@ if current.compare:
               options=current.methods)
 small = ui.widget("small_net", lambda key: st.toggle(
     f"A small {'×'.join(map(str, SMALL_NET))} net with the same settings instead", key=key,
-    help="The Playground's net (the default here) has hundreds of thousands of regions and takes a few "
-         "seconds to enumerate; a 2×32 net has about two thousand and is instant."))
+    help="The Playground's net (the default here) has hundreds of thousands of regions and takes a second "
+         "or two to enumerate; a 2×32 net has about two thousand, few enough to see each one."))
 ui.scenario_note("linear-regions")
 method = ui.state().regions_method() if current.methods else None
 if method == "rbf":

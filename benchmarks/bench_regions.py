@@ -2,21 +2,22 @@
 
 Side by side, in one process, on one thread:
 
-- ``enumerate_regions`` (this checkout), with the time of each of its phases beside the same phases
-  of the previous revision (``--previous REV``, default the commit before the sort-free look-ups);
+- ``enumerate_regions`` (this checkout) with its compiled cutter (``engine="compiled"``, numba; what
+  "auto" picks for two hidden layers) and with its numpy cutter (``engine="numpy"``), run alternately,
+  with the time of each of their phases;
 - the same function at an older git revision (``--old REV``, default the first regions commit);
 - a plain vectorised numpy cutter (``baseline_regions``): per layer, every cell gets its exact affine
   pre-activation maps, and is split by all of its crossing lines, one after the other (the k-th line
   of every cell in round k), over ragged polygon arrays; no vertex sharing, no half-edge structure.
 
-All three must give the same region count and tile the box. Then a scaling curve over widths.
+All must give the same region count and tile the box. Then a scaling curve over widths.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_regions.py            # width 500 (~500,000 regions)
     OMP_NUM_THREADS=1 python benchmarks/bench_regions.py --quick    # width 200
 
 Each timing is the median of ``--repeat`` runs (wall clock) with the median process CPU time beside it
-and the load average of the machine at the start: on a shared machine both vary, so "now" and
-"previous" are run alternately, and every ratio is between runs of the same process.
+and the load average of the machine at the start: on a shared machine both vary, so the two cutters
+are run alternately, and every ratio is between runs of the same process.
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ from toyood.regions import enumerate_regions
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_REGIONS_COMMIT = "5024ff6"
-PREVIOUS_COMMIT = "b274715"
-PHASES = ("_split_cells", "_cutting_pairs", "_chord_ends", "_edge_crossings", "_boundary_rings", "_chords",
+PHASES = ("_cut_compiled", "_split_cells", "_cutting_pairs", "_chord_ends", "_edge_crossings", "_boundary_rings", "_chords",
           "_chord_crossings", "_faces", "_face_bits", "_assemble", "_next_values", "_TiledValues", "_extend",
           "_concat_bits", "_fit_affine", "_recession", "_far_strips", "direction_arcs", "_shoelace")
 METHODS = (("_TiledValues", "at"),)  # counted as "_TiledValues.at", apart from the phase that calls it
@@ -189,23 +189,24 @@ def timed_side_by_side(functions, *args, repeat: int = 1):
     return [(result, *np.median(np.array(times), axis=0), load) for result, times in zip(results, runs)]
 
 
-def phase_times(modules, layers, box: float, repeat: int) -> list[dict[str, float]]:
-    """Median CPU seconds of each phase of every ``module.enumerate_regions``, the modules run
-    alternately (one run of each per round): the functions in ``PHASES`` (and the methods in
-    ``METHODS``) that a module has, each counted once (not again inside another phase); the two
-    drivers of a layer, ``_split_cells`` and ``_next_values``, count only their own time besides the
-    phases they call."""
-    runs = [{} for _ in modules]
-    patched = [_patch_phases(module) for module in modules]
+def phase_times(calls, layers, box: float, repeat: int) -> list[dict[str, float]]:
+    """Median CPU seconds of each phase of every call (module, keyword arguments) of
+    ``module.enumerate_regions``, the calls run alternately (one run of each per round): the
+    functions in ``PHASES`` (and the methods in ``METHODS``) that a module has, each counted once
+    (not again inside another phase); the two drivers of a layer, ``_split_cells`` and
+    ``_next_values``, count only their own time besides the phases they call."""
+    runs = [{} for _ in calls]
+    patched = {id(module): _patch_phases(module) for module, _ in calls}
     try:
         for _ in range(repeat):
-            for module, (totals, _), times in zip(modules, patched, runs):
+            for (module, kwargs), times in zip(calls, runs):
+                totals = patched[id(module)][0]
                 totals.clear()
-                module.enumerate_regions(layers, box)
+                module.enumerate_regions(layers, box, **kwargs)
                 for name, seconds in totals.items():
                     times.setdefault(name, []).append(seconds)
     finally:
-        for _, restore in patched:
+        for _, restore in patched.values():
             restore()
     return [{name: float(np.median(seconds)) for name, seconds in times.items()} for times in runs]
 
@@ -253,50 +254,58 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (the median is reported)")
     parser.add_argument("--box", type=float, default=50.0)
     parser.add_argument("--old", default=FIRST_REGIONS_COMMIT, help="git revision of the old enumerate_regions")
-    parser.add_argument("--previous", default=PREVIOUS_COMMIT, help="git revision compared phase by phase")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     width = 200 if args.quick else 500
     widths = (50, 100, 250) if args.quick else (50, 100, 250, 500, 1000)
     layers = default_init_layers((width, width))
-    previous = regions_module_at(args.previous)
     old_enumerate = enumerate_regions_at(args.old)
-    for function in (enumerate_regions, previous.enumerate_regions, old_enumerate, baseline_regions):  # warm-up
+    compiled, numpy_cutter = (functools.partial(enumerate_regions, engine=e) for e in ("compiled", "numpy"))
+    started = time.perf_counter()
+    compiled(default_init_layers((20, 20)), args.box)
+    print(f"first compiled call: {time.perf_counter() - started:.2f} s (numba import and JIT, or its on-disk cache)")
+    for function in (numpy_cutter, old_enumerate, baseline_regions):  # warm-up
         function(default_init_layers((20, 20)), args.box)
 
     print(f"2→{width}→{width}→2, PyTorch default init seed 0, box [−{args.box:g}, {args.box:g}]², "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, torch threads 1; medians")
-    (regions, ours, ours_cpu, ours_load), (before, before_s, before_cpu, before_load) = timed_side_by_side(
-        [enumerate_regions, previous.enumerate_regions], layers, args.box, repeat=args.repeat)
+    (regions, ours, ours_cpu, ours_load), (plain, plain_s, plain_cpu, plain_load) = timed_side_by_side(
+        [compiled, numpy_cutter], layers, args.box, repeat=args.repeat)
     old, old_s, old_cpu, old_load = timed(old_enumerate, layers, args.box, repeat=max(1, args.repeat // 2))
     (count, area), base, base_cpu, base_load = timed(baseline_regions, layers, args.box)
     box_area = (2 * args.box) ** 2
-    rows = [("enumerate_regions (now)", len(regions), ours, ours_cpu, ours_load, regions.areas.sum()),
-            (f"enumerate_regions ({args.previous})", len(before), before_s, before_cpu, before_load,
-             before.areas.sum()),
+    rows = [("now, compiled cutter", len(regions), ours, ours_cpu, ours_load, regions.areas.sum()),
+            ("now, numpy cutter", len(plain), plain_s, plain_cpu, plain_load, plain.areas.sum()),
             (f"enumerate_regions ({args.old})", len(old), old_s, old_cpu, old_load, old.areas.sum()),
             ("vectorised baseline", count, base, base_cpu, base_load, area)]
     for name, n, wall, cpu, load, total in rows:
         print(f"  {name:<28} {n:>9,} regions  {wall:7.2f} s (cpu {cpu:6.2f} s, load {load:4.2f})  "
               f"{base / wall:5.1f}× baseline  area rel. error {abs(total / box_area - 1):.1e}")
-    same = count == len(regions) == len(before) == len(old)
-    print(f"  now vs {args.previous}: {before_s / ours:.2f}× (cpu {before_cpu / ours_cpu:.2f}×); "
-          f"now vs {args.old}: {old_s / ours:.1f}×; same counts: {same}")
+    same = count == len(regions) == len(plain) == len(old) and same_patterns(regions, plain)
+    print(f"  compiled vs numpy: {plain_s / ours:.2f}× (cpu {plain_cpu / ours_cpu:.2f}×); "
+          f"compiled vs {args.old}: {old_s / ours:.1f}×; same counts (and patterns): {same}")
     if not args.quick:
-        print_trained(previous, args)
-    print_phases(*phase_times([regions_module, previous], layers, args.box, args.repeat), args.previous)
+        print_trained(args)
+    print_phases(*phase_times([(regions_module, {"engine": "compiled"}), (regions_module, {"engine": "numpy"})],
+                              layers, args.box, args.repeat))
 
     print("scaling (2 hidden layers of width w):")
-    print(f"  {'w':>5} {'regions':>10} {'now s':>8} {'baseline s':>11} {'load':>5}")
+    print(f"  {'w':>5} {'regions':>10} {'compiled s':>11} {'numpy s':>8} {'baseline s':>11} {'load':>5}")
     for w in widths:
         net = default_init_layers((w, w))
-        result, seconds, _, load = timed(enumerate_regions, net, args.box, repeat=args.repeat)
+        (result, seconds, _, load), (_, numpy_s, _, _) = timed_side_by_side(
+            [compiled, numpy_cutter], net, args.box, repeat=args.repeat)
         base_s = "skipped" if w > 500 else f"{timed(baseline_regions, net, args.box)[1]:.2f}"
-        print(f"  {w:>5} {len(result):>10,} {seconds:>8.2f} {base_s:>11} {load:5.2f}")
+        print(f"  {w:>5} {len(result):>10,} {seconds:>11.2f} {numpy_s:>8.2f} {base_s:>11} {load:5.2f}")
     return 0
 
 
-def print_trained(previous, args) -> None:
+def same_patterns(one, other) -> bool:
+    """Whether two enumerations hold the same set of activation patterns."""
+    return sorted(map(bytes, one.patterns)) == sorted(map(bytes, other.patterns))
+
+
+def print_trained(args) -> None:
     """The same for the net the regions page shows by default: the Playground's default model
     (plain, 2×500, interactive preset, seed 0), trained here."""
     from toyood.appstate import AppState
@@ -305,23 +314,24 @@ def print_trained(previous, args) -> None:
 
     config = next(iter(AppState().toy_configs().values()))
     layers, slope = piecewise_affine_layers(train_toy(config).model)
-    (regions, ours, ours_cpu, load), (before, before_s, _, _) = timed_side_by_side(
-        [enumerate_regions, previous.enumerate_regions], layers, args.box, slope, repeat=args.repeat)
+    (regions, ours, ours_cpu, load), (plain, plain_s, _, _) = timed_side_by_side(
+        [functools.partial(enumerate_regions, engine=e) for e in ("compiled", "numpy")],
+        layers, args.box, slope, repeat=args.repeat)
     (count, _), base, _, _ = timed(baseline_regions, layers, args.box)
     print(f"the Playground's default net ({config.method}, 2×500, trained): {len(regions):,} regions, "
-          f"now {ours:.2f} s (cpu {ours_cpu:.2f} s, load {load:.2f}), {args.previous} {before_s:.2f} s, "
-          f"baseline {base:.2f} s ({base / ours:.1f}×); same counts: {count == len(regions) == len(before)}")
+          f"compiled {ours:.2f} s (cpu {ours_cpu:.2f} s, load {load:.2f}), numpy {plain_s:.2f} s "
+          f"({plain_s / ours:.1f}×), baseline {base:.2f} s ({base / ours:.1f}×); "
+          f"same counts (and patterns): {count == len(regions) == len(plain) and same_patterns(regions, plain)}")
 
 
-def print_phases(now: dict[str, float], before: dict[str, float], revision: str) -> None:
-    """The phases' median CPU seconds now and at ``revision``, largest first, with their ratio."""
+def print_phases(compiled: dict[str, float], plain: dict[str, float]) -> None:
+    """The phases' median CPU seconds with either cutter, largest first."""
     print(f"phases of enumerate_regions (median CPU s, the two run alternately; load {os.getloadavg()[0]:.2f}):")
-    print(f"  {'phase':<18} {'now':>7} {revision:>9} {'ratio':>6}")
-    for name in sorted(set(now) | set(before), key=lambda n: -max(now.get(n, 0.0), before.get(n, 0.0))):
-        a, b = now.get(name, 0.0), before.get(name, 0.0)
-        print(f"  {name:<18} {a:7.3f} {b:9.3f} {b / a if a > 0 else float('nan'):6.2f}")
-    print(f"  {'sum':<18} {sum(now.values()):7.3f} {sum(before.values()):9.3f} "
-          f"{sum(before.values()) / sum(now.values()):6.2f}")
+    print(f"  {'phase':<18} {'compiled':>9} {'numpy':>7}")
+    for name in sorted(set(compiled) | set(plain), key=lambda n: -max(compiled.get(n, 0.0), plain.get(n, 0.0))):
+        print(f"  {name:<18} {compiled.get(name, 0.0):9.3f} {plain.get(name, 0.0):7.3f}")
+    print(f"  {'sum':<18} {sum(compiled.values()):9.3f} {sum(plain.values()):7.3f} "
+          f"(numpy / compiled {sum(plain.values()) / sum(compiled.values()):.2f}×)")
 
 
 if __name__ == "__main__":

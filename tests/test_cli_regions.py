@@ -131,3 +131,30 @@ def test_json_is_strict_and_unbounded_total_steady_for_huge_boxes(capsys):
         numbers = json.loads(line)
         totals.add(numbers["unbounded_total"])
     assert len(totals) == 1
+
+
+def test_engines_agree_and_json_names_the_one_that_ran(capsys):
+    counts = {}
+    for engine in ("numpy", "compiled", "auto"):
+        code, out, _ = run(capsys, "--init", "--hidden", "12,12", "--seed", "4", "--box", "8", "--engine", engine, "--json")
+        numbers = json.loads(out.strip().splitlines()[-1])
+        assert code == 0 and f"{engine if engine != 'auto' else 'compiled'} cutter" in out
+        counts[engine] = (numbers["regions"], numbers["unbounded_in_box"], numbers["unbounded_total"], numbers["engine"])
+    assert counts["numpy"][:3] == counts["compiled"][:3] == counts["auto"][:3]
+    assert [counts[e][3] for e in ("numpy", "compiled", "auto")] == ["numpy", "compiled", "compiled"]
+    code, out, _ = run(capsys, "--init", "--hidden", "6,6,6", "--box", "3", "--json")
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["engine"] == "numpy"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--init", "--hidden", "6,6,6", "--engine", "compiled"], "two hidden ReLU layers"),
+    (["--init", "--hidden", "6,6", "--leaky", "0.1", "--engine", "compiled"], "two hidden ReLU layers"),
+])
+def test_compiled_engine_on_a_net_it_does_not_handle(capsys, argv, message):
+    line = one_line_error(capsys, *argv)
+    assert message in line and "--engine compiled" in line
+
+
+def test_unknown_engine_is_refused_by_the_parser(capsys):
+    code, _, err = run(capsys, "--init", "--engine", "fast")
+    assert code == 2 and "--engine" in err and "compiled" in err
