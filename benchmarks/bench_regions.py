@@ -286,6 +286,7 @@ def main(argv=None) -> int:
           f"compiled vs {args.old}: {old_s / ours:.1f}×; same counts (and patterns): {same}")
     if not args.quick:
         print_trained(args)
+    print_leaky(layers, args)
     print_phases(*phase_times([(regions_module, {"engine": "compiled"}), (regions_module, {"engine": "numpy"})],
                               layers, args.box, args.repeat))
 
@@ -322,6 +323,15 @@ def print_trained(args) -> None:
           f"compiled {ours:.2f} s (cpu {ours_cpu:.2f} s, load {load:.2f}), numpy {plain_s:.2f} s "
           f"({plain_s / ours:.1f}×), baseline {base:.2f} s ({base / ours:.1f}×); "
           f"same counts (and patterns): {count == len(regions) == len(plain) and same_patterns(regions, plain)}")
+
+
+def print_leaky(layers, args, slope: float = 0.1) -> None:
+    """Both cutters on the same net with leaky ReLUs (every region's map then depends on every neuron)."""
+    (regions, ours, _, load), (plain, plain_s, _, _) = timed_side_by_side(
+        [functools.partial(enumerate_regions, engine=e) for e in ("compiled", "numpy")],
+        layers, args.box, slope, repeat=args.repeat)
+    print(f"the same net, leaky ReLU {slope:g}: {len(regions):,} regions, compiled {ours:.2f} s (load {load:.2f}), "
+          f"numpy {plain_s:.2f} s ({plain_s / ours:.1f}×); same patterns: {same_patterns(regions, plain)}")
 
 
 def print_phases(compiled: dict[str, float], plain: dict[str, float]) -> None:

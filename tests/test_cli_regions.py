@@ -146,13 +146,9 @@ def test_engines_agree_and_json_names_the_one_that_ran(capsys):
     assert code == 0 and json.loads(out.strip().splitlines()[-1])["engine"] == "numpy"
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--init", "--hidden", "6,6,6", "--engine", "compiled"], "two hidden ReLU layers"),
-    (["--init", "--hidden", "6,6", "--leaky", "0.1", "--engine", "compiled"], "two hidden ReLU layers"),
-])
-def test_compiled_engine_on_a_net_it_does_not_handle(capsys, argv, message):
-    line = one_line_error(capsys, *argv)
-    assert message in line and "--engine compiled" in line
+def test_compiled_engine_on_a_net_it_does_not_handle(capsys):
+    line = one_line_error(capsys, "--init", "--hidden", "6,6,6", "--engine", "compiled")
+    assert "two hidden layers, this net has 3" in line and "--engine compiled" in line
 
 
 def test_unknown_engine_is_refused_by_the_parser(capsys):

@@ -56,15 +56,18 @@ def box_corners_and_edges():
 
 
 CASES = {
-    "default init 2x50": (lambda: default_init((50, 50)), 50.0),
-    "default init 2x120, 3 classes": (lambda: default_init((120, 120), seed=3, n_classes=3), 50.0),
-    "random 2x30 rectangle off centre": (lambda: random_net([2, 30, 30, 2], seed=2), (1.0, 7.0, -3.0, -1.5)),
-    "tiny box": (lambda: random_net([2, 20, 20, 2], seed=4), 2e-3),
-    "big box": (lambda: default_init((30, 30), seed=5), 1e4),
-    "degenerate first layer": (degenerate_first_layer, 6.0),
-    "degenerate second layer": (degenerate_second_layer, 4.0),
-    "concurrent lines": (concurrent_lines, 1.0),
-    "box corners and edges": (box_corners_and_edges, 2.0),
+    "default init 2x50": (lambda: default_init((50, 50)), 50.0, 0.0),
+    "leaky 0.1, default init 2x80": (lambda: default_init((80, 80), seed=1), 50.0, 0.1),
+    "leaky 0.9, random 2x30, 4 classes": (lambda: random_net([2, 30, 30, 4], seed=6), 5.0, 0.9),
+    "leaky 0.2, degenerate first layer": (degenerate_first_layer, 6.0, 0.2),
+    "default init 2x120, 3 classes": (lambda: default_init((120, 120), seed=3, n_classes=3), 50.0, 0.0),
+    "random 2x30 rectangle off centre": (lambda: random_net([2, 30, 30, 2], seed=2), (1.0, 7.0, -3.0, -1.5), 0.0),
+    "tiny box": (lambda: random_net([2, 20, 20, 2], seed=4), 2e-3, 0.0),
+    "big box": (lambda: default_init((30, 30), seed=5), 1e4, 0.0),
+    "degenerate first layer": (degenerate_first_layer, 6.0, 0.0),
+    "degenerate second layer": (degenerate_second_layer, 4.0, 0.0),
+    "concurrent lines": (concurrent_lines, 1.0, 0.0),
+    "box corners and edges": (box_corners_and_edges, 2.0, 0.0),
 }
 
 
@@ -76,10 +79,10 @@ def by_pattern(regions):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_both_engines_give_the_same_regions(name):
-    make, box = CASES[name]
+    make, box, slope = CASES[name]
     layers = make()
-    numpy_regions = enumerate_regions(layers, box, engine="numpy")
-    compiled = enumerate_regions(layers, box, engine="compiled")
+    numpy_regions = enumerate_regions(layers, box, slope, engine="numpy")
+    compiled = enumerate_regions(layers, box, slope, engine="compiled")
     assert len(compiled) == len(numpy_regions)
     a, b = by_pattern(numpy_regions), by_pattern(compiled)
     np.testing.assert_array_equal(numpy_regions.patterns[a], compiled.patterns[b])
@@ -150,8 +153,8 @@ def test_an_error_inside_the_compiled_code_is_a_geometry_error(monkeypatch):
 def test_engine_choice_is_validated():
     with pytest.raises(ConfigError, match="engine must be one of auto, numpy, compiled"):
         enumerate_regions(random_net([2, 5, 5, 2]), 1.0, engine="fast")
-    for layers, slope in [(random_net([2, 5, 2]), 0.0), (random_net([2, 5, 5, 5, 2]), 0.0), (random_net([2, 5, 5, 2]), 0.1)]:
-        with pytest.raises(ConfigError, match="two hidden ReLU layers"):
+    for layers, slope in [(random_net([2, 5, 2]), 0.0), (random_net([2, 5, 5, 5, 2]), 0.3)]:
+        with pytest.raises(ConfigError, match=f"two hidden layers, this net has {len(layers) - 1}"):
             enumerate_regions(layers, 1.0, slope, engine="compiled")
         assert len(enumerate_regions(layers, 1.0, slope, engine="auto")) >= 1
 

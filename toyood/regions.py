@@ -37,7 +37,7 @@ Ties and degenerate incidences:
 
 Polygons may carry collinear vertices: the points where neighbouring regions' boundaries meet.
 
-Two hidden ReLU layers (the app's nets) go by default to the compiled cutter of ``regions_jit``
+Two hidden layers (the app's nets) go by default to the compiled cutter of ``regions_jit``
 (numba; same regions, patterns, areas and exact maps, 3-4× faster; ``engine`` in
 ``enumerate_regions``). Its polygons carry only their own corners, so neighbours' boundaries are not
 noded: an exact overlay (GEOS) of them wants a snapping grid (``grid_size``) of ~1e-12 × box size.
@@ -204,7 +204,7 @@ def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope:
     ``progress(fraction, text)`` is called per layer and phase; an exception it raises (such as
     ``errors.Cancelled``) propagates, which is how a caller stops the job. ``budget`` bounds the
     estimated memory before any work starts (``check_regions_budget``). ``engine``: "numpy" (any
-    net), "compiled" (``regions_jit``: two hidden ReLU layers, needs numba) or "auto" (compiled where
+    net), "compiled" (``regions_jit``: two hidden layers, needs numba) or "auto" (compiled where
     it applies). Errors are ValueErrors with a one-line message: ``ConfigError`` (box, layers,
     engine), ``BudgetExceeded``, ``GeometryError``."""
     layers = _check_layers(layers)
@@ -216,7 +216,7 @@ def enumerate_regions(layers: Layers, box: float | tuple = 50.0, negative_slope:
     xmin, xmax, ymin, ymax = box
     gtol = GEOM_TOL * (max(abs(v) for v in box) + max(xmax - xmin, ymax - ymin))
     if compiled:
-        vertices, start, patterns, linear, offset_map, areas = _cut_compiled(layers, box, report)
+        vertices, start, patterns, linear, offset_map, areas = _cut_compiled(layers, box, negative_slope, report)
     else:
         vertices, start, patterns, linear, offset_map, areas = _cut_numpy(layers, box, negative_slope, gtol, report)
     report(0.9, "unbounded regions")
@@ -240,9 +240,10 @@ def resolve_engine(engine: str, n_hidden: int, negative_slope: float = 0.0) -> s
     ``ENGINES``) on a net with ``n_hidden`` hidden layers; ConfigError if it cannot."""
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    applies = n_hidden == 2 and negative_slope == 0
-    if engine == "compiled" and not applies:
-        raise ConfigError("the compiled cutter handles two hidden ReLU layers; use engine='numpy' or 'auto'")
+    if engine == "compiled" and n_hidden != 2:
+        raise ConfigError(f"the compiled cutter handles two hidden layers, this net has {n_hidden}; "
+                          "use engine='numpy' or 'auto'")
+    applies = n_hidden == 2
     if engine == "numpy" or not applies:
         return "numpy"
     if _regions_jit() is None:
@@ -261,16 +262,17 @@ def _regions_jit():
     return regions_jit
 
 
-def _cut_compiled(layers, box, report):
-    """(vertices, offsets, patterns, linear, bias, areas) from ``regions_jit.cut``."""
+def _cut_compiled(layers, box, negative_slope, report):
+    """(vertices, offsets, patterns, linear, bias, areas) from ``regions_jit.cut``. The second
+    layer's input bound is max |act(z₁)| at the box's corners: each |act(z₁)| is convex."""
     (w1, b1), (w2, b2) = layers[:2]
     xy = np.array([[box[0], box[2]], [box[1], box[2]], [box[1], box[3]], [box[0], box[3]]])
     tol1 = _zero_tolerance(w1, b1, np.abs(xy).max())
-    tol2 = _zero_tolerance(w2, b2, float(np.maximum(xy @ w1.T + b1, 0).max(initial=0.0)))
+    tol2 = _zero_tolerance(w2, b2, float(np.abs(_act(xy @ w1.T + b1, negative_slope)).max(initial=0.0)))
     step = lambda fraction: report(0.9 * fraction, "both layers at once (compiled cutter)")  # noqa: E731
     step(0.0)
     try:
-        return _regions_jit().cut(layers, box, tol1, tol2, step)
+        return _regions_jit().cut(layers, box, tol1, tol2, negative_slope, step)
     except ValueError as error:  # raised inside the compiled code; its traceback says nothing more
         raise GeometryError(str(error)) from None
 

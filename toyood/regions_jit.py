@@ -1,4 +1,4 @@
-"""Compiled cutter (numba) for the common case: two hidden ReLU layers, 2-D input.
+"""Compiled cutter (numba) for the common case: two hidden (leaky-)ReLU layers, 2-D input.
 
 ``cut(layers, box)`` returns the same regions as ``regions.enumerate_regions``' numpy cutter (the
 same activation patterns, areas and affine maps; polygons without the collinear junction vertices
@@ -12,17 +12,19 @@ Layer 1. A cell carries the first-layer lines that still cut it (a corner value 
 the work O(n₁²) expected, as in randomized incremental construction), and every other pending line
 is re-classified on both halves: it still cuts the half, or is decided (on iff some corner > tol
 and none < −tol). Each cell also carries the second layer's pre-activations as an affine map,
-z₂(x) = AX·x + AY·y + C, built from b₂ by one rank-1 update W₂[:, k] ⊗ (W₁[k], b₁[k]) per
-first-layer neuron decided on: a cell's map is its parent's plus the neurons decided on between
-them, so every map is a sum of at most n₁ terms (no long chains of rounding).
+z₂(x) = AX·x + AY·y + C, built from b₂ + σ·W₂(W₁x + b₁) (σ: the leaky slope, 0 for ReLU) by one
+rank-1 update (1 − σ)·W₂[:, k] ⊗ (W₁[k], b₁[k]) per first-layer neuron decided on: a cell's map is
+its parent's plus the neurons decided on between them, so every map is a sum of at most n₁ terms
+besides the root's (no long chains of rounding).
 
 Layer 2. On each final layer-1 cell z₂ is affine: its values at the cell's corners say which
 second-layer neurons cut it, and the cell is split by those lines the same way. Each final piece
-gets its packed pattern, area (shoelace), polygon and logits map V x + a.
+gets its packed pattern, area (shoelace), polygon and logits map V x + a (W₃ times z₂ with the
+off neurons scaled by σ).
 
 Tolerances are ``regions``': a pre-activation within REL_TOL·(|W_j|₁·max|input| + |b_j|) of 0 is 0
 (max|input|: the largest |corner| of the box for layer 1, the largest first-layer activation at a
-box corner for layer 2, which bounds it on the whole box since each ReLU(z₁) is convex). A corner
+box corner for layer 2, which bounds it on the whole box since each |act(z₁)| is convex). A corner
 within ±tol of a line goes to both halves and makes no sliver; a neuron within ±tol on a whole cell
 does not cut it and its bit there is 0 (dead neurons, zero rows, lines along a box edge).
 """
@@ -197,12 +199,12 @@ def _cell_template(bits1, above, below, cut, allbits, template):
 
 
 @nb.njit(**JIT)
-def _cell_logits(allbits, n1, ax, ay, cc, W3, b3, V0, a0):
-    """Logits map (V0, a0) on a layer-1 cell with its cutting layer-2 neurons off."""
+def _cell_logits(allbits, n1, ax, ay, cc, W3, b3, slope, V0, a0):
+    """Logits map (V0, a0) on a layer-1 cell with its cutting layer-2 neurons off (scaled by slope)."""
     for k in range(W3.shape[0]):
         s0, s1, s2 = 0.0, 0.0, b3[k]
         for i in range(W3.shape[1]):
-            w = W3[k, i] * allbits[n1 + i]
+            w = W3[k, i] * (1.0 if allbits[n1 + i] else slope)
             s0 += w * ax[i]
             s1 += w * ay[i]
             s2 += w * cc[i]
@@ -212,8 +214,9 @@ def _cell_logits(allbits, n1, ax, ay, cc, W3, b3, V0, a0):
 @nb.njit(**JIT)
 def _emit(px, py, n, on, cell, out):
     """Record one region: the cell's template plus its cutting neurons that are ``on``, its area,
-    polygon and logits map. Past the capacity of ``out`` only the counts grow."""
-    cut, n_cut, n1, template, ax, ay, cc, W3, V0, a0 = cell
+    polygon and logits map (``W3on`` = (1 − σ)·W₃ adds what each of those neurons switches on). Past
+    the capacity of ``out`` only the counts grow."""
+    cut, n_cut, n1, template, ax, ay, cc, W3on, V0, a0 = cell
     patterns, areas, offsets, vertices, linear, bias, count = out
     r = count[0]
     v = count[1]
@@ -231,14 +234,14 @@ def _emit(px, py, n, on, cell, out):
     for q in range(n):
         vertices[v + q, 0] = px[q]
         vertices[v + q, 1] = py[q]
-    for k in range(W3.shape[0]):
+    for k in range(W3on.shape[0]):
         s0, s1, s2 = V0[k, 0], V0[k, 1], a0[k]
         for m in range(n_cut):
             if on[m]:
                 i = cut[m]
-                s0 += W3[k, i] * ax[i]
-                s1 += W3[k, i] * ay[i]
-                s2 += W3[k, i] * cc[i]
+                s0 += W3on[k, i] * ax[i]
+                s1 += W3on[k, i] * ay[i]
+                s2 += W3on[k, i] * cc[i]
         linear[r, k, 0], linear[r, k, 1], bias[r, k] = s0, s1, s2
 
 
@@ -309,7 +312,7 @@ def _root(net, stack, order):
 def _advance(top, cells, net, layer2, stack, work, out):
     """Go on with the depth-first walk from stack slot ``top`` until ``cells`` more layer-1 cells are
     done (each split by layer 2 and emitted) or the walk is over; returns the new top (−1: over)."""
-    tol2, W3, b3 = layer2
+    tol2, W3, b3, W3on, slope = layer2
     PX, PY, NV, PEND, NP, BITS, AX, AY, CC = stack
     scratch, inner, above, below, cut, allbits, template, V0, a0 = work
     n1 = PEND.shape[1]
@@ -320,8 +323,8 @@ def _advance(top, cells, net, layer2, stack, work, out):
             continue
         _layer2_signs(PX[s], PY[s], NV[s], AX[s], AY[s], CC[s], tol2, above, below)
         n_cut = _cell_template(BITS[s], above, below, cut, allbits, template)
-        _cell_logits(allbits, n1, AX[s], AY[s], CC[s], W3, b3, V0, a0)
-        cell = (cut, n_cut, n1, template, AX[s], AY[s], CC[s], W3, V0, a0)
+        _cell_logits(allbits, n1, AX[s], AY[s], CC[s], W3, b3, slope, V0, a0)
+        cell = (cut, n_cut, n1, template, AX[s], AY[s], CC[s], W3on, V0, a0)
         _split_layer2(PX[s], PY[s], NV[s], tol2, cell, inner, out)
         top -= 1
         cells -= 1
@@ -362,10 +365,12 @@ def _out(capacity: int, vertex_capacity: int, n_bytes: int, n_classes: int):
             np.zeros(2, np.int64))
 
 
-def cut(layers, box, tol1, tol2, progress=None, seed: int = 0, steps: int = 100, capacity: int | None = None):
+def cut(layers, box, tol1, tol2, negative_slope: float = 0.0, progress=None, seed: int = 0, steps: int = 100,
+        capacity: int | None = None):
     """(vertices, offsets, patterns, linear, bias, areas) of every region of the checked float64
     ``layers`` = [(W1, b1), (W2, b2), (W3, b3)] inside ``box`` = (xmin, xmax, ymin, ymax), with the
-    zero tolerances ``tol1``, ``tol2`` of the two hidden layers (``regions._zero_tolerance``).
+    zero tolerances ``tol1``, ``tol2`` of the two hidden layers (``regions._zero_tolerance``) and
+    the leaky-ReLU slope ``negative_slope`` (0: ReLU).
 
     ``progress(fraction)`` is called about ``steps`` times (every n₁²/(2·steps) layer-1 cells: there
     are about n₁²/2) with the fraction of the box's area done; an exception it raises stops the work. ``seed`` fixes the order of the
@@ -375,7 +380,9 @@ def cut(layers, box, tol1, tol2, progress=None, seed: int = 0, steps: int = 100,
     (W1, b1), (W2, b2), (W3, b3) = [(np.ascontiguousarray(w), np.ascontiguousarray(b)) for w, b in layers]
     n1, n2, n_classes = len(b1), len(b2), len(b3)
     order = np.random.default_rng(seed).permutation(n1)
-    net, layer2 = (W1, b1, tol1, np.ascontiguousarray(W2.T)), (tol2, W3, b3)
+    slope = float(negative_slope)
+    net = (W1, b1, tol1, np.ascontiguousarray((1.0 - slope) * W2.T))
+    layer2 = (tol2, W3, b3, np.ascontiguousarray((1.0 - slope) * W3), slope)
     box_area = (box[1] - box[0]) * (box[3] - box[2])
     n = n1 + n2
     if capacity is None:
@@ -385,7 +392,7 @@ def cut(layers, box, tol1, tol2, progress=None, seed: int = 0, steps: int = 100,
     reported = 0.0  # a rerun reports nothing below what the first run did
     while True:
         stack, work = _stack(n1, n2, box), _work(n1, n2, n_classes)
-        stack[8][0] = b2
+        stack[6][0], stack[7][0], stack[8][0] = slope * (W2 @ W1[:, 0]), slope * (W2 @ W1[:, 1]), b2 + slope * (W2 @ b1)
         out = _out(capacity, vertex_capacity, (n + 7) // 8, n_classes)
         _root(net, stack, order)
         top, done, area_done = 0, 0, 0.0

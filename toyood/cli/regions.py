@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--box", type=finite_float, default=50.0,
                         help="half-width of the box [-B, B]², from 0.001 to 10000 (default 50)")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
-                        help="the cutter: compiled (numba; two hidden ReLU layers, 3-4x faster), numpy (any net), "
+                        help="the cutter: compiled (numba; two hidden layers, 3-4x faster), numpy (any depth), "
                              "or auto: compiled where it applies (default)")
     parser.add_argument("--export", metavar="FILE.npz",
                         help="write vertices, offsets, patterns, unbounded, limit_class and the net's weights "
