@@ -164,6 +164,12 @@ def run_label(config: ToyConfig) -> str:
     return method_label(config.method) + (f" · {config.ood} OOD" if config.ood != "none" else "")
 
 
+def net_label(config: ToyConfig) -> str:
+    """"a 500×500 net", or "a 64×64 leaky-ReLU (0.1) net"."""
+    leaky = f" leaky-ReLU ({config.negative_slope:g})" if config.negative_slope else ""
+    return f"a {'×'.join(map(str, config.hidden))}{leaky} net"
+
+
 @contextlib.contextmanager
 def torch_threads():
     """torch on the app's thread count (one, or $TOYOOD_THREADS) for the block, restored after."""

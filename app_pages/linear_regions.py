@@ -56,7 +56,7 @@ numbers.metric("Unbounded, whole plane", f"{regions.unbounded_total:,}", width="
                help="All unbounded regions of the net, wherever they meet the box.")
 numbers.metric("Arcs of directions", f"{len(regions.arcs.start):,}", width="content",
                help="The circle of directions splits into arcs, each with one activation pattern at infinity.")
-st.caption(f"{ui.run_label(config)} on a {'×'.join(map(str, config.hidden))} net"
+st.caption(f"{ui.run_label(config)} on {ui.net_label(config)}"
            + (f"; data: {ui.data_title()}." if config.dataset != "gaussians" or config.classes != 2 else "."))
 row = ui.map_row()
 with st.spinner("Drawing the regions …"):

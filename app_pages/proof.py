@@ -175,7 +175,7 @@ configs = ui.configs_or_stop(hidden=SMALL_NET if small else None, methods=(metho
 result = ui.trained_or_stop(configs)[method]
 point = ui.state().point
 profile = ui.ray_profile_of(result, point)
-st.caption(f"{ui.run_label(result.run.config)} on a {'×'.join(map(str, result.run.config.hidden))} net, "
+st.caption(f"{ui.run_label(result.run.config)} on {ui.net_label(result.run.config)}, "
            f"x = ({point[0]:g}, {point[1]:g}); data: {ui.data_title()}.")
 summary(profile)
 draw(profile, result, log_x)

@@ -280,3 +280,18 @@ def test_trained_runs_are_kept_on_disk_and_served_from_there():
     reference = train_toy(config)
     for kept, trained in zip(load_run(folders[0]).model.parameters(), reference.model.parameters()):
         assert (kept == trained).all(), "the kept run is the run training gives"
+
+
+def test_a_leaky_net_s_regions_are_enumerated_and_named_leaky():
+    """The page's count (compiled cutter) against the numpy cutter on the same trained net."""
+    from toyood.appstate import AppState
+    from toyood.models import piecewise_affine_layers
+    from toyood.regions import enumerate_regions
+    from toyood.toy import train_toy
+    app = open_link("linear-regions", **SMALL, leaky="0.2")
+    assert_clean(app)
+    assert "plain (cross-entropy) on a 16×16 leaky-ReLU (0.2) net." in [c.value for c in app.caption]
+    shown = next(m for m in app.metric if m.label == "Regions in the box").value
+    config = next(iter(AppState(hidden=(16, 16), epochs=3, leaky=0.2).toy_configs().values()))
+    layers, slope = piecewise_affine_layers(train_toy(config).model)
+    assert slope == 0.2 and shown == f"{len(enumerate_regions(layers, 50.0, slope, engine='numpy')):,}"
