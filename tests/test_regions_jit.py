@@ -6,22 +6,10 @@ from toyood import regions as regions_module
 from toyood.errors import ConfigError
 from toyood.regions import GeometryError, enumerate_regions
 
+from test_regions import default_init, random_net
+
 pytest.importorskip("numba")
 from toyood import regions_jit  # noqa: E402
-
-
-def random_net(sizes, seed=0, scale=1.0):
-    rng = np.random.default_rng(seed)
-    return [(rng.uniform(-1, 1, (o, i)) / np.sqrt(i), scale * rng.uniform(-1, 1, o) / np.sqrt(i))
-            for i, o in zip(sizes[:-1], sizes[1:])]
-
-
-def default_init(widths, seed=0, n_classes=2):
-    """PyTorch's nn.Linear initialisation (uniform ±1/√fan_in), drawn with numpy."""
-    rng = np.random.default_rng(seed)
-    sizes = [2, *widths, n_classes]
-    return [(rng.uniform(-1, 1, (o, i)) / np.sqrt(i), rng.uniform(-1, 1, o) / np.sqrt(i))
-            for i, o in zip(sizes[:-1], sizes[1:])]
 
 
 def degenerate_first_layer():

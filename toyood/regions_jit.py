@@ -89,6 +89,17 @@ def _classify(px, py, n, a, b, c, tol):
 
 
 @nb.njit(**JIT)
+def _sort_line(px, py, n, a, b, c, tol, pending, count, line):
+    """A pending line a·x + b·y + c on one half of a split cell: if it still cuts the half it is
+    appended to ``pending`` (returns count + 1, False), else (count, whether it is on there)."""
+    cls = _classify(px, py, n, a, b, c, tol)
+    if cls == 3:
+        pending[count] = line
+        return count + 1, False
+    return count, cls == 1
+
+
+@nb.njit(**JIT)
 def _copy_row(QX, QY, s, px, py, n):
     """Slot s of the polygon stacks QX, QY := (px, py)[:n]."""
     for q in range(n):
@@ -137,18 +148,14 @@ def _split_cell(s, net, stack, scratch):
     for idx in range(1, NP[s]):
         k = PEND[s, idx]
         a, b, c, tol = W1[k, 0], W1[k, 1], b1[k], tol1[k]
-        for slot, n, is_t in ((t, nq, True), (s, nr, False)):
-            cls = _classify(PX[slot], PY[slot], n, a, b, c, tol)
-            if cls == 3:
-                if is_t:
-                    PEND[t, nt] = k
-                    nt += 1
-                else:
-                    PEND[s, ns] = k
-                    ns += 1
-            elif cls == 1:
-                BITS[slot, k] = True
-                _switch_on(AX, AY, CC, slot, W2T[k], a, b, c)
+        nt, on = _sort_line(PX[t], PY[t], nq, a, b, c, tol, PEND[t], nt, k)
+        if on:
+            BITS[t, k] = True
+            _switch_on(AX, AY, CC, t, W2T[k], a, b, c)
+        ns, on = _sort_line(PX[s], PY[s], nr, a, b, c, tol, PEND[s], ns, k)
+        if on:
+            BITS[s, k] = True
+            _switch_on(AX, AY, CC, s, W2T[k], a, b, c)
     NP[s], NP[t] = ns, nt
     return t
 
@@ -277,17 +284,11 @@ def _split_layer2(px, py, nv, tol2, cell, inner, out):
         for idx in range(1, QNP[s]):
             mm = QP[s, idx]
             k = cut[mm]
-            ct = _classify(QX[t], QY[t], nq, ax[k], ay[k], cc[k], tol2[k])
-            if ct == 3:
-                QP[t, nt] = mm
-                nt += 1
-            elif ct == 1:
+            nt, on = _sort_line(QX[t], QY[t], nq, ax[k], ay[k], cc[k], tol2[k], QP[t], nt, mm)
+            if on:
                 QON[t, mm] = 1
-            cs = _classify(QX[s], QY[s], nr, ax[k], ay[k], cc[k], tol2[k])
-            if cs == 3:
-                QP[s, ns] = mm
-                ns += 1
-            elif cs == 1:
+            ns, on = _sort_line(QX[s], QY[s], nr, ax[k], ay[k], cc[k], tol2[k], QP[s], ns, mm)
+            if on:
                 QON[s, mm] = 1
         QNP[s], QNP[t] = ns, nt
         top = t
