@@ -18,10 +18,10 @@ if CHART_LIBRARY_KEY not in st.session_state:
     chart_library.plotly_chart(go.Figure().update_layout(height=10, margin=dict(l=0, r=0, t=0, b=0)),
                                key="chart-library", config={"staticPlot": True})
 
-import ui  # noqa: E402  (after set_page_config: importing torch takes a moment)
-from toyood.appstate import SCENARIOS  # noqa: E402
-from toyood.device import use_threads  # noqa: E402
+from toyood.device import use_threads  # noqa: E402  (after set_page_config: importing torch takes a moment)
 from toyood.errors import ConfigError  # noqa: E402
+from toyood_app import session, sidebar  # noqa: E402
+from toyood_app.lecture import SCENARIOS  # noqa: E402
 
 TOY_PAGES = ("playground", "linear-regions", "far-away", "proof")
 # (file, URL path, title, icon, what it shows). The pages live in app_pages/, not pages/: with a
@@ -58,33 +58,33 @@ def overview() -> None:
     st.caption("Each step is one link: it opens the page with the settings of the step and a note on what to "
                "notice. Send a step's link to students (add `students=1` to hide the advanced controls).")
     for number, scenario in enumerate(SCENARIOS.values(), 1):
-        st.page_link(ui.PAGE_OBJECTS[scenario.page], label=f"{number}. {scenario.title}",
+        st.page_link(session.PAGE_OBJECTS[scenario.page], label=f"{number}. {scenario.title}",
                      query_params=scenario.link_query(), icon=":material/play_circle:")
     st.subheader("The pages")
     for file, path, title, icon, description in PAGES:
-        st.page_link(ui.PAGE_OBJECTS[path], label=title, icon=icon)
+        st.page_link(session.PAGE_OBJECTS[path], label=title, icon=icon)
         st.caption(description)
 
 
 def main() -> None:
-    ui.PAGE_OBJECTS.update({path: st.Page(file, title=title, icon=icon, url_path=path)
+    session.PAGE_OBJECTS.update({path: st.Page(file, title=title, icon=icon, url_path=path)
                             for file, path, title, icon, _ in PAGES})
     home = st.Page(overview, title="Overview", icon=":material/home:", default=True)
-    page = st.navigation([home, *ui.PAGE_OBJECTS.values()])
+    page = st.navigation([home, *session.PAGE_OBJECTS.values()])
     try:
         use_threads()
     except ConfigError as error:
         st.error(f"**The server's thread setting is wrong:** {error}.")
         st.stop()
-    ui.load_state()
-    ui.link_slot()
+    session.load_state()
+    session.link_slot()
     if page.url_path in TOY_PAGES:
-        ui.toy_sidebar()
-    ui.show_link_problems()
+        sidebar.toy_sidebar()
+    session.show_link_problems()
     try:
-        ui.run_page(page)
+        session.run_page(page)
     finally:
-        ui.sync_url()
+        session.sync_url()
         if st.session_state.get(CHART_LIBRARY_KEY) is not None:
             st.session_state[CHART_LIBRARY_KEY].empty()
             st.session_state[CHART_LIBRARY_KEY] = None

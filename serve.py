@@ -6,7 +6,7 @@ imports (torch, plotly, pandas, toyood: ~3 s, while the visitor's browser loads 
 frontend), the Playground's default model (from the run cache, or trained and stored there), its
 metrics, its linear regions and region maps (Linear regions, the proof), torch's one-time optimiser
 imports, and the GAN page's run. The server takes visitors at once; a visitor who comes meanwhile
-watches the same jobs. See ``ui.warm_up``.
+watches the same jobs. See ``toyood_app.warm``.
 """
 import logging
 import sys
@@ -21,9 +21,9 @@ LOGGER = logging.getLogger("toyood.app")
 
 def warm_up() -> None:
     start = time.perf_counter()
-    import ui  # the app's own imports, now rather than in the first visitor's script run
+    from toyood_app import warm  # the app's own imports, now rather than in the first visitor's script run
 
-    parts = {"imports": time.perf_counter() - start, **ui.warm_up()}
+    parts = {"imports": time.perf_counter() - start, **warm.warm_up()}
     LOGGER.warning("warm start done in %.1f s (%s)", time.perf_counter() - start,
                    ", ".join(f"{name} {value:.1f} s" for name, value in parts.items()))
 
@@ -32,9 +32,9 @@ def warm_up() -> None:
 async def warm_start(_app):
     threading.Thread(target=warm_up, name="toyood-warm-start", daemon=True).start()
     yield
-    ui = sys.modules.get("ui")
-    if ui is not None:  # shutting down: jobs still running stop at their next progress call
-        ui.jobs().stop_all(timeout=10.0)
+    running = sys.modules.get("toyood_app.running")
+    if running is not None:  # shutting down: jobs still running stop at their next progress call
+        running.jobs().stop_all(timeout=10.0)
 
 
 app = st.App("app.py", lifespan=warm_start)

@@ -2,10 +2,11 @@
 much of the 3σ boundary the generated samples cover (Vernekar et al. Sec. 5.2, Fig. 5)."""
 import streamlit as st
 
-import ui
 from toyood.gan import RING_SECTORS
 from toyood.plots import gan as gan_plots
 from toyood.plots import toy as toy_plots
+from toyood_app import charts, session, sidebar, training
+from toyood_app.labels import data_title, method_label
 
 METRIC_KEYS = ["test_accuracy", "far_ood_mmc", "far_ood_auroc", "far_ood_overconfident", "far_ood_rejected",
                "asymptotic_overconfident", "train_seconds"]
@@ -17,18 +18,18 @@ st.caption("Lee et al. (2018, eq. 2) train a GAN whose generator is pulled towar
            "found that, trained jointly from scratch, the samples hug only part of the boundary. Magenta: the "
            "generated samples for fixed latents z; dashed: the 3σ circles; colour: the classifier's confidence. "
            "The toy pages' 'gan' OOD source trains this GAN first and uses its samples.")
-ui.gan_sidebar()
-current = ui.state()
+sidebar.gan_sidebar()
+current = session.state()
 if current.dataset != "gaussians" or current.classes != 2:
     st.info(f"**This page needs Gaussian classes: it shows the two at (±10, 0).** Lee et al.'s GAN is judged by how "
             f"well its samples cover the 3σ circles around the class means, which only Gaussian classes have, and "
-            f"this page's animation draws the two classes' circles. The toy pages use {ui.data_title(current)}; "
+            f"this page's animation draws the two classes' circles. The toy pages use {data_title(current)}; "
             "`toyood gan --classes K` trains the GAN on K Gaussian classes.", icon=":material/info:")
-ui.scenario_note("gan")
-result = ui.trained_gan_or_stop()
+session.scenario_note("gan")
+result = training.trained_gan_or_stop()
 run, metrics, config = result.run, result.metrics, result.run.config
 
-ui.chart(st, result.animation, "gan_animation", "gan-samples")
+charts.chart(st, result.animation, "gan_animation", "gan-samples")
 st.caption(f"Coverage: share of {RING_SECTORS} angular sectors per 3σ circle holding a generated sample within "
            "1σ of the circle, averaged over both circles. Press ▶ or drag the slider.")
 numbers = st.container(horizontal=True, gap="medium")
@@ -40,13 +41,13 @@ numbers.metric("Far OOD ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}", wi
 numbers.metric("Training", f"{run.train_seconds:.1f} s", width="content")
 
 st.subheader("Coverage over the iterations")
-ui.chart(st, gan_plots.coverage_figure({ui.method_label(config.classifier): run}), "gan_coverage", "gan-coverage")
+charts.chart(st, gan_plots.coverage_figure({method_label(config.classifier): run}), "gan_coverage", "gan-coverage")
 
 st.subheader("The final classifier")
 data = run.classifier.data
 final = toy_plots.confidence_figure(result.final_grid, title="Confidence over [−50, 50]², last samples",
                                     x_train=data.x_train, y_train=data.y_train, ood=run.snapshots[-1].samples,
-                                    n_classes=config.classes, **ui.circles(data, run.classifier.config.sigma))
-ui.map_chart(st, final, "gan_final", "gan-final-confidence")
-ui.show_metrics({ui.method_label(config.classifier): {k: metrics[k] for k in METRIC_KEYS}}, "gan-metrics",
+                                    n_classes=config.classes, **charts.circles(data, run.classifier.config.sigma))
+charts.map_chart(st, final, "gan_final", "gan-final-confidence")
+charts.show_metrics({method_label(config.classifier): {k: metrics[k] for k in METRIC_KEYS}}, "gan-metrics",
                 METRIC_KEYS)

@@ -5,12 +5,8 @@ Where data and results live is the server operator's choice, never a visitor's: 
 ``$TOYOOD_RESULTS`` for results (default ``~/.cache/toyood/bench-results``; folders written by
 ``toyood bench --out`` placed there open in the page) and ``TOYOOD_DOWNLOADS=1`` to offer downloads.
 """
-import hashlib
 import json
-import logging
 import os
-import shutil
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -18,20 +14,20 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import ui
 from toyood.errors import BudgetExceeded, ConfigError, RunFileError, TrainingDiverged
-from toyood.images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
+from toyood.images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult
 from toyood.images.estimate import check_bench_job
 from toyood.images.datasets import DATA_VARIABLE, DatasetUnavailable, available_datasets
 from toyood.images.report import SET_TITLES, table_records
-from toyood.images.results import load_result, save_result
+from toyood.images.results import load_result
 from toyood.plots import images as plots
+from toyood_app import session
+from toyood_app.labels import method_label
+from toyood_app.running import run_once
+from toyood_app.stores import PAGE_RUNS, ResultFolders, results_root, saved_results
 
-LOG = logging.getLogger(__name__)
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-10k"  # real MNIST beside the checkout
-RESULTS_VARIABLE, DOWNLOADS_VARIABLE = "TOYOOD_RESULTS", "TOYOOD_DOWNLOADS"
-PAGE_RUNS = "page-runs"  # the page's own finished runs, under the results folder
-MAX_PAGE_RUNS = 48  # method results kept on disk; the oldest go first
+DOWNLOADS_VARIABLE = "TOYOOD_DOWNLOADS"
 EXPECTED_ERRORS = (DatasetUnavailable, ConfigError, TrainingDiverged, RunFileError)  # shown as a message
 
 
@@ -43,77 +39,10 @@ def operator_data_dir() -> str | None:
     return str(SHARED_MNIST)
 
 
-def results_root() -> Path:
-    return Path(os.environ.get(RESULTS_VARIABLE, "").strip() or Path.home() / ".cache" / "toyood" / "bench-results")
-
-
-class ResultFolders:
-    """Finished runs on disk, one folder per (config, method), so they survive server restarts (the
-    app's job cache, ``ui.run_once``, holds them only while the server runs). A method's numbers do
-    not depend on the other methods of its run (every seed is per method)."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.lock = threading.Lock()  # runs that share a method write its folder one after the other
-
-    def folder(self, config: BenchConfig, method: str) -> Path:
-        key = replace(config, methods=(method,), download=False)  # downloading changes no result
-        digest = hashlib.sha256(json.dumps(key.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-        return self.root / f"{config.dataset}-{method}-{digest}"
-
-    def load(self, config: BenchConfig, method: str) -> BenchResult | None:
-        """The stored result of one method, or None (a damaged folder is logged and removed)."""
-        folder = self.folder(config, method)
-        if not folder.is_dir():
-            return None
-        try:
-            return load_result(folder)
-        except RunFileError:
-            LOG.exception("removing the damaged stored result %s", folder)
-            shutil.rmtree(folder, ignore_errors=True)
-            return None
-
-    def missing(self, config: BenchConfig) -> list[str]:
-        return [m for m in config.methods if not (self.folder(config, m) / "results.json").is_file()]
-
-    def run(self, config: BenchConfig, progress) -> bool:
-        """Train and evaluate the methods of ``config`` not stored yet, and store them."""
-        with self.lock:
-            if missing := self.missing(config):
-                self.add(run_benchmark(replace(config, methods=tuple(missing)), progress))
-        return True
-
-    def add(self, result: BenchResult) -> None:
-        for name, method_result in result.methods.items():
-            single = replace(result, config=replace(result.config, methods=(name,)),
-                             methods={name: replace(method_result, model=None)})
-            save_result(single, self.folder(result.config, name), overwrite=True)
-        folders = sorted(self.root.iterdir(), key=lambda path: path.stat().st_mtime)
-        for old in folders[:-MAX_PAGE_RUNS]:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def result(self, config: BenchConfig) -> BenchResult | None:
-        """The stored methods of ``config`` as one result; None when one is missing."""
-        parts = [self.load(config, m) for m in config.methods]
-        if any(part is None for part in parts):
-            return None
-        return BenchResult(config, {m: part.methods[m] for m, part in zip(config.methods, parts)},
-                           parts[0].skipped, parts[0].n_train, parts[0].n_test)
-
-
 @st.cache_resource(show_spinner=False)
 def result_folders(root: str) -> ResultFolders:
     """The store of ``root``, shared by all sessions."""
     return ResultFolders(Path(root))
-
-
-def saved_results() -> list[Path]:
-    """Folders of results placed in the results folder (e.g. by ``toyood bench --out``), newest first."""
-    root = results_root()
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and p.name != PAGE_RUNS and (p / "results.json").is_file()]
-    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
 def show_result(result: BenchResult) -> None:
@@ -175,21 +104,21 @@ def run_missing(store: ResultFolders, config: BenchConfig) -> None:
         check_bench_job(replace(config, methods=tuple(missing)))
     except BudgetExceeded as error:
         st.error(f"**This run is too large for this server:** {error}.")
-        st.stop()
+        session.stop()
     requested = st.session_state.setdefault("bench_requested", {})  # config -> when this session asked
     if config not in requested:
         prompt = st.empty()
         with prompt.container():
-            st.info(f"To train and evaluate: {', '.join(map(ui.method_label, missing))} ({config.preset} preset).")
+            st.info(f"To train and evaluate: {', '.join(map(method_label, missing))} ({config.preset} preset).")
             clicked = st.button(f"Run {len(missing)} method{'s' * (len(missing) > 1)}", type="primary")
         if not clicked:
-            st.stop()
+            session.stop()
         requested[config] = time.time_ns()
         prompt.empty()
     key = ("bench", config, requested[config])
     label = f"Image benchmark on {SET_TITLES[config.dataset]}"
-    if ui.run_once(key, lambda job: store.run(config, job), label, expected=EXPECTED_ERRORS) is None:
-        st.stop()
+    if run_once(key, lambda job: store.run(config, job), label, expected=EXPECTED_ERRORS) is None:
+        session.stop()
 
 
 st.title("Image benchmark")
@@ -200,14 +129,14 @@ sidebar = st.sidebar
 saved = saved_results()
 if saved and sidebar.radio("Results", ["New run", "Saved results"], key="bench_source", horizontal=True) != "New run":
     open_saved(saved)
-    st.stop()
+    session.stop()
 data_dir = operator_data_dir()
 found = available_datasets(data_dir)
 names = list(OOD_SETS)
 dataset = sidebar.selectbox("In-distribution data", names, key="bench_dataset",
                             index=next((i for i, d in enumerate(names) if found[d].present), 0),
                             format_func=lambda d: SET_TITLES[d] + ("" if found[d].present else " (missing)"))
-methods = sidebar.multiselect("Methods", IMAGE_METHODS, ["plain", "ceda", "acet"], format_func=ui.method_label,
+methods = sidebar.multiselect("Methods", IMAGE_METHODS, ["plain", "ceda", "acet"], format_func=method_label,
                               key="bench_methods")
 preset = sidebar.radio("Preset", list(PRESETS), key="bench_preset", horizontal=True,
                        help="quick: subsets, 2 epochs, short attacks (about 3 min per method on 2 CPU cores); "
@@ -221,20 +150,20 @@ with st.expander("Datasets found"):
                                for name, entry in found.items()]), hide_index=True)
 if not methods:
     st.info("Choose at least one method under **Methods** in the sidebar.")
-    st.stop()
+    session.stop()
 if not found[dataset].present and not download:
     st.warning(missing_message(SET_TITLES[dataset], downloads))
-    st.stop()
+    session.stop()
 try:
     config = BenchConfig(dataset, tuple(methods), preset, data_dir, seed=int(seed), download=download)
 except ConfigError as error:
     st.error(f"**Invalid settings:** {error}")
-    st.stop()
+    session.stop()
 store = result_folders(str(results_root() / PAGE_RUNS))
 run_missing(store, config)
 result = store.result(config)
 if result is None:  # damaged, or removed from disk since the job ran (the oldest go beyond MAX_PAGE_RUNS)
     st.session_state.get("bench_requested", {}).pop(config, None)  # the next visit offers to run again
     st.error("**The stored results could not be read back;** the server's log says why. Reload the page to run again.")
-    st.stop()
+    session.stop()
 show_result(result)

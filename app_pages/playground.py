@@ -2,62 +2,62 @@
 method (confidence and class maps) or several side by side (two maps per row, one colour bar)."""
 import streamlit as st
 
-import ui
-from toyood.appstate import ZOOM_LEVELS
-from toyood.toy import EXTRA_OOD_COPIES
 from toyood.plots import toy as plots
+from toyood.toy import EXTRA_OOD_COPIES, ToyRun
+from toyood_app import charts, clicks, session, training, views
+from toyood_app.labels import data_title, overlay_caption, run_label
+from toyood_app.state import ZOOM_LEVELS
 
 SINGLE_RESOLUTION = 200
 COMPARE_RESOLUTION = 150
+BOX_NOTE = "black square: the [−50, 50]² box when zoomed out"
 
 
-def compare_maps(results: dict[str, ui.ToyResult], halfwidth: int) -> None:
+def compare_maps(runs: dict[str, ToyRun], halfwidth: int) -> None:
     """One confidence map per method (no colour bar of their own) under one shared colour bar."""
-    first = next(iter(results.values())).run
-    (x_shown, y_shown), circles, k = ui.shown_points(first.data), ui.circles(first.data, first.config.sigma), \
+    first = next(iter(runs.values()))
+    (x_shown, y_shown), circles, k = charts.shown_points(first.data), charts.circles(first.data, first.config.sigma), \
         first.config.classes
-    ui.chart(st, ui.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar",
-             width=2 * ui.COMPARE_MAP_WIDTH + ui.MAP_GAP)
-    row = ui.map_row(ui.COMPARE_MAP_WIDTH)
-    for method, result in results.items():
-        fig = plots.confidence_figure(ui.grid(result, halfwidth, COMPARE_RESOLUTION),
-                                      title=ui.run_label(result.run.config), x_train=x_shown, y_train=y_shown,
-                                      n_classes=k, **circles)
+    charts.chart(st, charts.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar",
+                 width=2 * charts.COMPARE_MAP_WIDTH + charts.MAP_GAP)
+    row = charts.map_row(charts.COMPARE_MAP_WIDTH)
+    for method, run in runs.items():
+        fig = plots.confidence_figure(views.grid(run, halfwidth, COMPARE_RESOLUTION), title=run_label(run.config),
+                                      x_train=x_shown, y_train=y_shown, n_classes=k, **circles)
         fig.update_traces(showscale=False, selector=dict(type="heatmap"))
         fig.update_layout(showlegend=False, margin=dict(b=40))
-        ui.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}", ui.COMPARE_MAP_WIDTH)
-    st.caption(f"One colour scale for every map (above). Dots: {ui.OVERLAY_POINTS_PER_CLASS} training points "
-               f"per class; {ui.overlay_caption(first)}; black square: the [−50, 50]² box when zoomed out.")
+        charts.map_chart(row, fig, f"compare_map_{method}", f"confidence-{method}", charts.COMPARE_MAP_WIDTH)
+    st.caption(f"One colour scale for every map (above). Dots: {charts.OVERLAY_POINTS_PER_CLASS} training points "
+               f"per class; {overlay_caption(first.config)}; {BOX_NOTE}.")
 
 
-def single_maps(method: str, result: ui.ToyResult, halfwidth: int) -> None:
+def single_maps(method: str, run: ToyRun, halfwidth: int) -> None:
     """The confidence map and the predicted-class map of one model, with their downloads."""
-    run = result.run
-    circles, k = ui.circles(run.data, run.config.sigma), run.config.classes
-    evaluation = ui.grid(result, halfwidth, SINGLE_RESOLUTION)
-    x_shown, y_shown = ui.shown_points(run.data)
+    circles, k = charts.circles(run.data, run.config.sigma), run.config.classes
+    evaluation = views.grid(run, halfwidth, SINGLE_RESOLUTION)
+    x_shown, y_shown = charts.shown_points(run.data)
     confidence_fig = plots.confidence_figure(evaluation, title="Confidence", x_train=x_shown, y_train=y_shown,
-                                             ood=ui.shown_ood(run), n_classes=k, **circles)
+                                             ood=charts.shown_ood(run), n_classes=k, **circles)
     class_fig = plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
                                        title="Predicted class", **circles)
-    current = ui.state()
-    clickable = ui.clicks_apply(current)
+    current = session.state()
+    clickable = clicks.clicks_apply(current)
     if clickable:
-        ui.with_click_grid(confidence_fig, halfwidth, current.ood_points)
-    row = ui.map_row()
-    event = ui.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}", clickable=clickable)
-    ui.map_chart(row, class_fig, "class_map", f"classes-{method}")
-    if clickable and ui.add_ood_points(ui.clicked_points(event, confidence_fig)):
+        clicks.with_click_grid(confidence_fig, halfwidth, current.ood_points)
+    row = charts.map_row()
+    event = charts.map_chart(row, confidence_fig, "confidence_map", f"confidence-{method}", clickable=clickable)
+    charts.map_chart(row, class_fig, "class_map", f"classes-{method}")
+    if clickable and clicks.add_ood_points(clicks.clicked_points(event, confidence_fig)):
         st.rerun(scope="app")  # a new config: every part of the page shows the retrained model
     own_points_note(current, clickable)
     buttons = st.container(horizontal=True)
-    ui.download_figure(buttons, confidence_fig, f"confidence-{method}", "Confidence map (HTML)")
-    ui.download_figure(buttons, class_fig, f"classes-{method}", "Class map (HTML)")
-    ui.download_run(buttons, result, f"run-{method}")
-    st.caption(f"Dots: {ui.OVERLAY_POINTS_PER_CLASS} training points per class"
-               + (f" and {len(ui.shown_ood(run))} of the {len(run.ood_train):,} OOD training samples (magenta)"
+    charts.download_figure(buttons, confidence_fig, f"confidence-{method}", "Confidence map (HTML)")
+    charts.download_figure(buttons, class_fig, f"classes-{method}", "Class map (HTML)")
+    charts.download_run(buttons, run, training.finished_metrics(run), f"run-{method}")
+    st.caption(f"Dots: {charts.OVERLAY_POINTS_PER_CLASS} training points per class"
+               + (f" and {len(charts.shown_ood(run))} of the {len(run.ood_train):,} OOD training samples (magenta)"
                   if run.ood_train is not None else "")
-               + f"; {ui.overlay_caption(run)}; black square: the [−50, 50]² box when zoomed out.")
+               + f"; {overlay_caption(run.config)}; {BOX_NOTE}.")
 
 
 def own_points_note(current, clickable: bool) -> None:
@@ -72,28 +72,28 @@ def own_points_note(current, clickable: bool) -> None:
     row.caption(f"**Click the confidence map** to add an OOD training point there ({count} so far; click one again "
                 f"to remove it). Each joins the {current.ood} samples {EXTRA_OOD_COPIES} times; the model retrains.")
     if count:
-        row.button("Clear my OOD points", on_click=ui.clear_ood_points, icon=":material/clear_all:",
+        row.button("Clear my OOD points", on_click=clicks.clear_ood_points, icon=":material/clear_all:",
                    key="clear-ood-points")
 
 
 @st.fragment
-def maps(results: dict[str, ui.ToyResult]) -> None:
+def maps(runs: dict[str, ToyRun]) -> None:
     """The zoom and the maps: a zoom change reruns only this part (and writes the address)."""
-    halfwidth = ui.widget("halfwidth", lambda key: st.select_slider(
+    halfwidth = session.widget("halfwidth", lambda key: st.select_slider(
         "View half-width (the training data lives in [−50, 50]²)", ZOOM_LEVELS, key=key, format_func="{:,}".format))
-    ui.scenario_note("playground")
-    if ui.state().compare:
-        compare_maps(results, halfwidth)
+    session.scenario_note("playground")
+    if session.state().compare:
+        compare_maps(runs, halfwidth)
     else:
-        single_maps(*next(iter(results.items())), halfwidth)
-    ui.sync_url()
+        single_maps(*next(iter(runs.items())), halfwidth)
+    session.sync_url()
 
 
 st.title("Overconfidence playground")
-st.caption(f"Data: {ui.data_title()}. Colour = the model's confidence (largest real-class probability). Zoom "
-           "out: a ReLU network's confidence goes to 1 almost everywhere far from the data (Hein et al. Thm 3.1), "
+st.caption(f"Data: {data_title(session.state())}. Colour = the model's confidence (largest real-class probability). "
+           "Zoom out: a ReLU network's confidence goes to 1 almost everywhere far from the data (Hein et al. Thm 3.1), "
            "whatever the data; an RBF network's goes to 1/K.")
-results = ui.trained_or_stop(ui.configs_or_stop())
-maps(results)
+runs = training.trained_or_stop(training.configs_or_stop())
+maps(runs)
 st.subheader("Metrics")
-ui.show_metrics(ui.metrics_rows(results), "metrics-playground")
+charts.show_metrics(training.metrics_rows(runs), "metrics-playground")

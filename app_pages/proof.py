@@ -5,17 +5,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import ui
-from toyood.appstate import COLOURINGS, SMALL_NET
-from toyood.appstate import point as checked_point
 from toyood.plots import toy as toy_plots
 from toyood.plots.ray import proof_panels
 from toyood.ray import RayProfile, region_crossings
+from toyood.toy import ToyRun
+from toyood_app import charts, controls, session, training, views
+from toyood_app.labels import class_names, data_title, net_label, run_label
+from toyood_app.link import point as checked_point
+from toyood_app.state import SMALL_NET
 
 RBF_RESOLUTION = 200
 COLOUR_BAR_PAD = 40  # px between the map and its colour bar: the bar's title clears the x tick labels
 LAST_ROW_STYLE = "background-color: rgba(255, 208, 0, 0.35)"  # the gold of the last region (toyood.plots.ray)
-COLOUR_LABELS = {"region": "each region its own colour", "confidence": "confidence", "class": "predicted class"}
+SMALL_NET_WHY = ("As on the Linear regions page: the Playground's net crosses hundreds of regions and takes a while "
+                 "to enumerate; a 2×32 net crosses a few dozen and is instant.")
 POINT_HELP = "The point x = (x₁, x₂): the ray α·x, α ≥ 0, passes x at α = 1. Shared with the Far away page."
 INTRO = ("Walk out from the origin along α·x. A ReLU net is affine on each linear region, the ray crosses finitely "
          "many of them and never leaves the last, unbounded one; there the logits are f(α·x) = α·Vx + a, the gap "
@@ -24,79 +27,69 @@ INTRO = ("Walk out from the origin along α·x. A ReLU net is affine on each lin
 
 
 def point_input(column, label: str, index: int) -> tuple[float, str | None]:
-    """One coordinate of x as a number input; the point is stored only when valid (``appstate.point``:
+    """One coordinate of x as a number input; the point is stored only when valid (``toyood_app.link.point``:
     finite, |coordinate| ≤ 1000, not the origin). Returns the value shown and the problem, if any."""
     def stored(value: float) -> tuple[float, float]:
-        new = list(ui.state().point)
+        new = list(session.state().point)
         new[index] = float(value)
         return checked_point(f"{new[0]!r},{new[1]!r}")
 
     suffix = f":proof-{index}"
     try:
-        value = ui.widget("point", lambda key: column.number_input(label, key=key, step=1.0, width=140,
-                                                                   help=POINT_HELP),
-                          shown=lambda v: v[index], stored=stored, suffix=suffix)[index]
+        value = session.widget("point", lambda key: column.number_input(label, key=key, step=1.0, width=140,
+                                                                        help=POINT_HELP),
+                               shown=lambda v: v[index], stored=stored, suffix=suffix)[index]
     except ValueError as error:
-        return st.session_state[f"{ui.WIDGET_PREFIX}point{suffix}"], str(error)
+        return st.session_state[f"{session.WIDGET_PREFIX}point{suffix}"], str(error)
     return value, None
 
 
-def controls() -> tuple[str, bool, bool]:
+def view_controls() -> tuple[str, bool, bool]:
     """The point, the method (compare mode), the map colouring, the log-α axis and the small net;
     stops the page with an error when the point is not valid. Returns method, log axis, small net.
     The colour and small-net widgets have keys of their own (``:proof``): the Linear regions page's
     widget left in the session under the shared key would make this one answer its default for one run."""
-    current = ui.state()
     row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")
     (x1, problem1), (x2, problem2) = point_input(row, "x₁", 0), point_input(row, "x₂", 1)
-    if current.compare and current.methods:
-        first = current.methods[0]
-        ui.widget("focus", lambda key: row.selectbox("Net of", current.methods, key=key, width=260,
-                                                     format_func=ui.method_label),
-                  shown=lambda v: v if v in current.methods else first, stored=lambda v: None if v == first else v,
-                  options=current.methods)
-    method = ui.state().regions_method() if current.methods else None
+    controls.focus_control(row, "Net of", 260)
+    method = session.state().regions_method() if session.state().methods else None
     if method not in ("rbf", "dismax", None):
-        ui.widget("colour", lambda key: row.segmented_control("Map colour", COLOURINGS, key=key, required=True,
-                                                              format_func=COLOUR_LABELS.get), suffix=":proof")
+        controls.colour_control(row, "Map colour", suffix=":proof")
     log_x = row.toggle("Logarithmic α axis", key="proof:log-alpha",
                        help="The α axis of panels (b)–(d) on a log scale (not part of the link).")
-    small = ui.widget("small_net", lambda key: st.toggle(
-        f"A small {'×'.join(map(str, SMALL_NET))} net with the same settings instead", key=key,
-        help="As on the Linear regions page: the Playground's net crosses hundreds of regions and takes a while to "
-             "enumerate; a 2×32 net crosses a few dozen and is instant."), suffix=":proof")
+    small = controls.small_net_toggle(SMALL_NET_WHY, suffix=":proof")
     if problem1 or problem2:
         problems = "; ".join(dict.fromkeys(p for p in (problem1, problem2) if p))
         st.error(f"**x = ({x1:g}, {x2:g}) cannot be used:** {problems}.")
-        st.stop()
+        session.stop()
     return method, log_x, small
 
 
-def confidence_background(result: ui.ToyResult, half: float) -> list:
+def confidence_background(run: ToyRun, half: float) -> list:
     """The confidence map over [−half, half]² with the training data, as traces under the ray."""
-    data = result.run.data
-    fig = toy_plots.confidence_figure(ui.grid(result, half, RBF_RESOLUTION), x_train=data.x_train,
-                                      y_train=data.y_train, n_classes=result.run.config.classes,
-                                      **ui.circles(data, result.run.config.sigma))
+    data = run.data
+    fig = toy_plots.confidence_figure(views.grid(run, half, RBF_RESOLUTION), x_train=data.x_train,
+                                      y_train=data.y_train, n_classes=run.config.classes,
+                                      **charts.circles(data, run.config.sigma))
     return list(fig.data)
 
 
-def background(result: ui.ToyResult, profile: RayProfile, half: float):
+def background(run: ToyRun, profile: RayProfile, half: float):
     """The traces under the ray and the regions to outline: the exact region map when the net is
     piecewise affine and small enough, else the confidence map (and no regions)."""
-    config = result.run.config
+    config = run.config
     if profile.pieces is None:
-        return confidence_background(result, half), None
-    if sum(config.hidden) > ui.MAX_REGION_NEURONS:
-        st.info(f"This net has more than {ui.MAX_REGION_NEURONS:,} hidden neurons: its regions are not enumerated "
+        return confidence_background(run, half), None
+    if sum(config.hidden) > training.MAX_REGION_NEURONS:
+        st.info(f"This net has more than {training.MAX_REGION_NEURONS:,} hidden neurons: its regions are not enumerated "
                 "here, so the ray is drawn over the confidence map (the table below is exact all the same).")
-        return confidence_background(result, half), None
-    regions = ui.linear_regions(result, half)
+        return confidence_background(run, half), None
+    regions = training.linear_regions(run, half)
     if regions is None:
-        return confidence_background(result, half), None
-    colour = ui.region_colouring(config, ui.state().colour)
+        return confidence_background(run, half), None
+    colour = views.region_colouring(config, session.state().colour)
     with st.spinner("Drawing the regions …"):
-        traces = ui.region_map(result, regions, half, colour).data
+        traces = views.region_map(run, regions, half, colour).data
     # every unbounded region's red outline would bury the one that matters: the last region, in gold
     return [trace for trace in traces if getattr(trace, "legendgroup", None) != "unbounded"], regions
 
@@ -144,17 +137,16 @@ def _lower_colour_bar(trace) -> None:
         trace.update(marker_colorbar_ypad=COLOUR_BAR_PAD)
 
 
-def draw(profile: RayProfile, result: ui.ToyResult, log_x: bool) -> None:
+def draw(profile: RayProfile, run: ToyRun, log_x: bool) -> None:
     """Panel (a) and the crossings beside panels (b)–(d) (stacked, so their α axes line up)."""
-    half = ui.proof_view_half(profile)
-    traces, regions = background(result, profile, half)
-    panels = proof_panels(profile, traces, regions, (-half, half, -half, half), log_x,
-                          ui.class_names(result.run.config))
+    half = views.proof_view_half(profile)
+    traces, regions = background(run, profile, half)
+    panels = proof_panels(profile, traces, regions, (-half, half, -half, half), log_x, class_names(run.config))
     panels["path"].figure.for_each_trace(_lower_colour_bar)
-    method = result.run.config.method
-    row = ui.map_row()
-    left, right = row.container(width=ui.MAP_WIDTH), row.container(width=ui.MAP_WIDTH)
-    ui.map_chart(left, panels["path"].figure, "proof-path", f"proof-path-{method}")
+    method = run.config.method
+    row = charts.map_row()
+    left, right = row.container(width=charts.MAP_WIDTH), row.container(width=charts.MAP_WIDTH)
+    charts.map_chart(left, panels["path"].figure, "proof-path", f"proof-path-{method}")
     left.caption(panels["path"].caption)
     with left:
         if profile.pieces is not None:
@@ -164,18 +156,18 @@ def draw(profile: RayProfile, result: ui.ToyResult, log_x: bool) -> None:
             st.info("The RBF network is not piecewise affine: there are no linear regions for the ray to cross, "
                     "and nothing grows linearly far away (Thm 3.2).")
     for name in ("logits", "gap", "confidence"):
-        ui.chart(right, panels[name].figure, f"proof-{name}", f"proof-{name}-{method}")
+        charts.chart(right, panels[name].figure, f"proof-{name}", f"proof-{name}-{method}")
         right.caption(panels[name].caption)
 
 
 st.title("The proof, drawn")
 st.caption(INTRO)
-method, log_x, small = controls()
-configs = ui.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
-result = ui.trained_or_stop(configs)[method]
-point = ui.state().point
-profile = ui.ray_profile_of(result, point)
-st.caption(f"{ui.run_label(result.run.config)} on {ui.net_label(result.run.config)}, "
-           f"x = ({point[0]:g}, {point[1]:g}); data: {ui.data_title()}.")
+method, log_x, small = view_controls()
+configs = training.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
+run = training.trained_or_stop(configs)[method]
+point = session.state().point
+profile = views.ray_profile_of(run, point)
+st.caption(f"{run_label(run.config)} on {net_label(run.config)}, x = ({point[0]:g}, {point[1]:g}); "
+           f"data: {data_title(session.state())}.")
 summary(profile)
-draw(profile, result, log_x)
+draw(profile, run, log_x)

@@ -101,7 +101,7 @@ def _browser_helpers():
 
 
 def seconds_of(code: str) -> float:
-    """Wall time of ``code`` in a fresh interpreter started in the checkout (so ``import ui`` works)."""
+    """Wall time of ``code`` in a fresh interpreter started in the checkout (so ``import toyood_app`` works)."""
     timed = f"import time\nstart = time.perf_counter()\n{code}\nprint(time.perf_counter() - start)"
     result = subprocess.run([sys.executable, "-c", timed], cwd=ROOT, capture_output=True, text=True, timeout=600)
     if result.returncode:
@@ -162,7 +162,8 @@ REDRAWN = ("old => { const now = Array.from(document.querySelectorAll('.js-plotl
 
 def store_default_run(run_cache: Path) -> None:
     """The Playground's default run and its metrics in ``run_cache``, as the app keeps them."""
-    code = "import ui\nui.warm_up()\nfor job in list(ui.jobs().jobs.values()):\n    job.done.wait()"
+    code = ("from toyood_app.running import jobs\nfrom toyood_app.warm import warm_up\nwarm_up()\n"
+            "for job in list(jobs().jobs.values()):\n    job.done.wait()")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, timeout=600,
                    env={**os.environ, "TOYOOD_APP_CACHE": str(run_cache)})
 

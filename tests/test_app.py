@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from toyood.appstate import SCENARIOS
 from toyood.evaluate import toy_metrics
 from toyood.runfiles import load_run, read_metrics
 from toyood.toy import ToyConfig, train_toy
+from toyood_app.lecture import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
@@ -284,7 +284,7 @@ def test_trained_runs_are_kept_on_disk_and_served_from_there():
 
 def test_a_leaky_net_s_regions_are_enumerated_and_named_leaky():
     """The page's count (compiled cutter) against the numpy cutter on the same trained net."""
-    from toyood.appstate import AppState
+    from toyood_app.state import AppState
     from toyood.models import piecewise_affine_layers
     from toyood.regions import enumerate_regions
     from toyood.toy import train_toy

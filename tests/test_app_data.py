@@ -10,7 +10,7 @@ import pytest
 from test_app import PAGE_FILES, SMALL, assert_clean, open_link, table_columns
 from test_cli_data import BAD_FILES, GOOD_CSV
 
-import ui
+from toyood_app import stores
 from toyood.data import DATA_RADIUS
 
 
@@ -76,7 +76,7 @@ def test_a_good_upload_is_stored_by_digest_and_used_on_every_page():
     app = _upload(open_link("playground", **SMALL), "spiral of mine.csv", GOOD_CSV)
     assert_clean(app)
     digest = hashlib.sha256(GOOD_CSV.encode()).hexdigest()
-    stored = ui.upload_dir() / f"{digest}.csv"
+    stored = stores.upload_dir() / f"{digest}.csv"
     assert stored.read_text() == GOOD_CSV
     in_use = [c.value for c in app.sidebar.caption if c.value.startswith("In use")]
     assert in_use and "60 points, K = 3" in in_use[0] and f"scaled by {DATA_RADIUS / 118:.4g}" in in_use[0]
@@ -103,18 +103,18 @@ def test_a_bad_upload_after_a_good_one_keeps_the_good_data():
 
 def test_stored_uploads_are_named_by_content_only(tmp_path, monkeypatch):
     monkeypatch.setenv("TOYOOD_APP_CACHE", str(tmp_path / "runs"))
-    path, digest = ui.store_upload(b"1,2,0\n3,4,1\n")
+    path, digest = stores.store_upload(b"1,2,0\n3,4,1\n")
     assert path == tmp_path / "runs" / ".uploads" / f"{hashlib.sha256(b'1,2,0' + bytes([10]) + b'3,4,1' + bytes([10])).hexdigest()}.csv"
-    assert ui.store_upload(b"1,2,0\n3,4,1\n") == (path, digest)
-    for i in range(ui.MAX_UPLOADS + 3):
-        ui.store_upload(f"{i},0,0\n".encode())
-    assert len(list(path.parent.glob("*.csv"))) == ui.MAX_UPLOADS
+    assert stores.store_upload(b"1,2,0\n3,4,1\n") == (path, digest)
+    for i in range(stores.MAX_UPLOADS + 3):
+        stores.store_upload(f"{i},0,0\n".encode())
+    assert len(list(path.parent.glob("*.csv"))) == stores.MAX_UPLOADS
     assert not list(Path(path.parent).glob("*.part"))
 
 
 def test_an_evicted_upload_is_kept_again_or_asked_for_without_a_server_path():
     app = _upload(open_link("playground", **SMALL), "mine.csv", GOOD_CSV)
-    stored = ui.upload_dir() / f"{hashlib.sha256(GOOD_CSV.encode()).hexdigest()}.csv"
+    stored = stores.upload_dir() / f"{hashlib.sha256(GOOD_CSV.encode()).hexdigest()}.csv"
     stored.unlink()
     app.run()
     assert_clean(app)

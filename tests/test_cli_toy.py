@@ -98,7 +98,7 @@ def test_gan_source_trains_one_gan_per_classifier_kind_and_seed(one_thread, caps
     def fake_gan(config, progress=None):
         calls.append(("reject" if config.method == "reject" else "confidence", config.seed))
         return np.random.default_rng(config.seed).uniform(-20, 20, (200, 2)).astype(np.float32)
-    monkeypatch.setattr("toyood.cli.toy.gan_ood_samples", fake_gan)
+    monkeypatch.setattr("toyood.experiment.gan_ood_samples", fake_gan)
     argv = ["toy", "--method", "plain,confidence,ceda,reject", "--ood", "gan", "--seeds", "0,1", *FAST, "--json"]
     assert main(argv) == 0
     summary = last_json(capsys)

@@ -9,11 +9,11 @@ import pytest
 
 from test_app import SMALL, assert_clean, open_link
 
-from toyood.appstate import DEFAULT, parse_query, to_query
 from toyood.cli import main
 from toyood.errors import ConfigError
 from toyood.runfiles import load_run, save_run
 from toyood.toy import EXTRA_OOD_COPIES, MAX_EXTRA_OOD, ToyConfig, ood_pool, train_toy
+from toyood_app.link import DEFAULT, parse_query, to_query
 
 TINY = dict(hidden=(8, 8), epochs=1, n_per_class=20, n_far=100)
 POINTS = ((40.0, 30.0), (-60.0, 10.5))

@@ -71,16 +71,17 @@ def test_the_point_goes_into_the_link_and_the_log_axis_is_a_toggle(entry_script,
     assert '"type":"log"' in logits.replace(" ", "")
 
 
-@pytest.mark.parametrize("x1, x2, words", [(0.0, 0.0, "origin"), (5000.0, 20.0, "[-1000, 1000]"),
-                                           (-3.0, -1000.5, "[-1000, 1000]")])
-def test_a_bad_point_gives_an_error_and_no_figures(entry_script, x1, x2, words, one_thread):
+@pytest.mark.parametrize("x1, x2, words, kept", [(0.0, 0.0, "origin", "0,20"), (5000.0, 20.0, "[-1000, 1000]", None),
+                                                 (-3.0, -1000.5, "[-1000, 1000]", "-3,20")])
+def test_a_bad_point_gives_an_error_and_no_figures(entry_script, x1, x2, words, kept, one_thread):
     app = open_proof(entry_script, **SMALL)
     app.number_input(key="w:point:proof-0").set_value(x1)
     app.number_input(key="w:point:proof-1").set_value(x2).run()
     assert not app.exception, [e.message for e in app.exception]
     assert len(app.error) == 1 and words in app.error[0].value and f"x = ({x1:g}, {x2:g})" in app.error[0].value
     assert not charts(app)
-    assert "point" not in app.query_params, "the link keeps the last valid point"
+    # each coordinate is stored when the point it makes is valid: x₁ first (with the default x₂ = 20), then x₂
+    assert app.query_params.get("point") == kept, "the link holds the last valid point (None: the default)"
 
 
 def test_a_link_with_a_bad_point_says_so_and_shows_the_default_point(entry_script, one_thread):

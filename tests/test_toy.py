@@ -68,3 +68,14 @@ def test_the_gan_source_needs_samples_from_the_caller():
 def test_acet_settings_must_be_finite(kwargs):
     with pytest.raises(ConfigError, match="ACET"):
         ToyConfig(method="acet", **kwargs)
+
+
+def test_train_toy_hands_each_epoch_to_on_epoch_without_changing_the_run(one_thread):
+    config = ToyConfig(method="confidence", seed=2, **SMALL)
+    seen = []
+    watched = train_toy(config, on_epoch=lambda end: seen.append((end.epoch, end.epochs, end.loss, end.model.training)))
+    alone = train_toy(config)
+    assert seen == [(epoch, 3, loss, True) for epoch, loss in zip((1, 2, 3), alone.epoch_losses)]
+    assert watched.epoch_losses == alone.epoch_losses
+    for pa, pb in zip(watched.model.parameters(), alone.model.parameters()):
+        assert torch.equal(pa, pb)

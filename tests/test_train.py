@@ -103,3 +103,52 @@ def test_resuming_without_the_generator_state_would_differ():
     state["generator"] = torch.Generator().manual_seed(3).get_state()
     _, result = confidence_run(3, MemoryCheckpoints(state))
     assert result.epoch_losses[1:] != whole_result.epoch_losses[1:]
+
+
+def batchnorm_run(epochs, on_epoch=None, checkpoint=None):
+    """A net whose training-mode forward differs from its eval-mode one (batch statistics)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    x, y = torch.randn(40, 2), torch.randint(0, 2, (40,))
+    result = fit(model, Plain(), x, y, None, epochs=epochs, batch_size=8, lr=1e-2, seed=3, milestones=(0.5,),
+                 checkpoint=checkpoint, on_epoch=on_epoch)
+    return model, result
+
+
+def test_on_epoch_sees_every_epoch_with_its_recorded_loss_and_a_training_model():
+    seen = []
+    model, result = batchnorm_run(4, lambda end: seen.append((end.epoch, end.epochs, end.loss, end.model,
+                                                               end.model.training)))
+    assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert [s[2] for s in seen] == result.epoch_losses
+    assert all(s[3] is model and s[4] for s in seen)
+
+
+def test_on_epoch_comes_after_the_progress_call_of_its_epoch():
+    order = []
+    fit(MLP((4,), 2), Plain(), torch.randn(8, 2), torch.randint(0, 2, (8,)), None, epochs=2, batch_size=4,
+        lr=1e-3, seed=0, progress=lambda f, text: order.append(("progress", round(f * 2))),
+        on_epoch=lambda end: order.append(("epoch", end.epoch)))
+    assert order == [("progress", 1), ("epoch", 1), ("progress", 2), ("epoch", 2)]
+
+
+def test_a_callback_that_evaluates_the_model_changes_no_trained_number():
+    def look(end):  # what the app does: an eval-mode forward pass, global random draws, model left in eval
+        end.model.eval()
+        with torch.no_grad():
+            end.model(torch.randn(16, 2) * 30)
+
+    plain, plain_result = batchnorm_run(4)
+    watched, watched_result = batchnorm_run(4, look)
+    assert watched_result.epoch_losses == plain_result.epoch_losses
+    for key, value in plain.state_dict().items():
+        assert torch.equal(watched.state_dict()[key], value), key
+
+
+def test_on_epoch_skips_the_epochs_restored_from_a_checkpoint():
+    recorder = MemoryCheckpoints()
+    batchnorm_run(4, checkpoint=recorder)
+    seen = []
+    _, result = batchnorm_run(4, lambda end: seen.append((end.epoch, end.loss)),
+                              MemoryCheckpoints(recorder.saved[1]))
+    assert seen == [(3, result.epoch_losses[2]), (4, result.epoch_losses[3])]

@@ -5,14 +5,26 @@ One iteration, as in Lee et al.'s code (``run_joint_confidence.py``), on 100 rea
 
 1. D step: BCE(D(x), real) + BCE(D(G(z)), fake)                       — eq. (2) term (c);
 2. G step: BCE(D(G(z)), real) + β·KL(target ‖ p_θ(y | G(z))), same G(z) — eq. (2) terms (b) + (c);
-3. classifier step: the method's own loss (``ConfidenceLoss(β)`` or ``RejectClass``) on the real
-   rows plus a fresh generated batch labelled OOD                     — eq. (2) terms (a) + (b).
+3. classifier step: CE on the real rows + β·KL(target ‖ p_θ(y | G(z))) on a fresh generated
+   batch                                                              — eq. (2) terms (a) + (b).
 
-The KL target of the G step is the classifier's own OOD target: the uniform distribution for the
-confidence classifier (Lee's KL(U ‖ p)), the reject class for the reject classifier (KL(e_K ‖ p) =
-CE to class K). Either way G seeks where the classifier already says "OOD" and D holds it near the
-data, which is the boundary analogue. The entropy term −H(P_G) of eq. (2) is left out, as in the
-authors' code.
+The KL target is the classifier's own OOD target: the uniform distribution for the confidence
+classifier (Lee's KL(U ‖ p)), the reject class for the reject classifier (KL(e_K ‖ p) = CE to class
+K). Either way G seeks where the classifier already says "OOD" and D holds it near the data, which
+is the boundary analogue. Term (b) carries the same β in steps 2 and 3, as in eq. (2) and the
+authors' code. The entropy term −H(P_G) of eq. (2) is left out, as in the authors' code.
+``generator='plain'`` drops term (b) from the G step only: an ordinary GAN whose samples the
+classifier still learns to call OOD (Lee et al.'s "confidence loss with original GAN" variant), the
+baseline that shows what the KL term adds.
+
+Why β must stay below 1/K for the reject classifier. Where G's samples land on class k's data, the
+classifier's loss is minimised by p_reject = β·g / (β·g + p_k / K) (g, p_k: the densities of G and
+of class k, each batch half real, half generated). A GAN that collapses onto one class (g = p_k,
+common on the toy) then gives p_reject = βK / (βK + 1): for β ≥ 1/K the class is rejected — the
+data, not the boundary, becomes OOD, and D keeps G there because it is real data. With β = 1 every
+seed 0-4 lost one class (test accuracy 0.50-0.73). The reject classifier's default β is therefore
+0.1 (Lee et al.'s CIFAR-10 value; p_reject ≤ 1/6 on the data at K = 2). ``class_recall`` and
+``COLLAPSE_RECALL`` flag a run that lost a class anyway.
 
 Networks (Vernekar's 2-D GAN, their Fig. 5): G = Dense 256 ×3 (LeakyReLU 0.2) → 2 linear on
 z ~ N(0, I₁₀₀); D the same → 1 logit (sigmoid in the BCE); Adam(2e-4, β = (0.5, 0.999)) for G, D
@@ -42,15 +54,18 @@ from torch import nn
 from . import data as toydata
 from .device import DEVICES, resolve_device
 from .errors import ConfigChecker, ConfigError, TrainingDiverged
-from .methods import OOD_LABEL, Method, RejectClass
+from .methods import Method, RejectClass
 from .models import MLP
 from .predict import grid_points, probabilities
 from .progress import Progress, phase
 from .toy import ToyConfig, ToyRun, build_model, toy_data, train_toy
-from .train import PoolSampler, make_optimizer
+from .train import EpochCallback, PoolSampler, make_optimizer
 
 CLASSIFIERS = ("confidence", "reject")
 STARTS = ("joint", "pretrained")
+GENERATORS = ("lee", "plain")  # G's loss: eq. (2) terms (b) + (c), or (c) alone (an ordinary GAN)
+DEFAULT_BETA = {"confidence": 1.0, "reject": 0.1}  # reject: below 1/K, see the module docstring
+COLLAPSE_RECALL = 0.5  # a classifier with a class's test recall below this has lost that class
 ADAM_BETAS = (0.5, 0.999)
 LEAKY_SLOPE = 0.2
 RING_SECTORS = 36
@@ -62,16 +77,18 @@ GAN_SHARE = 0.8  # of the progress bar of a toy run with the 'gan' source
 class GanConfig:
     """Everything that determines a GAN run (hashable: the app's cache key).
 
-    ``beta`` weighs the G step's KL term and the confidence classifier's KL term (the reject
-    classifier's CE to the reject class has weight 1, as in ``RejectClass``). Snapshots are taken
-    at iteration 0, every ``snapshot_every`` iterations and at the end. Invalid values raise
-    ``toyood.errors.ConfigError`` naming every problem.
+    ``beta`` weighs eq. (2)'s term (b) in the G step and the classifier step alike; left out, it is
+    ``DEFAULT_BETA`` of the classifier. ``generator='plain'`` trains G without term (b). Snapshots
+    are taken at iteration 0, every ``snapshot_every`` iterations and at the end. Invalid values
+    raise ``toyood.errors.ConfigError`` naming every problem.
     """
 
     classifier: str = "confidence"  # the jointly trained classifier: confidence or reject
     start: str = "joint"  # joint (all from scratch) or pretrained (classifier boundary-trained, then fixed)
     iterations: int = 800  # G/D/classifier iterations
-    beta: float = 1.0  # weight of the G step's KL term and of the confidence classifier's OOD term
+    beta: float | None = None  # β of term (b) in the G and classifier steps; None: DEFAULT_BETA[classifier]
+    generator: str = "lee"  # lee: G loss (b) + (c), Lee's GAN; plain: (c) only, an ordinary GAN
+    entropy: float = 0.0  # weight of eq. (2)'s −H(P_G) in G's loss (0: left out, as in the authors' code)
     seed: int = 0  # seeds data, networks, latents and batch order
     snapshot_every: int = 20  # iterations between snapshots
     snapshot_samples: int = 200  # generated points per snapshot (fixed latents)
@@ -90,10 +107,15 @@ class GanConfig:
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         object.__setattr__(self, "gan_hidden", tuple(int(h) for h in self.gan_hidden))
+        if self.beta is None:
+            object.__setattr__(self, "beta", DEFAULT_BETA.get(self.classifier, 1.0))
         check = ConfigChecker()
         check(self.classifier in CLASSIFIERS,
               f"classifier must be one of {', '.join(CLASSIFIERS)} (got {self.classifier!r})")
         check(self.start in STARTS, f"start must be one of {', '.join(STARTS)} (got {self.start!r})")
+        check(0 <= self.entropy <= 100, f"entropy must be in [0, 100] (got {self.entropy})")
+        check(self.generator in GENERATORS,
+              f"generator must be one of {', '.join(GENERATORS)} (got {self.generator!r})")
         check(1 <= self.iterations <= 100_000, f"iterations must be between 1 and 100000 (got {self.iterations})")
         check(0 < self.beta <= 100, f"beta must be in (0, 100] (got {self.beta})")
         check(1 <= self.snapshot_every, f"snapshot_every must be at least 1 (got {self.snapshot_every})")
@@ -197,6 +219,16 @@ def ring_distance(points: np.ndarray, sigma: float, means: np.ndarray = toydata.
     return float(np.abs(radii - toydata.OOD_RADIUS_SIGMAS * sigma).min(1).mean())
 
 
+def disc_share(points: np.ndarray, sigma: float, means: np.ndarray = toydata.MEANS) -> float:
+    """Share of points inside some 3σ disc, i.e. on the data rather than on or beyond its boundary
+    (NaN without points)."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if not len(points):
+        return math.nan
+    radii = np.linalg.norm(points[:, None, :] - means[None], axis=-1)
+    return float((radii.min(1) < toydata.OOD_RADIUS_SIGMAS * sigma).mean())
+
+
 def view_extent(sigma: float) -> tuple[float, float, float, float]:
     """The fixed plot and grid box: the data and its 3σ circles plus a margin of 10."""
     margin = toydata.OOD_RADIUS_SIGMAS * sigma + 10.0
@@ -209,13 +241,15 @@ def view_extent(sigma: float) -> tuple[float, float, float, float]:
 @dataclass(frozen=True)
 class GanSnapshot:
     """The state after ``iteration`` iterations: G on the fixed snapshot latents, the classifier's
-    confidence (largest real-class probability) on the grid (ny, nx), and the coverage figures."""
+    confidence (largest real-class probability) on the grid (ny, nx), the coverage figures and the
+    classifier's test recall per class (``class_recall``)."""
 
     iteration: int
     samples: np.ndarray
     confidence: np.ndarray
     coverage: float
     ring_distance: float
+    recall: tuple[float, ...] = ()
 
 
 @dataclass
@@ -234,8 +268,9 @@ class GanRun:
 
 
 def generator_ood_term(method: Method, logits: torch.Tensor, beta: float) -> torch.Tensor:
-    """β·KL(target ‖ p_θ(y|G(z))), Lee et al. eq. (2) term (b), with the classifier's own OOD target:
-    uniform for ``ConfidenceLoss`` (its ``ood_loss`` carries β) or the reject class for ``RejectClass``."""
+    """β·KL(target ‖ p_θ(y|G(z))), Lee et al. eq. (2) term (b) of the G and the classifier step, with
+    the classifier's own OOD target: uniform for ``ConfidenceLoss`` (its ``ood_loss`` carries β, the
+    config's) or the reject class for ``RejectClass``."""
     if isinstance(method, RejectClass):
         return beta * method.ood_loss(logits)
     return method.ood_loss(logits)
@@ -259,22 +294,35 @@ def discriminator_step(discriminator: DiscriminatorNet, optimizer: torch.optim.O
     return loss.detach()
 
 
+def batch_entropy(u: torch.Tensor) -> torch.Tensor:
+    """Kozachenko–Leonenko estimate of the entropy of the distribution behind the rows of ``u``, up
+    to a constant: (d/n)·Σᵢ log ρᵢ, ρᵢ the distance from row i to its nearest other row."""
+    distances = torch.cdist(u, u) + torch.diag(torch.full((len(u),), math.inf, device=u.device))
+    return u.shape[1] * torch.log(distances.min(1).values + 1e-6).mean()
+
+
 def generator_step(optimizer: torch.optim.Optimizer, discriminator: DiscriminatorNet, classifier: nn.Module,
-                   method: Method, fake: torch.Tensor, beta: float) -> torch.Tensor:
-    """G step, eq. (2) terms (b) + (c): BCE(D(G(z)), real) + β·KL(target ‖ p_θ(y|G(z)))."""
+                   method: Method, fake: torch.Tensor, beta: float, kl_term: bool = True,
+                   entropy: float = 0.0) -> torch.Tensor:
+    """G step, eq. (2) terms (b) + (c): BCE(D(G(z)), real) + β·KL(target ‖ p_θ(y|G(z))); without
+    ``kl_term``, (c) alone: an ordinary GAN's G step. ``entropy`` > 0 adds eq. (2)'s −H(P_G), estimated
+    by ``batch_entropy`` on the standardised batch."""
     is_real = torch.ones(len(fake), device=fake.device)
-    loss = (F.binary_cross_entropy_with_logits(discriminator(fake), is_real)
-            + generator_ood_term(method, classifier(fake), beta))
+    loss = F.binary_cross_entropy_with_logits(discriminator(fake), is_real)
+    if kl_term:
+        loss = loss + generator_ood_term(method, classifier(fake), beta)
+    if entropy:
+        loss = loss - entropy * batch_entropy(discriminator.standardised.to_unit(fake))
     update(optimizer, loss)
     return loss.detach()
 
 
 def classifier_step(classifier: nn.Module, optimizer: torch.optim.Optimizer, method: Method, x: torch.Tensor,
-                    y: torch.Tensor, fake: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
-    """Classifier step, eq. (2) terms (a) + (b): the method's loss on real rows + generated rows
-    labelled OOD (``ConfidenceLoss``: CE + β·KL(U ‖ p); ``RejectClass``: CE + CE to the reject class)."""
-    labels = torch.cat([y, torch.full((len(fake),), OOD_LABEL, dtype=y.dtype, device=y.device)])
-    loss = method.loss(classifier, torch.cat([x, fake.detach()]), labels, rng)
+                    y: torch.Tensor, fake: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Classifier step, eq. (2) terms (a) + (b): CE on the real rows + ``generator_ood_term`` on the
+    generated rows (``ConfidenceLoss``: β·KL(U ‖ p); ``RejectClass``: β·CE to the reject class)."""
+    logits = classifier(torch.cat([x, fake.detach()]))
+    loss = F.cross_entropy(logits[:len(x)], y) + generator_ood_term(method, logits[len(x):], beta)
     update(optimizer, loss)
     return loss.detach()
 
@@ -295,6 +343,21 @@ def _classifier(config: GanConfig, data: toydata.ToyData, progress: Progress | N
         return build_model(toy, data), True
     pretrain_progress = phase(progress, 0.0, PRETRAIN_SHARE, "pre-training the classifier: ")
     return train_toy(dataclasses.replace(toy, ood="boundary"), pretrain_progress).model, False
+
+
+def class_recall(model: nn.Module, data: toydata.ToyData) -> tuple[float, ...]:
+    """Per class k, the share of class k's test points whose arg-max output is k (a reject-class
+    prediction counts as wrong, as in ``toy_metrics``' test accuracy); keeps ``model``'s mode."""
+    was_training = model.training
+    predicted = probabilities(model, data.x_test).argmax(-1)
+    model.train(was_training)
+    hits = [predicted[data.y_test == k] == k for k in range(data.n_classes)]
+    return tuple(float(h.mean()) if len(h) else math.nan for h in hits)
+
+
+def is_collapsed(recall) -> bool:
+    """True when some class's test recall is below ``COLLAPSE_RECALL``: the classifier lost it."""
+    return any(r < COLLAPSE_RECALL for r in recall)
 
 
 def train_gan(config: GanConfig, progress: Progress | None = None) -> GanRun:
@@ -325,7 +388,7 @@ def train_gan(config: GanConfig, progress: Progress | None = None) -> GanRun:
         classifier.train()
         return GanSnapshot(iteration, samples, confidence.numpy().reshape(len(ys), len(xs)).astype(np.float32),
                            coverage(samples, config.sigma, means=data.centres),
-                           ring_distance(samples, config.sigma, data.centres))
+                           ring_distance(samples, config.sigma, data.centres), class_recall(classifier, data))
 
     snapshots = [snapshot(0)]
     for iteration in range(1, config.iterations + 1):
@@ -333,11 +396,12 @@ def train_gan(config: GanConfig, progress: Progress | None = None) -> GanRun:
         x, y = x_train[rows], y_train[rows]
         fake = g_net(torch.randn(n, latent, generator=rng, device=device))
         d_loss = discriminator_step(d_net, opt_d, x, fake)
-        g_loss = generator_step(opt_g, d_net, classifier, method, fake, config.beta)
+        g_loss = generator_step(opt_g, d_net, classifier, method, fake, config.beta, config.generator == "lee",
+                                config.entropy)
         if train_classifier:
             with torch.no_grad():
                 fresh = g_net(torch.randn(n, latent, generator=rng, device=device))
-            classifier_step(classifier, opt_c, method, x, y, fresh, rng)
+            classifier_step(classifier, opt_c, method, x, y, fresh, config.beta)
         if iteration % config.snapshot_every == 0 or iteration == config.iterations:
             _check_finite(iteration, d_loss, g_loss, config)
             snapshots.append(snapshot(iteration))
@@ -377,10 +441,13 @@ def gan_ood_samples(config: ToyConfig, progress: Progress | None = None) -> np.n
     return generated_samples(train_gan(gan, progress), config.n_ood, config.seed)
 
 
-def train_toy_with_source(config: ToyConfig, progress: Progress | None = None) -> ToyRun:
+def train_toy_with_source(config: ToyConfig, progress: Progress | None = None,
+                          on_epoch: EpochCallback | None = None) -> ToyRun:
     """``train_toy`` for any OOD source: for 'gan', first the GAN (its own progress phase), then the
-    classifier on its samples; for the others, ``train_toy`` itself."""
+    classifier on its samples; for the others, ``train_toy`` itself. ``on_epoch`` (``train_toy``'s)
+    sees the classifier's epochs only, not the GAN's iterations."""
     if config.ood != "gan":
-        return train_toy(config, progress)
+        return train_toy(config, progress, on_epoch=on_epoch)
     samples = gan_ood_samples(config, phase(progress, 0.0, GAN_SHARE, "phase 1 of 2, GAN: "))
-    return train_toy(config, phase(progress, GAN_SHARE, 1.0, "phase 2 of 2, classifier: "), ood_samples=samples)
+    return train_toy(config, phase(progress, GAN_SHARE, 1.0, "phase 2 of 2, classifier: "), ood_samples=samples,
+                     on_epoch=on_epoch)

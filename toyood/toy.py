@@ -21,9 +21,9 @@ from . import data as toydata
 from .device import DEVICES, resolve_device
 from .errors import ConfigChecker, ConfigError
 from .methods import CEDA_OBJECTIVES, METHODS, Method
-from .models import MLP, RBFNet
+from .models import ACTIVATIONS, MLP, PIECEWISE_AFFINE, TEMPERATURE_RANGE, RBFNet, set_temperature
 from .progress import Progress
-from .train import PoolSampler, fit
+from .train import EpochCallback, PoolSampler, fit
 
 PRESETS = {
     # Vernekar et al.'s reference settings (REFERENCE.md): Adam 1e-3, 32 + 32 per step, 200 epochs.
@@ -57,6 +57,8 @@ class ToyConfig:
     sigma: float = 1.0  # std of each Gaussian class
     hidden: tuple[int, ...] = (500, 500)  # hidden-layer widths
     negative_slope: float = 0.0  # leaky-ReLU slope (0 = ReLU)
+    activation: str = "relu"  # relu, leaky (negative_slope > 0), tanh or sigmoid; old runs without it: relu
+    temperature: float = 1.0  # T: every evaluation uses logits / T (never training; Hein et al. Sec. 3)
     preset: str = "interactive"  # a key of PRESETS: epochs, batch size, lr, ACET steps
     epochs: int | None = None  # passes over the in-distribution training rows
     batch_size: int | None = None  # in-distribution rows per step (as many OOD rows)
@@ -82,6 +84,8 @@ class ToyConfig:
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.activation == "relu" and self.negative_slope:  # a slope alone (old runs, --leaky) means leaky
+            object.__setattr__(self, "activation", "leaky")
         object.__setattr__(self, "extra_ood", _extra_points(self.extra_ood, check))
         check.raise_if_any()
         if self.dataset == "file" and self.data_digest is None:  # a new config; a saved one carries both
@@ -177,6 +181,14 @@ def _check_values(c: ToyConfig, check: ConfigChecker) -> None:
     check(1 <= len(c.hidden) <= 6 and all(1 <= h <= 4096 for h in c.hidden),
           f"hidden must be 1 to 6 layer widths between 1 and 4096 (got {c.hidden})")
     check(0 <= c.negative_slope < 1, f"negative_slope must be in [0, 1) (got {c.negative_slope})")
+    check(c.activation in ACTIVATIONS, f"activation must be one of {', '.join(ACTIVATIONS)} (got {c.activation!r})")
+    check(c.activation != "leaky" or c.negative_slope > 0, "activation leaky needs a negative_slope in (0, 1)")
+    check(c.activation in PIECEWISE_AFFINE or not c.negative_slope,
+          f"negative_slope applies to leaky nets only (got activation {c.activation!r})")
+    check(c.activation == "relu" or c.method != "rbf", "the rbf method has no hidden activation: keep relu")
+    low, high = TEMPERATURE_RANGE
+    check(isinstance(c.temperature, (int, float)) and low <= c.temperature <= high,
+          f"temperature must be in [{low:g}, {high:g}] (got {c.temperature!r})")
     check(1 <= c.epochs <= 5000, f"epochs must be between 1 and 5000 (got {c.epochs})")
     check(1 <= c.batch_size <= 4096, f"batch size must be between 1 and 4096 (got {c.batch_size})")
     check(0 < c.lr <= 1, f"learning rate must be in (0, 1] (got {c.lr})")
@@ -206,6 +218,9 @@ class ToyRun:
     train_seconds: float = 0.0
     epoch_losses: list[float] = field(default_factory=list)
 
+    def __post_init__(self):
+        set_temperature(self.model, self.config.temperature)  # eval-mode logits / T (toyood.models)
+
 
 def toy_data(config: ToyConfig) -> toydata.ToyData:
     """The in-distribution data of a config: drawn from its data set, or read from its data file."""
@@ -226,7 +241,8 @@ def build_model(config: ToyConfig, data: toydata.ToyData) -> nn.Module:
             pick = torch.randperm(len(data.x_train))[:config.rbf_centres]
             return RBFNet(torch.from_numpy(data.x_train[pick.numpy()]), config.classes,
                           gamma=1.0 / (2 * config.sigma**2))
-        return MLP(config.hidden, config.classes, config.method_object().head, config.negative_slope)
+        return MLP(config.hidden, config.classes, config.method_object().head, config.negative_slope,
+                   activation=config.activation)
 
 
 def ood_pool(config: ToyConfig, data: toydata.ToyData | None = None) -> np.ndarray | None:
@@ -257,9 +273,10 @@ def far_test_points(config: ToyConfig, data: toydata.ToyData) -> np.ndarray:
 
 
 def train_toy(config: ToyConfig, progress: Progress | None = None,
-              ood_samples: np.ndarray | None = None) -> ToyRun:
+              ood_samples: np.ndarray | None = None, on_epoch: EpochCallback | None = None) -> ToyRun:
     """Draw the data, build the model and train it; deterministic for a config on one device.
-    ``ood_samples`` (n, 2) replaces the config's sampled pool (required for the 'gan' source)."""
+    ``ood_samples`` (n, 2) replaces the config's sampled pool (required for the 'gan' source);
+    ``on_epoch`` is ``fit``'s per-epoch callback (``toyood.train.EpochEnd``; it changes no number)."""
     device = resolve_device(config.device)
     data = toy_data(config)
     pool = ood_pool(config, data) if ood_samples is None else np.asarray(ood_samples, dtype=np.float32)
@@ -269,5 +286,6 @@ def train_toy(config: ToyConfig, progress: Progress | None = None,
     sampler = PoolSampler(torch.from_numpy(pool).to(device)) if pool is not None else None
     result = fit(model, config.method_object(), torch.from_numpy(data.x_train).to(device),
                  torch.from_numpy(data.y_train).to(device), sampler, epochs=config.epochs,
-                 batch_size=config.batch_size, lr=config.lr, seed=config.seed, progress=progress)
+                 batch_size=config.batch_size, lr=config.lr, seed=config.seed, progress=progress,
+                 on_epoch=on_epoch)
     return ToyRun(config, model.cpu(), data, pool, result.seconds, result.epoch_losses)

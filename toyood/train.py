@@ -2,7 +2,8 @@
 
 ``fit`` is the loop: seeded batch order, in-distribution rows + OOD rows labelled −1 in one batch
 (see ``toyood.methods``), Adam (fused kernel where available) or SGD with step decay, a progress
-callback, and a clear ``TrainingDiverged`` error when the loss stops being finite.
+callback, an ``on_epoch`` callback that sees the model after each epoch (``EpochEnd``), and a clear
+``TrainingDiverged`` error when the loss stops being finite.
 
 Between epochs everything the next epoch reads is a ``TrainingState``: the weights, the optimiser
 (its moments and learning rate), the one generator every random draw of an epoch comes from (batch
@@ -54,6 +55,21 @@ class PoolSampler:
 
     def load_state_dict(self, state: dict) -> None:
         self.order, self.position = state["order"].to(self.pool.device), int(state["position"])
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """What ``fit``'s ``on_epoch`` callback gets after each epoch it trains: the epoch (counted from
+    1), the number of epochs, that epoch's mean loss (the value ``FitResult.epoch_losses`` records)
+    and the model, in training mode (``fit`` puts it back in training mode after the callback)."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    model: nn.Module
+
+
+EpochCallback = Callable[[EpochEnd], None]
 
 
 @dataclass
@@ -117,14 +133,17 @@ def fit(model: nn.Module, method: Method, x_in: torch.Tensor, y_in: torch.Tensor
         epochs: int, batch_size: int, lr: float, seed: int, ood_batch_size: int | None = None,
         optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
         milestones: tuple[float, ...] = (), augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-        progress: Progress | None = None, checkpoint: Checkpointer | None = None) -> FitResult:
+        progress: Progress | None = None, checkpoint: Checkpointer | None = None,
+        on_epoch: EpochCallback | None = None) -> FitResult:
     """Train ``model`` in place with ``method`` on tensors already on the model's device.
 
     An epoch is one pass over the in-distribution rows in batches of ``batch_size`` (the last one
     may be smaller); each step adds ``ood_batch_size`` (default: ``batch_size``) OOD rows from
     ``ood`` when the method needs them. ``milestones`` are fractions of the epochs at which the
     learning rate is divided by 10. ``checkpoint`` restores a saved ``TrainingState`` first (the
-    epochs it holds are not trained again) and saves the state after every epoch.
+    epochs it holds are not trained again) and saves the state after every epoch. ``on_epoch(EpochEnd)``
+    is called after every epoch trained in this call, after the progress call (not for epochs restored
+    from a checkpoint); its time is not training time, and the model is put back in training mode after it.
     """
     if method.needs_ood and ood is None:
         raise ConfigError(f"method {method.name!r} needs OOD training data")
@@ -156,6 +175,11 @@ def fit(model: nn.Module, method: Method, x_in: torch.Tensor, y_in: torch.Tensor
             start += time.perf_counter() - saving
         if progress is not None:
             progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs} · loss {mean_loss:.4f}")
+        if on_epoch is not None:
+            watching = time.perf_counter()
+            on_epoch(EpochEnd(epoch + 1, epochs, mean_loss, model))
+            model.train()
+            start += time.perf_counter() - watching
     model.eval()
     return FitResult(seconds=state.seconds, epoch_losses=list(state.epoch_losses))  # saving not included
 

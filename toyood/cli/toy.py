@@ -1,26 +1,28 @@
 """``toyood toy``: train one method on the toy and print its metrics — or several methods and/or seeds
-at once (``--method plain,reject``, ``--seeds 0,1,2``), batched by ``toyood.batched.train_many``."""
+at once (``--method plain,reject``, ``--seeds 0,1,2``), by ``toyood.experiment.train_toy_configs``."""
 from __future__ import annotations
 
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 
 from . import CliError, add_threads_flag, finite_float, int_list, print_json, seed_value
 from .. import jsonutil
-from ..batched import train_many
 from ..budget import Budget, check_toy_job, toy_job_estimate
 from ..data import DATASETS, FIXED_CLASSES, MAX_CLASSES
 from ..device import DEVICES, use_threads
 from ..errors import ConfigError, RunFileError, TrainingDiverged
 from ..evaluate import toy_metrics
-from ..gan import GAN_SHARE, gan_ood_samples, train_toy_with_source
+from ..experiment import train_toy_configs
+from ..gan import train_toy_with_source
 from ..methods import CEDA_OBJECTIVES, METHODS
-from ..progress import Progress, StderrProgress, phase
+from ..progress import StderrProgress
 from ..output_folder import atomic_directory, check_output_path
 from ..runfiles import save_run, write_run_files
+from ..models import ACTIVATIONS, TEMPERATURE_RANGE
+from ..scores import SCORES, check_score
+from ..timeline import snapshot_epochs, timeline_entries, train_with_timeline
 from ..toy import EXTRA_OOD_COPIES, MAX_EXTRA_OOD, OOD_CHOICES, PRESETS, ToyConfig, parse_points
 
 # flag → the config field it sets, for the flags only some methods read
@@ -54,6 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "(paper 1; notebooks 2)")
     parser.add_argument("--hidden", type=int_list, default=(500, 500), help="hidden widths, e.g. 500,500")
     parser.add_argument("--leaky", type=finite_float, default=0.0, metavar="SLOPE", help="leaky-ReLU slope (0 = ReLU)")
+    add_evaluation_flags(parser)
     parser.add_argument("--preset", choices=list(PRESETS), default="interactive",
                         help="vernekar: Adam 1e-3, batch 32+32, 200 epochs (reference); interactive: fast")
     parser.add_argument("--epochs", type=int, help="epochs over the in-distribution training set")
@@ -79,6 +82,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                                      "sub-folder each (METHOD or METHOD/seed-S) and summary.json")
     parser.add_argument("--force", action="store_true", help="allow --out to replace an existing run")
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object (last line)")
+
+
+def add_evaluation_flags(parser: argparse.ArgumentParser) -> None:
+    """--activation, --temperature, --score and --timeline (issue 23)."""
+    parser.add_argument("--activation", choices=list(ACTIVATIONS), default=None,
+                        help="hidden activation: relu (default), leaky (slope --leaky, default 0.01), tanh or "
+                             "sigmoid (bounded: not piecewise affine, no linear regions; Vernekar Sec. 5.1)")
+    parser.add_argument("--temperature", type=finite_float, default=1.0, metavar="T",
+                        help=f"every confidence and metric uses logits / T ({TEMPERATURE_RANGE[0]:g}..."
+                             f"{TEMPERATURE_RANGE[1]:g}; default 1; training is unchanged; Hein et al. Sec. 3)")
+    parser.add_argument("--score", choices=list(SCORES), default=None,
+                        help="OOD score for AUROC/FPR@95/TNR/DTACC: max_prob, entropy, max_logit, energy, "
+                             "dismax_entropy (Macêdo eq. 8, DisMax nets); default the method's own")
+    parser.add_argument("--timeline", type=int, default=None, metavar="N",
+                        help="keep N snapshots spread evenly over training (epoch 0 to the last) and add the "
+                             "JSON list timeline: step, regions in [-50,50]², far_ood_overconfident, test_accuracy")
 
 
 def class_count(text: str) -> int:
@@ -159,7 +178,8 @@ def config_from_args(args: argparse.Namespace, method: str | None = None, seed: 
         ood, extra = None, ()  # in a list, the OOD points go to the methods that train on OOD samples
     try:
         config = ToyConfig(method=method, ood=ood, sigma=args.sigma, hidden=args.hidden,
-                           negative_slope=args.leaky, preset=args.preset, epochs=args.epochs,
+                           **activation_settings(args), temperature=args.temperature,
+                           preset=args.preset, epochs=args.epochs,
                            batch_size=args.batch_size, lr=args.lr, seed=args.seed if seed is None else seed,
                            device=args.device, n_per_class=args.n_per_class, n_far=args.n_far,
                            extra_ood=extra, **data_settings(args), **{k: v for k, v in given.items() if v is not None})
@@ -167,6 +187,39 @@ def config_from_args(args: argparse.Namespace, method: str | None = None, seed: 
         raise CliError(" ".join(str(error).split()))  # one line, even for a quoted newline in a CSV row
     check_file_classes(config, args)
     return config
+
+
+def activation_settings(args: argparse.Namespace) -> dict:
+    """The ToyConfig fields of --activation and --leaky: a slope alone means leaky; leaky without a
+    slope takes PyTorch's default 0.01."""
+    activation = args.activation or ("leaky" if args.leaky else "relu")
+    slope = args.leaky or (LEAKY_DEFAULT if activation == "leaky" else 0.0)
+    return dict(activation=activation, negative_slope=slope)
+
+
+LEAKY_DEFAULT = 0.01
+
+
+def train_one(config: ToyConfig, timeline: int | None, progress) -> tuple:
+    """One run (any OOD source), with ``timeline`` snapshots (``toyood.timeline``) or None."""
+    if timeline is None:
+        return train_toy_with_source(config, progress), None
+    try:
+        snapshot_epochs(config.epochs, timeline)
+    except ValueError as error:
+        raise CliError(f"--timeline {timeline}: {error}")
+    return train_with_timeline(config, timeline, progress)
+
+
+def check_evaluation_flags(args: argparse.Namespace) -> None:
+    """--score must fit every chosen method; --timeline needs one run and 1..epochs + 1 snapshots."""
+    for method in args.method if args.score else ():
+        try:
+            check_score(args.score, METHODS[method].head)
+        except ValueError as error:
+            raise CliError(f"--score {args.score}: {error}")
+    if args.timeline is not None and (len(args.method) > 1 or args.seeds is not None):
+        raise CliError("--timeline follows one run: give one method and --seed, not a list")
 
 
 def configs_from_args(args: argparse.Namespace) -> list[ToyConfig]:
@@ -193,6 +246,7 @@ def check_jobs(configs: list[ToyConfig], threads: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_evaluation_flags(args)
     configs = configs_from_args(args)
     try:
         threads = use_threads(args.threads)
@@ -209,13 +263,15 @@ def run(args: argparse.Namespace) -> int:
         return run_many(args, configs)
     try:
         if args.json:
-            trained = train_toy_with_source(configs[0])
+            trained, snapshots = train_one(configs[0], args.timeline, None)
         else:
             with StderrProgress() as progress:
-                trained = train_toy_with_source(configs[0], progress)
+                trained, snapshots = train_one(configs[0], args.timeline, progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    metrics = with_data(toy_metrics(trained), trained)
+    metrics = with_data(toy_metrics(trained, score=args.score), trained)
+    if snapshots is not None:
+        metrics["timeline"] = timeline_entries(trained, snapshots)
     if args.out is not None:
         try:
             save_run(trained, args.out, metrics, overwrite=args.force)
@@ -232,13 +288,13 @@ def run_many(args: argparse.Namespace, configs: list[ToyConfig]) -> int:
     """Several methods and/or seeds: trained at once, one summary keyed by method."""
     try:
         if args.json:
-            runs, seconds = train_configs(configs, None)
+            runs, seconds = train_toy_configs(configs, None)
         else:
             with StderrProgress() as progress:
-                runs, seconds = train_configs(configs, progress)
+                runs, seconds = train_toy_configs(configs, progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    metrics = [with_data(toy_metrics(run), run) for run in runs]
+    metrics = [with_data(toy_metrics(run, score=args.score), run) for run in runs]
     summary = summarise(configs, metrics, by_seed=args.seeds is not None)
     summary.update(seconds)
     if args.out is not None:
@@ -264,29 +320,6 @@ def with_data(metrics: dict, run) -> dict:
     if config.extra_ood:
         described["ood_points"] = [list(point) for point in config.extra_ood]
     return described
-
-
-def train_configs(configs: list[ToyConfig], progress: Progress | None) -> tuple[list, dict]:
-    """GANs first for the 'gan' source, then ``train_many``; returns the runs and {"train_seconds":
-    the training loops' time (``BatchRuns.train_seconds``)[, "gan_seconds": the GANs' time]}. ``gan_ood_samples`` depends on the
-    classifier kind (reject or confidence), the seed and settings every config here shares, so one
-    GAN serves every method of a seed with the same kind."""
-    start, samples, gans = time.perf_counter(), None, {}
-    needed = {_gan_key(c): c for c in configs if c.ood == "gan"}
-    share = GAN_SHARE if needed else 0.0
-    for i, (key, config) in enumerate(needed.items()):
-        part = phase(progress, share * i / len(needed), share * (i + 1) / len(needed), f"GAN {i + 1} of {len(needed)}: ")
-        gans[key] = gan_ood_samples(config, part)
-    if gans:
-        samples = [gans[_gan_key(c)] if c.ood == "gan" else None for c in configs]
-    gan_seconds = time.perf_counter() - start
-    runs = train_many(configs, phase(progress, share, 1.0), samples)
-    seconds = {"train_seconds": runs.train_seconds}
-    return runs, ({**seconds, "gan_seconds": gan_seconds} if gans else seconds)
-
-
-def _gan_key(config: ToyConfig) -> tuple[str, int]:
-    return ("reject" if config.method == "reject" else "confidence", config.seed)
 
 
 def summarise(configs: list[ToyConfig], metrics: list[dict], by_seed: bool) -> dict:

@@ -1,15 +1,16 @@
-"""The app's URL state (``toyood.appstate``): links parse into settings with the CLI's spellings,
+"""The app's URL state (``toyood_app.state``, ``toyood_app.link``, ``toyood_app.lecture``): links parse into settings with the CLI's spellings,
 round-trip, and bad values give one readable problem each and the default."""
 import dataclasses
 import urllib.parse
 
 import pytest
 
-from toyood.appstate import (DEFAULT, PARAMS, SCENARIOS, SERVER_ONLY_FIELDS, AppState, active_scenario,
-                             next_scenario, parse_query, to_query)
 from toyood.errors import ConfigError
 from toyood.methods import METHODS
 from toyood.toy import PRESETS, ToyConfig
+from toyood_app.lecture import SCENARIOS, next_scenario
+from toyood_app.link import DEFAULT, PARAMS, active_scenario, parse_query, to_query
+from toyood_app.state import SERVER_ONLY_FIELDS, AppState
 
 
 def test_the_issue_link_gives_exactly_its_state():

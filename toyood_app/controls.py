@@ -1,0 +1,35 @@
+"""Page controls that two pages share (Streamlit): which compared method's net to show, the small
+net instead of the Playground's, and how a region map is coloured. Each page gives its widgets a
+key suffix of its own: a widget left in the session by the other page would answer its default."""
+from __future__ import annotations
+
+import streamlit as st
+
+from .labels import COLOUR_LABELS, method_label
+from .session import state, widget
+from .state import COLOURINGS, SMALL_NET
+
+
+def focus_control(container, label: str, width: int) -> None:
+    """In compare mode: the method whose net the page shows (``focus`` in the link; None = the first)."""
+    current = state()
+    if not (current.compare and current.methods):
+        return
+    first = current.methods[0]
+    widget("focus", lambda key: container.selectbox(label, current.methods, key=key, width=width,
+                                                    format_func=method_label),
+           shown=lambda v: v if v in current.methods else first, stored=lambda v: None if v == first else v,
+           options=current.methods)
+
+
+def colour_control(container, label: str = "Colour", suffix: str = "") -> str:
+    """How the region map is coloured: by region, confidence or predicted class."""
+    return widget("colour", lambda key: container.segmented_control(
+        label, COLOURINGS, key=key, required=True, format_func=COLOUR_LABELS.get), suffix=suffix)
+
+
+def small_net_toggle(why: str, suffix: str = "") -> bool:
+    """A 2×32 net with the same settings instead of the Playground's net."""
+    return widget("small_net", lambda key: st.toggle(
+        f"A small {'×'.join(map(str, SMALL_NET))} net with the same settings instead", key=key, help=why),
+        suffix=suffix)
