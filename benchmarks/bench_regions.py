@@ -5,7 +5,8 @@ Side by side, in one process, on one thread:
 - ``enumerate_regions`` (this checkout) with its compiled cutter (``engine="compiled"``, numba; what
   "auto" picks for two hidden layers) and with its numpy cutter (``engine="numpy"``), run alternately,
   with the time of each of their phases;
-- the same function at an older git revision (``--old REV``, default the first regions commit);
+- the same function at an older git revision (``--old REV``, default the first regions commit; a
+  revision with ``toyood/regions.py`` and ``regions_jit.py`` or with the ``toyood/regions/`` package);
 - a plain vectorised numpy cutter (``baseline_regions``): per layer, every cell gets its exact affine
   pre-activation maps, and is split by all of its crossing lines, one after the other (the k-th line
   of every cell in round k), over ragged polygon arrays; no vertex sharing, no half-edge structure.
@@ -25,15 +26,18 @@ import argparse
 import functools
 import importlib.util
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import toyood.regions as regions_module
+import toyood.regions as regions_package
+from toyood.regions import api, chords, cutter, faces, geometry, unbounded, values
 from toyood.regions import enumerate_regions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,21 +156,60 @@ def _areas(points, start):
     return 0.5 * np.add.reduceat(cross, start[:-1])
 
 
+REGIONS_MODULES = (regions_package, api, cutter, values, chords, faces, unbounded, geometry)
+
+
+def git_show(revision: str, path: str) -> str | None:
+    """The text of ``path`` at ``revision``, or None where it does not exist there."""
+    shown = subprocess.run(["git", "show", f"{revision}:{path}"], cwd=ROOT, capture_output=True, text=True)
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def written(folder: Path, name: str, text: str) -> Path:
+    """``folder/name`` holding ``text``, rewritten only if it differs (numba's cache keys on mtime)."""
+    path = folder / name
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
 def regions_module_at(revision: str):
-    """toyood/regions.py at a git revision (imported beside this checkout's package, so it uses
-    today's far-field module)."""
-    source = subprocess.run(["git", "show", f"{revision}:toyood/regions.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    spec = importlib.util.spec_from_loader(f"toyood._regions_{revision}", loader=None)
+    """``enumerate_regions``' module at a git revision, imported beside this checkout's package (so it
+    uses today's far-field module) from real files in a temporary folder (so numba can cache them):
+    ``toyood/regions.py`` with ``toyood/regions_jit.py`` where it has one, or the package's ``api``."""
+    tag = re.sub(r"\W", "_", revision)
+    name, folder = f"toyood._regions_{tag}", Path(tempfile.gettempdir()) / f"toyood-bench-regions-{tag}"
+    folder.mkdir(exist_ok=True)
+    listing = subprocess.run(["git", "ls-tree", "--name-only", revision, "toyood/regions/"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    if listing:
+        for path in listing:
+            written(folder, Path(path).name, git_show(revision, path))
+        spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        spec.loader.exec_module(package)
+        return importlib.import_module(f"{name}.api")
+    jit_source = git_show(revision, "toyood/regions_jit.py")
+    if jit_source is not None:  # the old module imports it as ``from . import regions_jit``
+        jit_file = written(folder, "regions_jit.py", jit_source)
+        spec = importlib.util.spec_from_file_location("toyood.regions_jit", jit_file)
+        jit = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = jit
+        spec.loader.exec_module(jit)
+        setattr(sys.modules["toyood"], "regions_jit", jit)
+    spec = importlib.util.spec_from_file_location(name, written(folder, "regions.py",
+                                                                git_show(revision, "toyood/regions.py")))
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "toyood"
-    sys.modules[spec.name] = module
-    exec(compile(source, f"{revision}:toyood/regions.py", "exec"), module.__dict__)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
     return module
 
 
 def enumerate_regions_at(revision: str):
-    """``enumerate_regions`` of toyood/regions.py at a git revision."""
+    """``enumerate_regions`` at a git revision (``regions_module_at``)."""
     return regions_module_at(revision).enumerate_regions
 
 
@@ -190,19 +233,19 @@ def timed_side_by_side(functions, *args, repeat: int = 1):
 
 
 def phase_times(calls, layers, box: float, repeat: int) -> list[dict[str, float]]:
-    """Median CPU seconds of each phase of every call (module, keyword arguments) of
-    ``module.enumerate_regions``, the calls run alternately (one run of each per round): the
-    functions in ``PHASES`` (and the methods in ``METHODS``) that a module has, each counted once
+    """Median CPU seconds of each phase of every call (modules, keyword arguments) of
+    ``modules[0].enumerate_regions``, the calls run alternately (one run of each per round): the
+    functions in ``PHASES`` (and the methods in ``METHODS``) that the modules hold, each counted once
     (not again inside another phase); the two drivers of a layer, ``_split_cells`` and
     ``_next_values``, count only their own time besides the phases they call."""
     runs = [{} for _ in calls]
-    patched = {id(module): _patch_phases(module) for module, _ in calls}
+    patched = {id(modules): _patch_phases(modules) for modules, _ in calls}
     try:
         for _ in range(repeat):
-            for (module, kwargs), times in zip(calls, runs):
-                totals = patched[id(module)][0]
+            for (modules, kwargs), times in zip(calls, runs):
+                totals = patched[id(modules)][0]
                 totals.clear()
-                module.enumerate_regions(layers, box, **kwargs)
+                modules[0].enumerate_regions(layers, box, **kwargs)
                 for name, seconds in totals.items():
                     times.setdefault(name, []).append(seconds)
     finally:
@@ -211,8 +254,9 @@ def phase_times(calls, layers, box: float, repeat: int) -> list[dict[str, float]
     return [{name: float(np.median(seconds)) for name, seconds in times.items()} for times in runs]
 
 
-def _patch_phases(module):
-    """Wrap the phases of ``module`` to add their CPU seconds to a dict; returns it and an undo."""
+def _patch_phases(modules):
+    """Wrap the phases in ``modules`` (every module that calls or defines one: each calls its own
+    name for it) to add their CPU seconds to a dict; returns it and an undo."""
     containers = ("_split_cells", "_next_values")
     totals, active = {}, []
 
@@ -232,16 +276,18 @@ def _patch_phases(module):
                         totals[active[-1]] = totals.get(active[-1], 0.0) - seconds
         return wrapper
 
-    originals = {name: getattr(module, name) for name in PHASES if hasattr(module, name)}
-    methods = {(getattr(module, cls), cls, name): getattr(getattr(module, cls), name) for cls, name in METHODS
-               if hasattr(module, cls)}
-    for name, function in originals.items():
-        setattr(module, name, wrap(name, function))
+    originals = {(module, name): getattr(module, name) for module in modules for name in PHASES
+                 if hasattr(module, name)}
+    methods = {(getattr(module, cls), cls, name): getattr(getattr(module, cls), name) for module in modules
+               for cls, name in METHODS if hasattr(module, cls)}
+    wrappers = {name: wrap(name, function) for (_, name), function in originals.items()}
+    for module, name in originals:
+        setattr(module, name, wrappers[name])
     for (owner, cls, name), function in methods.items():
         setattr(owner, name, wrap(f"{cls}.{name}", function))
 
     def restore():
-        for name, function in originals.items():
+        for (module, name), function in originals.items():
             setattr(module, name, function)
         for (owner, _, name), function in methods.items():
             setattr(owner, name, function)
@@ -287,7 +333,7 @@ def main(argv=None) -> int:
     if not args.quick:
         print_trained(args)
     print_leaky(layers, args)
-    print_phases(*phase_times([(regions_module, {"engine": "compiled"}), (regions_module, {"engine": "numpy"})],
+    print_phases(*phase_times([(REGIONS_MODULES, {"engine": "compiled"}), (REGIONS_MODULES, {"engine": "numpy"})],
                               layers, args.box, args.repeat))
 
     print("scaling (2 hidden layers of width w):")
@@ -309,7 +355,7 @@ def same_patterns(one, other) -> bool:
 def print_trained(args) -> None:
     """The same for the net the regions page shows by default: the Playground's default model
     (plain, 2×500, interactive preset, seed 0), trained here."""
-    from toyood.appstate import AppState
+    from toyood_app.state import AppState
     from toyood.models import piecewise_affine_layers
     from toyood.toy import train_toy
 

@@ -382,7 +382,8 @@ def test_progress_is_reported_and_an_exception_from_it_cancels(engine):
 
 
 def test_face_tracing_refuses_what_is_not_a_permutation():
-    from toyood.regions import GeometryError, _cycles
+    from toyood.regions import GeometryError
+    from toyood.regions.faces import _cycles
     label, rank = _cycles(np.array([1, 2, 0, 4, 3]))
     np.testing.assert_array_equal(label, [0, 0, 0, 3, 3])
     np.testing.assert_array_equal(rank, [0, 1, 2, 0, 1])

@@ -1,15 +1,15 @@
-"""The compiled region cutter (toyood.regions_jit) against the numpy one, and how it is chosen."""
+"""The compiled region cutter (toyood.regions.compiled) against the numpy one, and how it is chosen."""
 import numpy as np
 import pytest
 
-from toyood import regions as regions_module
+from toyood.regions import api as regions_module
 from toyood.errors import ConfigError
 from toyood.regions import GeometryError, enumerate_regions
 
 from test_regions import default_init, random_net
 
 pytest.importorskip("numba")
-from toyood import regions_jit  # noqa: E402
+from toyood.regions import compiled as regions_jit  # noqa: E402
 
 
 def degenerate_first_layer():

@@ -1,9 +1,9 @@
 """Compiled cutter (numba) for the common case: two hidden (leaky-)ReLU layers, 2-D input.
 
-``cut(layers, box)`` returns the same regions as ``regions.enumerate_regions``' numpy cutter (the
+``cut(layers, box)`` returns the same regions as the numpy cutter (``cutter``; the
 same activation patterns, areas and affine maps; polygons without the collinear junction vertices
-of neighbours, in another order), 3-4× faster (``benchmarks/bench_regions.py``). ``enumerate_regions`` calls it when it applies and
-adds the unboundedness and far-field fields itself.
+of neighbours, in another order), 3-4× faster (``benchmarks/bench_regions.py``). ``enumerate_regions``
+calls it when it applies and adds the unboundedness and far-field fields itself.
 
 Algorithm (float64, one thread, depth first, nothing shared between cells):
 
@@ -22,11 +22,15 @@ second-layer neurons cut it, and the cell is split by those lines the same way. 
 gets its packed pattern, area (shoelace), polygon and logits map V x + a (W₃ times z₂ with the
 off neurons scaled by σ).
 
-Tolerances are ``regions``': a pre-activation within REL_TOL·(|W_j|₁·max|input| + |b_j|) of 0 is 0
+Tolerances are ``geometry``'s: a pre-activation within REL_TOL·(|W_j|₁·max|input| + |b_j|) of 0 is 0
 (max|input|: the largest |corner| of the box for layer 1, the largest first-layer activation at a
 box corner for layer 2, which bounds it on the whole box since each |act(z₁)| is convex). A corner
 within ±tol of a line goes to both halves and makes no sliver; a neuron within ±tol on a whole cell
 does not cut it and its bit there is 0 (dead neurons, zero rows, lines along a box edge).
+
+numba compiles every function below on first use (~10 s) and keeps the machine code on disk
+(``cache=True``: ``__pycache__`` beside this file, ``$NUMBA_CACHE_DIR`` when set, numba's user cache
+when this folder is read-only); ``api.warm_compile`` does it ahead of a user's first call.
 """
 from __future__ import annotations
 
@@ -370,7 +374,7 @@ def cut(layers, box, tol1, tol2, negative_slope: float = 0.0, progress=None, see
         capacity: int | None = None):
     """(vertices, offsets, patterns, linear, bias, areas) of every region of the checked float64
     ``layers`` = [(W1, b1), (W2, b2), (W3, b3)] inside ``box`` = (xmin, xmax, ymin, ymax), with the
-    zero tolerances ``tol1``, ``tol2`` of the two hidden layers (``regions._zero_tolerance``) and
+    zero tolerances ``tol1``, ``tol2`` of the two hidden layers (``geometry._zero_tolerance``) and
     the leaky-ReLU slope ``negative_slope`` (0: ReLU).
 
     ``progress(fraction)`` is called about ``steps`` times (every n₁²/(2·steps) layer-1 cells: there
