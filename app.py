@@ -20,7 +20,7 @@ if CHART_LIBRARY_KEY not in st.session_state:
 
 from toyood.device import use_threads  # noqa: E402  (after set_page_config: importing torch takes a moment)
 from toyood.errors import ConfigError  # noqa: E402
-from toyood_app import session, sidebar  # noqa: E402
+from toyood_app import session, sidebar, stage  # noqa: E402
 from toyood_app.lecture import SCENARIOS  # noqa: E402
 
 TOY_PAGES = ("playground", "linear-regions", "far-away", "proof")
@@ -77,6 +77,11 @@ def main() -> None:
         st.error(f"**The server's thread setting is wrong:** {error}.")
         st.stop()
     session.load_state()
+    presenting = session.widget("present", lambda key: st.sidebar.toggle(
+        "Presentation layout", key=key, help="For a projector: the sidebar closes, the text grows, and each lecture "
+                                             "step fits one screen. A link with present=1 opens this way."))
+    st.set_page_config(initial_sidebar_state="collapsed" if presenting else "auto")
+    stage.page_style()
     session.link_slot()
     if page.url_path in TOY_PAGES:
         sidebar.toy_sidebar()

@@ -30,6 +30,11 @@ def warm_up() -> None:
 
 @asynccontextmanager
 async def warm_start(_app):
+    # pandas first, before any visitor: plotly looks pandas up in sys.modules, and a visitor's script
+    # meeting it half-imported by the warm start's thread failed ("partially initialized module").
+    import pandas  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+
     threading.Thread(target=warm_up, name="toyood-warm-start", daemon=True).start()
     yield
     running = sys.modules.get("toyood_app.running")

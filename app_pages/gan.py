@@ -5,19 +5,19 @@ import streamlit as st
 from toyood.gan import RING_SECTORS
 from toyood.plots import gan as gan_plots
 from toyood.plots import toy as toy_plots
-from toyood_app import charts, session, sidebar, training
-from toyood_app.labels import data_title, method_label
+from toyood_app import charts, session, sidebar, stage, training
+from toyood_app.labels import GAN_LABELS, METRIC_LABELS, data_title, method_label, metric_text
 
 METRIC_KEYS = ["test_accuracy", "far_ood_mmc", "far_ood_auroc", "far_ood_overconfident", "far_ood_rejected",
                "asymptotic_overconfident", "train_seconds"]
 
-st.title("GAN boundary samples")
-st.caption("Lee et al. (2018, eq. 2) train a GAN whose generator is pulled towards the data by the "
-           "discriminator and towards where the classifier is unsure (KL to uniform), so that it produces "
-           "'boundary' OOD samples for the classifier's confidence loss. Vernekar et al. (2019, Sec. 5.2) "
-           "found that, trained jointly from scratch, the samples hug only part of the boundary. Magenta: the "
-           "generated samples for fixed latents z; dashed: the 3σ circles; colour: the classifier's confidence. "
-           "The toy pages' 'gan' OOD source trains this GAN first and uses its samples.")
+stage.intro("gan", "GAN boundary samples",
+            "Lee et al. (2018, eq. 2) train a GAN whose generator is pulled towards the data by the discriminator and "
+            "towards where the classifier is unsure (KL to uniform), so that it produces 'boundary' OOD samples for "
+            "the classifier's confidence loss. Vernekar et al. (2019, Sec. 5.2) found that, trained jointly from "
+            "scratch, the samples hug only part of the boundary. Magenta: the generated samples for fixed latents z; "
+            "dashed: the 3σ circles; colour: the classifier's confidence. The toy pages' 'gan' OOD source trains "
+            "this GAN first and uses its samples.")
 sidebar.gan_sidebar()
 current = session.state()
 if current.dataset != "gaussians" or current.classes != 2:
@@ -25,29 +25,31 @@ if current.dataset != "gaussians" or current.classes != 2:
             f"well its samples cover the 3σ circles around the class means, which only Gaussian classes have, and "
             f"this page's animation draws the two classes' circles. The toy pages use {data_title(current)}; "
             "`toyood gan --classes K` trains the GAN on K Gaussian classes.", icon=":material/info:")
-session.scenario_note("gan")
 result = training.trained_gan_or_stop()
 run, metrics, config = result.run, result.metrics, result.run.config
+figures = {"gan": {key: metric_text(key, metrics.get(key)) for key in (*METRIC_LABELS, *GAN_LABELS)}}
+row = stage.step_header("gan", figures=figures)
 
-charts.chart(st, result.animation, "gan_animation", "gan-samples")
-st.caption(f"Coverage: share of {RING_SECTORS} angular sectors per 3σ circle holding a generated sample within "
-           "1σ of the circle, averaged over both circles. Press ▶ or drag the slider.")
-numbers = st.container(horizontal=True, gap="medium")
-numbers.metric("Final coverage", f"{metrics['coverage']:.0%}", width="content")
-numbers.metric("Distance to 3σ", f"{metrics['ring_distance']:.2f}", width="content",
-               help="Mean distance of the generated samples to the nearer 3σ circle.")
-numbers.metric("Far OOD ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}", width="content",
-               help="Share of the far test points the final classifier gives confidence ≥ 0.99.")
-numbers.metric("Training", f"{run.train_seconds:.1f} s", width="content")
+animation, final_map = st.columns([3, 2], gap="medium")
+charts.chart(animation, result.animation, "gan_animation", "gan-samples")
+data = run.classifier.data
+final = toy_plots.confidence_figure(result.final_grid, title="The final classifier over [−50, 50]²",
+                                    x_train=data.x_train, y_train=data.y_train, ood=run.snapshots[-1].samples,
+                                    n_classes=config.classes, **charts.circles(data, run.classifier.config.sigma))
+charts.map_chart(final_map, final, "gan_final", "gan-final-confidence")
+row.metric("Final coverage", f"{metrics['coverage']:.0%}", width="content",
+            help=f"Share of {RING_SECTORS} angular sectors per 3σ circle holding a generated sample within 1σ of the "
+                 "circle, averaged over both circles.")
+row.metric("Distance to 3σ", f"{metrics['ring_distance']:.2f}", width="content",
+            help="Mean distance of the generated samples to the nearer 3σ circle.")
+row.metric("Far OOD ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}", width="content",
+            help="Share of the far test points the final classifier gives confidence ≥ 0.99.")
+row.metric("Test accuracy", f"{metrics['test_accuracy']:.1%}", width="content")
+row.metric("Training", f"{run.train_seconds:.1f} s", width="content")
+st.caption("Left: press ▶ or drag the slider. Right: the final classifier's confidence with the last samples (magenta).")
 
 st.subheader("Coverage over the iterations")
 charts.chart(st, gan_plots.coverage_figure({method_label(config.classifier): run}), "gan_coverage", "gan-coverage")
 
-st.subheader("The final classifier")
-data = run.classifier.data
-final = toy_plots.confidence_figure(result.final_grid, title="Confidence over [−50, 50]², last samples",
-                                    x_train=data.x_train, y_train=data.y_train, ood=run.snapshots[-1].samples,
-                                    n_classes=config.classes, **charts.circles(data, run.classifier.config.sigma))
-charts.map_chart(st, final, "gan_final", "gan-final-confidence")
 charts.show_metrics({method_label(config.classifier): {k: metrics[k] for k in METRIC_KEYS}}, "gan-metrics",
                 METRIC_KEYS)

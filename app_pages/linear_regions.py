@@ -4,25 +4,25 @@ import streamlit as st
 
 from toyood.plots import regions as region_plots
 from toyood.plots import toy as plots
-from toyood_app import charts, controls, session, training, views
+from toyood_app import charts, controls, session, stage, training, views
 from toyood_app.labels import class_names, data_title, method_label, net_label, run_label
 from toyood_app.state import BOXES, SMALL_NET
 
 SMALL_NET_WHY = ("The Playground's net (the default here) has hundreds of thousands of regions and takes a second "
                  "or two to enumerate; a 2×32 net has about two thousand, few enough to see each one.")
 
-st.title("Linear regions")
-st.caption("A ReLU network is affine on each polygon of constant activation pattern. Below: every such region "
-           "inside the box, exactly (no sampling). Regions outlined in red are unbounded: the net stays affine on "
-           "them all the way to infinity, which is why its confidence there tends to 1 (Hein et al. Thm 3.1). The "
-           "ring shows which class wins far away in each direction.")
+stage.intro("linear-regions", "Linear regions",
+            "A ReLU network is affine on each polygon of constant activation pattern. Below: every such region inside "
+            "the box, exactly (no sampling). Regions outlined in red are unbounded: the net stays affine on them all the "
+            "way to infinity, which is why its confidence there tends to 1 (Hein et al. Thm 3.1). The ring shows which "
+            "class wins far away in each direction.")
 current = session.state()
 row_of_controls = st.container(horizontal=True, gap="medium")
 box = session.widget("box", lambda key: row_of_controls.select_slider("Box half-width", BOXES, key=key, width=260))
 colour_by = controls.colour_control(row_of_controls)
 controls.focus_control(row_of_controls, "Regions of", 300)
 small = controls.small_net_toggle(SMALL_NET_WHY)
-session.scenario_note("linear-regions")
+stage.step_header("linear-regions")
 method = session.state().regions_method() if current.methods else None
 if method == "rbf":
     st.info("The RBF network is not piecewise affine: it has no linear regions. Far away all its logits tend to 0, "
@@ -51,17 +51,17 @@ numbers.metric("Arcs of directions", f"{len(regions.arcs.start):,}", width="cont
                help="The circle of directions splits into arcs, each with one activation pattern at infinity.")
 st.caption(f"{run_label(config)} on {net_label(config)}"
            + (f"; data: {data_title(current)}." if config.dataset != "gaussians" or config.classes != 2 else "."))
-row = charts.map_row()
+row = charts.map_row(2)
 with st.spinner("Drawing the regions …"):
     region_fig = views.region_map(run, regions, float(box), views.region_colouring(config, colour_by))
-charts.map_chart(row, region_fig, "regions", f"regions-{method}")
+charts.map_chart(row[0], region_fig, "regions", f"regions-{method}")
 if dismax:
     angles, limit = views.limit_confidence(run, 720)
     ring_fig = plots.limit_confidence_figure(angles, {method_label(method): limit}, n_classes=config.classes,
                                              title="DisMax: limit confidence per direction")
 else:
     ring_fig = region_plots.limit_ring_figure(regions, class_names(config))
-charts.map_chart(row, ring_fig, "ring", f"limit-ring-{method}")
+charts.map_chart(row[1], ring_fig, "ring", f"limit-ring-{method}")
 downloads = st.container(horizontal=True)
 charts.download_figure(downloads, region_fig, f"regions-{method}", "Region map (HTML)")
 charts.download_figure(downloads, ring_fig, f"limit-ring-{method}", "Directions (HTML)")

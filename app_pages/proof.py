@@ -6,16 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from toyood.plots import toy as toy_plots
-from toyood.plots.ray import proof_panels
 from toyood.ray import RayProfile, region_crossings
 from toyood.toy import ToyRun
-from toyood_app import charts, controls, session, training, views
-from toyood_app.labels import class_names, data_title, net_label, run_label
+from toyood_app import charts, controls, session, stage, training, views
+from toyood_app.labels import data_title, net_label, run_label
 from toyood_app.link import point as checked_point
 from toyood_app.state import SMALL_NET
 
 RBF_RESOLUTION = 200
-COLOUR_BAR_PAD = 40  # px between the map and its colour bar: the bar's title clears the x tick labels
 LAST_ROW_STYLE = "background-color: rgba(255, 208, 0, 0.35)"  # the gold of the last region (toyood.plots.ray)
 SMALL_NET_WHY = ("As on the Linear regions page: the Playground's net crosses hundreds of regions and takes a while "
                  "to enumerate; a 2×32 net crosses a few dozen and is instant.")
@@ -75,23 +73,24 @@ def confidence_background(run: ToyRun, half: float) -> list:
 
 
 def background(run: ToyRun, profile: RayProfile, half: float):
-    """The traces under the ray and the regions to outline: the exact region map when the net is
-    piecewise affine and small enough, else the confidence map (and no regions)."""
+    """The traces under the ray, the regions to outline and what the traces are: the exact region
+    map (its colouring) when the net is piecewise affine and small enough, else the confidence map
+    (and no regions)."""
     config = run.config
     if profile.pieces is None:
-        return confidence_background(run, half), None
+        return confidence_background(run, half), None, "confidence"
     if sum(config.hidden) > training.MAX_REGION_NEURONS:
-        st.info(f"This net has more than {training.MAX_REGION_NEURONS:,} hidden neurons: its regions are not enumerated "
-                "here, so the ray is drawn over the confidence map (the table below is exact all the same).")
-        return confidence_background(run, half), None
+        st.info(f"This net has more than {training.MAX_REGION_NEURONS:,} hidden neurons: its regions are not "
+                "enumerated here, so the ray is drawn over the confidence map (the table below is exact all the same).")
+        return confidence_background(run, half), None, "confidence"
     regions = training.linear_regions(run, half)
     if regions is None:
-        return confidence_background(run, half), None
+        return confidence_background(run, half), None, "confidence"
     colour = views.region_colouring(config, session.state().colour)
     with st.spinner("Drawing the regions …"):
         traces = views.region_map(run, regions, half, colour).data
     # every unbounded region's red outline would bury the one that matters: the last region, in gold
-    return [trace for trace in traces if getattr(trace, "legendgroup", None) != "unbounded"], regions
+    return [trace for trace in traces if getattr(trace, "legendgroup", None) != "unbounded"], regions, colour
 
 
 def summary(profile: RayProfile) -> None:
@@ -130,22 +129,13 @@ def crossings_table(profile: RayProfile) -> None:
                "never leaves (Lemma 3.1).")
 
 
-def _lower_colour_bar(trace) -> None:
-    if trace.type == "heatmap":
-        trace.update(colorbar_ypad=COLOUR_BAR_PAD)
-    elif trace.type in ("scatter", "scattergl") and trace.marker.showscale:
-        trace.update(marker_colorbar_ypad=COLOUR_BAR_PAD)
-
-
 def draw(profile: RayProfile, run: ToyRun, log_x: bool) -> None:
     """Panel (a) and the crossings beside panels (b)–(d) (stacked, so their α axes line up)."""
     half = views.proof_view_half(profile)
-    traces, regions = background(run, profile, half)
-    panels = proof_panels(profile, traces, regions, (-half, half, -half, half), log_x, class_names(run.config))
-    panels["path"].figure.for_each_trace(_lower_colour_bar)
+    traces, regions, kind = background(run, profile, half)
+    panels = views.proof_figures(run, tuple(profile.x), half, kind, log_x, profile, traces, regions)
     method = run.config.method
-    row = charts.map_row()
-    left, right = row.container(width=charts.MAP_WIDTH), row.container(width=charts.MAP_WIDTH)
+    left, right = charts.map_row(2)
     charts.map_chart(left, panels["path"].figure, "proof-path", f"proof-path-{method}")
     left.caption(panels["path"].caption)
     with left:
@@ -160,8 +150,7 @@ def draw(profile: RayProfile, run: ToyRun, log_x: bool) -> None:
         right.caption(panels[name].caption)
 
 
-st.title("The proof, drawn")
-st.caption(INTRO)
+stage.intro("proof", "The proof, drawn", INTRO)
 method, log_x, small = view_controls()
 configs = training.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
 run = training.trained_or_stop(configs)[method]

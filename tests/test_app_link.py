@@ -1,6 +1,8 @@
 """The app's URL state (``toyood_app.state``, ``toyood_app.link``, ``toyood_app.lecture``): links parse into settings with the CLI's spellings,
 round-trip, and bad values give one readable problem each and the default."""
 import dataclasses
+import re
+import string
 import urllib.parse
 
 import pytest
@@ -9,7 +11,7 @@ from toyood.errors import ConfigError
 from toyood.methods import METHODS
 from toyood.toy import PRESETS, ToyConfig
 from toyood_app.lecture import SCENARIOS, next_scenario
-from toyood_app.link import DEFAULT, PARAMS, active_scenario, parse_query, to_query
+from toyood_app.link import DEFAULT, PARAMS, active_scenario, explored, parse_query, to_query
 from toyood_app.state import SERVER_ONLY_FIELDS, AppState
 
 
@@ -176,7 +178,40 @@ def test_every_scenario_link_parses_cleanly_and_is_active(scenario):
 def test_a_scenario_stays_active_until_one_of_its_settings_changes():
     state, _ = parse_query(SCENARIOS["thm31"].link_query())
     assert active_scenario(dataclasses.replace(state, seed=4)) is not None
-    assert active_scenario(dataclasses.replace(state, halfwidth=50)) is None
+    assert active_scenario(dataclasses.replace(state, methods=("reject",))) is None
+
+
+def test_a_scenario_stays_while_the_reader_does_what_its_note_asks():
+    """Step 1 says "zoom back in", step 5 "switch the objective": doing so keeps the step (and its
+    Next link), and says what was changed; any other setting of the link still ends it."""
+    zoomed, _ = parse_query({**SCENARIOS["thm31"].link_query(), "halfwidth": "50"})
+    assert active_scenario(zoomed) == SCENARIOS["thm31"] and explored(zoomed, SCENARIOS["thm31"]) == ["halfwidth"]
+    switched, _ = parse_query({**SCENARIOS["ceda-acet"].link_query(), "ceda-objective": "max_conf"})
+    assert active_scenario(switched) == SCENARIOS["ceda-acet"]
+    assert explored(switched, SCENARIOS["ceda-acet"]) == ["ceda-objective"]
+    assert active_scenario(dataclasses.replace(switched, ood="boundary")) is None
+    assert explored(parse_query(SCENARIOS["ceda-acet"].link_query())[0], SCENARIOS["ceda-acet"]) == []
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS.values()), ids=list(SCENARIOS))
+def test_what_a_note_asks_to_change_and_the_numbers_it_quotes_exist(scenario):
+    """A note's numbers are live fields ``{method[metric]}`` of the step's own methods (no constant
+    written into the text); filled, none is left open, and a missing one reads '…'."""
+    from toyood_app.labels import GAN_LABELS, METRIC_LABELS
+    labels = {**METRIC_LABELS, **GAN_LABELS}
+    assert set(scenario.explores) <= {param.name for param in PARAMS}
+    assert set(scenario.numbers) <= set(labels)
+    fields = [field for _, field, _, _ in string.Formatter().parse(scenario.note) if field]
+    methods = ("gan",) if scenario.page == "gan" else parse_query(scenario.link_query())[0].methods
+    for field in fields:
+        method, key = field.rstrip("]").split("[")
+        assert method in methods and key in labels, field
+    figures = {m: {key: f"<{m} {key}>" for key in labels} for m in methods}
+    filled = scenario.text(figures)
+    assert "{" not in filled and "…" not in filled
+    assert all(f"<{field.rstrip(']').replace('[', ' ')}>" in filled for field in fields)
+    assert fields == [] or "…" in scenario.text({})
+    assert not re.search(r"\d+(\.\d+)?\s?%", scenario.note), "a share in a note is a live field, not a constant"
 
 
 def test_scenarios_come_in_order_and_end():

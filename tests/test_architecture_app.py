@@ -15,7 +15,7 @@ LAYERS = {
     2: ["session", "running"],
     3: ["charts", "clicks", "controls", "sidebar", "views"],
     4: ["training"],
-    5: ["warm"],
+    5: ["warm", "stage"],
 }
 PURE_LAYERS = (0, 1)
 MAX_FUNCTION_LINES = 60

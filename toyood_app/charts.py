@@ -22,12 +22,8 @@ from toyood.toy import ToyRun
 
 from .labels import METRIC_LABELS, METRICS_HELP, NEVER_KEYS
 
-PREVIEW_WIDTH = 400  # px of the loss curve and the coarse map while a model trains
-MAP_WIDTH = 540  # px of one map figure: two side by side from about 1500 px screens, else one per row
-COMPARE_MAP_WIDTH = 400  # px: maps of ≥ 320 px, two per row at 1440 px, or at 1024 px with the sidebar closed
 OVERLAY_POINTS_PER_CLASS = 150  # training points drawn per class over a map (the training order is random)
 OVERLAY_OOD_SAMPLES = 500  # OOD training samples drawn over a map
-MAP_GAP = 48  # px: the row's gap between two maps, with room to spare
 
 
 def circles(data: toydata.ToyData, sigma: float) -> dict:
@@ -39,16 +35,16 @@ def circles(data: toydata.ToyData, sigma: float) -> dict:
 def show_training(view, key: str) -> None:
     """The loss curve so far beside the current coarse confidence map (``training.TrainingView``;
     one under the other where the page is narrow)."""
-    row = st.container(horizontal=True, gap="small")
+    left, right = map_row()
     loss = go.Figure(go.Scatter(x=np.arange(1, len(view.losses) + 1), y=view.losses, mode="lines+markers"))
-    loss.update_layout(title=f"Training loss, epoch {len(view.losses)} of {view.epochs}", height=PREVIEW_WIDTH,
+    loss.update_layout(title=f"Training loss, epoch {len(view.losses)} of {view.epochs}",
                        xaxis=dict(title="epoch", range=[0.5, view.epochs + 0.5]), yaxis=dict(title="loss"),
                        margin=dict(l=10, r=10, t=40, b=10))
-    row.plotly_chart(loss, key=f"{key}-loss", width=PREVIEW_WIDTH, config=export_config("training-loss"))
+    map_chart(left, loss, f"{key}-loss", "training-loss")
     rings = {} if view.centres is None else dict(sigma=view.sigma, centres=view.centres)
     confidence = toy_plots.confidence_figure(view.grid, title="Confidence now (coarse)", **rings,
                                              n_classes=view.n_classes)
-    map_chart(row, confidence.update_layout(showlegend=False), f"{key}-map", "training-confidence", PREVIEW_WIDTH)
+    map_chart(right, confidence.update_layout(showlegend=False), f"{key}-map", "training-confidence")
 
 
 def shown_points(data) -> tuple[np.ndarray, np.ndarray]:
@@ -73,26 +69,23 @@ def chart(container, fig: go.Figure, key: str, file_stem: str | None = None, wid
     container.plotly_chart(fig, key=key, width=width, config=export_config(file_stem or key))
 
 
-def map_row(width: int = MAP_WIDTH):
-    """A row for maps ``width`` px wide: two side by side where they fit, else one per row at full
-    size; never more than two."""
-    return st.container(horizontal=True, gap="small", width=2 * width + MAP_GAP)
+def map_row(count: int = 2, side: bool = False) -> list:
+    """Columns for ``count`` maps side by side (each as wide as its column, square) and, with
+    ``side``, a narrower one after them for the view's controls and numbers."""
+    return st.columns([3] * count + ([2] if side else []), gap="medium")
 
 
-def map_chart(container, fig: go.Figure, key: str, file_stem: str, width: int = MAP_WIDTH, clickable: bool = False):
-    """A map at a fixed width whose plot area is square: the height is the width less the side
-    margins plus the top and bottom ones (title, ticks, colour bar, legend). ``clickable``: a click
-    on a point of the figure reruns the app and the chart returns the selection event."""
-    margin = fig.layout.margin
-    side = width - (margin.l or 0) - (margin.r or 0)
-    fig.update_layout(height=side + (margin.t or 0) + (margin.b or 0))
+def map_chart(container, fig: go.Figure, key: str, file_stem: str, clickable: bool = False):
+    """A map that fills a square box as wide as ``container`` and at most as tall as the window
+    allows (``stage.PAGE_CSS``: boxes keyed ``map-…``); its plot area stays square (the builders'
+    ``scaleanchor``). ``clickable``: a click on a point of the figure reruns the app and the chart
+    returns the selection event."""
+    box = container.container(key=f"map-{key}")
+    fig.update_layout(height=None, width=None, autosize=True)
     select = dict(on_select="rerun", selection_mode="points") if clickable else {}
-    return container.plotly_chart(fig, key=key, width=width, config=export_config(file_stem), **select)
+    return box.plotly_chart(fig, key=key, width="stretch", height="stretch", config=export_config(file_stem),
+                            **select)
 
-
-# ---------------------------------------------------------------------------------------------
-# OOD points of the user's own, clicked on the Playground's confidence map. Streamlit reports no
-# selection for clicks on a heatmap (streamlit/streamlit#8760, #15042), so the map carries an
 
 def colour_bar_figure(n_classes: int = 2) -> go.Figure:
     """The confidence colour bar alone: the one shared scale of a row of maps drawn without theirs."""

@@ -63,7 +63,10 @@ METRIC_LABELS = {
     "median_alpha_999": "median α to 0.999",
     "train_seconds": "train s",
 }
+GAN_LABELS = {"coverage": "coverage", "ring_distance": "distance to 3σ"}  # the GAN page's own metrics
 NEVER_KEYS = ("median_alpha_999",)  # a missing value means "never reached"
+SHARE_KEYS = ("coverage", "test_accuracy", "far_ood_overconfident", "far_ood_rejected", "asymptotic_overconfident",
+              "asymptotic_rejected", "far_ood_fpr95", "far_ood_tnr95", "far_ood_dtacc")  # shown as percentages
 METRICS_HELP = (
     "Far OOD: 10,000 points uniform in [−50, 50]² outside the 3σ discs. MMC = mean max real-class "
     "probability. AUROC and FPR@95 follow Hein et al. (in-distribution positive, score = max "
@@ -71,6 +74,17 @@ METRICS_HELP = (
     "DTACC follow Lee et al. 'directions → conf. 1': exact share of directions u with "
     "lim softmax(f(αu)) = one-hot on a real class (Thm 3.1). 'median α to 0.999': median over far OOD "
     "points x of the smallest α ≥ 1 with confidence(αx) ≥ 0.999 ('never': not reached by α = 10¹²).")
+
+
+def metric_text(key: str, value) -> str:
+    """A metric as a person reads it: shares as percentages, α as a plain number, the rest to 3 digits."""
+    if value is None:
+        return "never" if key in NEVER_KEYS else "–"
+    if key in SHARE_KEYS:
+        return f"{value:.0%}" if value in (0, 1) or 0.01 <= value <= 0.99 else f"{value:.1%}"
+    if key == "median_alpha_999":
+        return f"{value:.3g}"
+    return f"{value:.3f}"
 
 
 def method_label(method: str) -> str:

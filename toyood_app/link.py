@@ -223,6 +223,7 @@ PARAMS = (
     Param("iterations", "iterations", on_grid(GAN_ITERATIONS, whole=True), _text_number),
     Param("beta", "beta", on_grid(GAN_BETAS), _text_number),
     Param("students", "students", flag, lambda v: "1" if v else "0"),
+    Param("present", "present", flag, lambda v: "1" if v else "0"),
     Param("scenario", "scenario", scenario_id),
 )
 PARAM_BY_NAME = {param.name: param for param in PARAMS}
@@ -299,9 +300,17 @@ def to_query(state: AppState) -> dict[str, str]:
 
 
 def active_scenario(state: AppState) -> Scenario | None:
-    """The scenario the state was opened as, while every setting its link names is unchanged."""
+    """The scenario the state was opened as, while every setting its link names is unchanged, except
+    those its note asks the reader to change (``Scenario.explores``)."""
     if state.scenario is None:
         return None
     scenario = SCENARIOS[state.scenario]
     expected, current = to_query(parse_query(scenario.query)[0]), to_query(state)
-    return scenario if all(current.get(name) == expected.get(name) for name in scenario.query) else None
+    fixed = [name for name in scenario.query if name not in scenario.explores]
+    return scenario if all(current.get(name) == expected.get(name) for name in fixed) else None
+
+
+def explored(state: AppState, scenario: Scenario) -> list[str]:
+    """The parameters of the scenario's link that the reader has changed as its note asks."""
+    expected, current = to_query(parse_query(scenario.query)[0]), to_query(state)
+    return [name for name in scenario.explores if current.get(name) != expected.get(name)]

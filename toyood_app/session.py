@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from .lecture import Scenario, SCENARIOS, next_scenario
+from .lecture import Scenario
 from .link import active_scenario, parse_query, to_query
 from .state import AppState
 
@@ -25,6 +25,7 @@ LOGGER = logging.getLogger("toyood.app")
 VALUES_KEY = "toyood:state"  # dict of AppState fields: the session's state
 WRITTEN_KEY = "toyood:written"  # the query parameters the app last put in the address bar
 PROBLEMS_KEY = "toyood:link-problems"
+REWRITE_KEY = "toyood:rewrite-address"  # write the address at the end of this run, changed or not
 INPUT_ERROR_KEY = "toyood:input-error"
 WIDGET_PREFIX = "w:"
 
@@ -38,6 +39,7 @@ def load_state() -> None:
         set_state(parsed)
         st.session_state[PROBLEMS_KEY] = problems
         st.session_state[WRITTEN_KEY] = query
+        st.session_state[REWRITE_KEY] = True  # a link was followed: the browser's address may still be the old one
     st.session_state[INPUT_ERROR_KEY] = None
 
 
@@ -98,8 +100,8 @@ def sync_url() -> None:
     if values["scenario"] and active_scenario(state()) is None:
         values["scenario"] = None
     query = to_query(state())
-    if query != st.query_params.to_dict():
-        st.query_params.from_dict(query)
+    if query != st.query_params.to_dict() or st.session_state.pop(REWRITE_KEY, False):
+        st.query_params.from_dict(query)  # sends the address to the browser, even when the server's copy agrees
     st.session_state[WRITTEN_KEY] = query
     with slot.container():
         with st.popover("Link to this view", icon=":material/link:", width="stretch"):
@@ -121,20 +123,6 @@ def view_link(query: dict[str, str]) -> str:
 # ---------------------------------------------------------------------------------------------
 # The toy sidebar (rendered by app.py on every toy page)
 
-
-
-def scenario_note(page_path: str) -> None:
-    """The note of the lecture scenario this view was opened as, and a link to the next one."""
-    scenario = active_scenario(state())
-    if scenario is None or scenario.page != page_path:
-        return
-    number = list(SCENARIOS).index(scenario.id) + 1
-    following = next_scenario(scenario.id)
-    st.info(f"**Scenario {number} of {len(SCENARIOS)}: {scenario.title}.** {scenario.note}",
-            icon=":material/school:")
-    if following is not None:
-        st.page_link(page_for(following), label=f"Next: {following.title}", icon=":material/arrow_forward:",
-                     query_params=following.link_query())
 
 
 PAGE_OBJECTS: dict[str, Any] = {}  # url path → st.Page, filled by app.py

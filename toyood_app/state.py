@@ -72,6 +72,7 @@ class AppState:
     iterations: int = 800  # GAN page: GAN iterations
     beta: float = 1.0  # GAN page: β of the KL terms
     students: bool = False  # hide the advanced controls
+    present: bool = False  # presentation layout: sidebar collapsed, larger text, one screen per view
     scenario: str | None = None  # the lecture scenario this link opened
 
     def toy_configs(self) -> dict[str, ToyConfig]:

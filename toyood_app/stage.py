@@ -1,0 +1,98 @@
+"""The lecture on a projector (Streamlit): each step's note with its Next link, the numbers the note
+talks about as large figures beside the maps, and the page style that keeps a step on one screen
+(maps square and as large as the window allows; the presentation layout's larger text)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from toyood.toy import ToyRun
+
+from .labels import GAN_LABELS, METRIC_LABELS, metric_text
+from .lecture import SCENARIOS, Scenario, next_scenario
+from .link import DEFAULT, PARAM_BY_NAME, active_scenario, explored
+from .session import page_for, state
+from .training import metrics_of
+
+# Maps live in containers keyed "map-…" (``charts.map_chart``): square, as wide as their column, and
+# never taller than the window less the note above them.
+ALL_LABELS = {**METRIC_LABELS, **GAN_LABELS}
+PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding: 2.5rem 1.5rem 2rem 1.5rem;}
+[class*="st-key-map-"] {aspect-ratio: 1 / 1; width: 100%; max-height: calc(100vh - 16rem); min-height: 260px;}
+.st-key-step-numbers [data-testid="stMetricValue"] {font-size: 1.7rem;}
+</style>"""
+PRESENT_CSS = """<style>
+html {font-size: 19px;}
+</style>"""
+
+
+def page_style() -> None:
+    """The app's style for this run (the presentation layout's when ``present`` is on)."""
+    st.html(PAGE_CSS + (PRESENT_CSS if state().present else ""))
+
+
+def current_step(page_path: str) -> Scenario | None:
+    """The lecture step this view shows on ``page_path``, if any."""
+    scenario = active_scenario(state())
+    return scenario if scenario is not None and scenario.page == page_path else None
+
+
+def intro(page_path: str, title: str, caption: str) -> Scenario | None:
+    """The page's title and caption, unless a lecture step is shown (its note says what to see, and
+    the map gets the room); returns the step."""
+    scenario = current_step(page_path)
+    if scenario is None:
+        st.title(title)
+        st.caption(caption)
+    return scenario
+
+
+def step_header(page_path: str, runs: dict[str, ToyRun] | None = None, figures: dict | None = None):
+    """The step's note with its live numbers (and what the reader has changed as it asks), then one
+    row with the link to the next step and the numbers the note talks about as large figures.
+    ``figures``: method → metric → text, when the page has them already (else from ``runs``).
+    Returns the row (also without a step), for the page's view controls."""
+    scenario = current_step(page_path)
+    if scenario is not None and figures is None:
+        figures = _figures(runs or {})
+    if scenario is not None:
+        number = list(SCENARIOS).index(scenario.id) + 1
+        st.info(f"**Step {number} of {len(SCENARIOS)}: {scenario.title}.** {scenario.text(figures)}"
+                f"{_changed(scenario)}", icon=":material/school:")
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="step-numbers")
+    if scenario is None:
+        return row
+    following = next_scenario(scenario.id)
+    if following is not None:
+        row.page_link(page_for(following), label=f"Next: step {number + 1}", icon=":material/arrow_forward:",
+                      query_params=following.link_query(), help=following.title, width="content")
+    for key in scenario.numbers if figures else ():
+        methods = [m for m in figures if key in figures[m]]
+        names = " · ".join(methods)
+        row.metric(ALL_LABELS[key] + (f" ({names})" if len(figures) > 1 else ""),
+                   " · ".join(figures[m][key] for m in methods), width="content")
+    return row
+
+
+def _figures(runs: dict[str, ToyRun]) -> dict[str, dict[str, str]]:
+    """Every metric of each run as shown (``labels.metric_text``), by method; computed once per run."""
+    figures = {}
+    for method, run in runs.items():
+        values = metrics_of(run)
+        if values is not None:
+            figures[method] = {key: metric_text(key, values.get(key)) for key in METRIC_LABELS}
+    return figures
+
+
+def _changed(scenario: Scenario) -> str:
+    """' (You changed …)' for the settings the reader changed as the note asks, else ''."""
+    changed = explored(state(), scenario)
+    if not changed:
+        return ""
+    link = ", ".join(f"{name}={scenario.query.get(name, _default(name))}" for name in changed)
+    return f" *(You changed {', '.join(f'`{name}`' for name in changed)}; the step's link has {link}.)*"
+
+
+def _default(name: str) -> str:
+    param = PARAM_BY_NAME[name]
+    return param.write(getattr(DEFAULT, param.field))
