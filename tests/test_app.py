@@ -147,18 +147,35 @@ def test_each_scenario_opens_its_page_with_its_note(scenario):
     small = {**SMALL, "iterations": "200"} if scenario.page == "gan" else SMALL
     app = open_link(scenario.page, **scenario.link_query(), **small)
     assert_clean(app)
-    notes = [info.value for info in app.info if info.value.startswith("**Scenario")]
+    notes = [info.value for info in app.info if info.value.startswith("**Step")]
     number = list(SCENARIOS).index(scenario.id) + 1
-    assert len(notes) == 1 and notes[0].startswith(f"**Scenario {number} of {len(SCENARIOS)}: {scenario.title}")
+    assert len(notes) == 1 and notes[0].startswith(f"**Step {number} of {len(SCENARIOS)}: {scenario.title}")
+    assert "…" not in notes[0] and "{" not in notes[0], "every live number of the note is filled in"
     assert app.query_params["scenario"] == scenario.id
     assert app.get("plotly_chart")
 
 
-def test_changing_a_scenario_setting_drops_its_note():
+def test_a_note_quotes_the_live_numbers_of_its_view():
     app = open_link("playground", **SCENARIOS["thm31"].link_query(), **SMALL)
-    app.select_slider(key="w:halfwidth").set_value(50).run()
     assert_clean(app)
-    assert not [info for info in app.info if info.value.startswith("**Scenario")]
+    expected = toy_metrics(train_toy(ToyConfig(method="plain", hidden=(16, 16), epochs=3)))
+    note = next(info.value for info in app.info if info.value.startswith("**Step"))
+    assert f"{round(100 * expected['far_ood_overconfident'])}% of the far test points" in note, note
+    figures = {metric.label: metric.value for metric in app.metric}
+    assert figures["far OOD ≥ 0.99"] == f"{round(100 * expected['far_ood_overconfident'])}%"
+    assert figures["directions → conf. 1"] == f"{round(100 * expected['asymptotic_overconfident'])}%"
+
+
+def test_doing_what_a_note_asks_keeps_it_and_changing_the_step_drops_it():
+    app = open_link("playground", **SCENARIOS["thm31"].link_query(), **SMALL)
+    app.select_slider(key="w:halfwidth").set_value(50).run()  # step 1 says: zoom back in
+    assert_clean(app)
+    notes = [info.value for info in app.info if info.value.startswith("**Step 1")]
+    assert len(notes) == 1 and "You changed `halfwidth`" in notes[0] and "halfwidth=1000000" in notes[0]
+    assert app.query_params["scenario"] == "thm31" and app.query_params["halfwidth"] == "50"
+    app.selectbox(key="w:methods:one").set_value("reject").run()  # not what the note asks
+    assert_clean(app)
+    assert not [info for info in app.info if info.value.startswith("**Step")]
     assert "scenario" not in app.query_params
 
 

@@ -2,9 +2,9 @@
 
 ``train_many(configs)`` gives the same runs as ``[train_toy(c) for c in configs]`` (bitwise on one
 CPU thread), training them in lockstep in one loop where that is faster. Which models are batched:
-MLPs (plain, confidence, ceda, acet, reject, dismax) whose configs share hidden widths, leaky slope
-and learning rate train together; an RBF network, or a model alone in its group, trains with
-``train_toy`` in the same call.
+MLPs (plain, confidence, ceda, acet, reject, dismax) whose configs share hidden widths, activation
+(relu, leaky, tanh, sigmoid), leaky slope and learning rate train together; an RBF network, or a
+model alone in its group, trains with ``train_toy`` in the same call.
 
 How: within a group, models with the same rows per step (with or without OOD rows), the same head
 (linear K, reject K+1, DisMax distances) and the same ACET attack form a *segment*. Each step, a
@@ -34,13 +34,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import data as toydata
 from .device import resolve_device
 from .errors import ConfigError, TrainingDiverged
 from .methods import ACET, OOD_LABEL, Method, pgd_ascend, pgd_start
+from .models import activation_function
 from .progress import Progress, phase
 from .toy import ToyConfig, ToyRun, build_model, ood_pool, toy_data, train_toy
 from .train import PoolSampler, make_optimizer
@@ -48,7 +48,7 @@ from .train import PoolSampler, make_optimizer
 # Every config of one call shares these (they fix the data's size and the loop's steps).
 SHARED_FIELDS = ("sigma", "n_per_class", "epochs", "batch_size", "device", "dataset", "classes", "data_file")
 # Configs that also share these train in one batched group.
-GROUP_FIELDS = ("hidden", "negative_slope", "lr")
+GROUP_FIELDS = ("hidden", "activation", "negative_slope", "lr")
 
 
 def check_shared(configs: list[ToyConfig]) -> None:
@@ -204,7 +204,7 @@ class _Segment:
     def __init__(self, members: list[_Member], stacked: bool):
         self.members, self.stacked = members, stacked
         self.models = [m.model for m in members]
-        self.slope = self.models[0].negative_slope
+        self.act = activation_function(self.models[0].activation, self.models[0].negative_slope)
         self.head_kind = self.models[0].head_kind
         self.needs_ood = members[0].method.needs_ood
         self.attack = members[0].method if isinstance(members[0].method, ACET) else None
@@ -240,7 +240,7 @@ class _Segment:
 
     def _stacked(self, x: torch.Tensor, weights: list, training: bool) -> torch.Tensor:
         for weight, bias in weights[:-1]:
-            x = F.leaky_relu(BatchedLinear.apply(x, weight, bias), self.slope)
+            x = self.act(BatchedLinear.apply(x, weight, bias))
         if self.head_kind == "dismax":  # DisMaxHead: −α‖f − p_j‖ (Macêdo et al., eq. 6-7)
             distances = torch.linalg.vector_norm(x[:, :, None, :] - weights[-1][0][:, None], dim=-1)
             return -self.scales["train" if training else "eval"] * distances

@@ -13,6 +13,14 @@ Shares of directions are arc lengths / 2π: exact for linear and reject heads. D
 −s‖f − p_j‖ tend to s·ĝ·p_j + const with ĝ the unit feature growth, a finite limit (evaluated on
 36,000 directions). RBF networks tend to 1/K exactly. Where a limit is finite and not given by a
 formula (ties; DisMax with no feature growth), it is evaluated in float64 at α = 1e8.
+
+Bounded activations (tanh, sigmoid; Vernekar et al. Sec. 5.1): along αu the first layer's
+pre-activations α·W₁u + b₁ run to ±∞, so its units saturate to sign(W₁u) (tanh) or [W₁u > 0]
+(sigmoid); every later layer sees a constant, and the logits tend to finite values. The limit is a
+softmax of finite logits: constant on each arc between the zeros of W₁u, and below 1.
+
+Temperature: the logits are the eval logits z / T (``toyood.models``). A unique top growth stays one-hot
+for any T (softmax(α·G u / T) → e_k*); RBF stays 1/K; finite limits are the softmax of (limit z) / T.
 """
 from __future__ import annotations
 
@@ -24,7 +32,7 @@ import torch
 from torch import nn
 
 from .methods import Method
-from .models import MLP, RBFNet, DisMaxHead, float64_copy, n_outputs, piecewise_affine_layers
+from .models import MLP, RBFNet, DisMaxHead, eval_logit_scale, float64_copy, n_outputs, piecewise_affine_layers
 
 TWO_PI = 2.0 * np.pi
 FAR_ALPHA = 1e8
@@ -151,6 +159,8 @@ def asymptotic_probabilities(model: nn.Module, angles: np.ndarray, arcs: Directi
         return np.full((len(angles), n_out), 1.0 / n_out)
     if not isinstance(model, MLP):
         raise ValueError(f"no far-away analysis for {type(model).__name__}")
+    if not model.piecewise_affine:
+        return saturated_probabilities(model, _unit(angles))
     arcs = arcs if arcs is not None else model_direction_arcs(model)
     index = arcs.locate(angles)
     directions = _unit(angles)
@@ -160,7 +170,7 @@ def asymptotic_probabilities(model: nn.Module, angles: np.ndarray, arcs: Directi
         norm = np.linalg.norm(features, axis=1)
         grows = norm > 0
         prototypes = model.head.prototypes.detach().double().cpu().numpy()
-        logits = model.head.eval_scale * (features[grows] / norm[grows, None]) @ prototypes.T
+        logits = eval_logit_scale(model) * (features[grows] / norm[grows, None]) @ prototypes.T
         probs[grows] = torch.softmax(torch.from_numpy(logits), -1).numpy()
         finite = ~grows
     else:
@@ -172,25 +182,47 @@ def asymptotic_probabilities(model: nn.Module, angles: np.ndarray, arcs: Directi
     return probs
 
 
+def saturated_probabilities(model: MLP, directions: np.ndarray) -> np.ndarray:
+    """lim_{α→∞} softmax(f(α·u)) of a tanh or sigmoid MLP for unit ``directions`` (n×2), in float64:
+    the first layer saturated (tanh → sign(W₁u), sigmoid → [W₁u > 0]; exactly 0 in W₁u keeps
+    act(b₁)), then the rest of the net's eval forward (logits / T). Finite logits: a limit below 1."""
+    double = float64_copy(model)
+    first = double.hidden_layers[0]
+    with torch.inference_mode():
+        u = torch.from_numpy(np.asarray(directions, dtype=np.float64))
+        slope = u @ first.weight.t()
+        saturated = torch.sign(slope) if model.activation == "tanh" else (slope > 0).double()
+        h = torch.where(slope == 0, double.act(first.bias).expand_as(slope), saturated)
+        for layer in double.hidden_layers[1:]:
+            h = double.act(layer(h))
+        return torch.softmax(double.head(h) / double.temperature, -1).numpy()
+
+
 def asymptotic_summary(model: nn.Module, method: Method) -> dict:
     """Shares of directions whose limit is: a real class with probability 1 (``overconfident``),
-    the reject class with probability 1 (``rejected``), or a finite limit (``bounded``); and
-    ``mmc``, the mean over directions of the limit confidence (max real-class probability)."""
+    the reject class with probability 1 (``rejected``), or a finite limit (``bounded``); ``mmc``, the
+    mean over directions of the limit confidence (max real-class probability); ``entropy``, the mean
+    limit entropy in nats (Vernekar et al.'s corollary: 0 on a ReLU net, log K for RBF); and
+    ``confident_99``, the share of directions whose limit confidence is ≥ 0.99."""
     angles = (np.arange(DIRECTION_SAMPLES) + 0.5) * TWO_PI / DIRECTION_SAMPLES
-    arcs = model_direction_arcs(model) if isinstance(model, MLP) else None
-    confidence = method.confidence(torch.from_numpy(asymptotic_probabilities(model, angles, arcs))).numpy()
-    mmc = float(confidence.mean())
-    if isinstance(model, MLP) and not isinstance(model.head, DisMaxHead):
+    exact = isinstance(model, MLP) and model.piecewise_affine
+    arcs = model_direction_arcs(model) if exact else None
+    probs = asymptotic_probabilities(model, angles, arcs)
+    confidence = method.confidence(torch.from_numpy(probs)).numpy()
+    logs = np.log(np.where(probs > 0, probs, 1.0))
+    common = {"mmc": float(confidence.mean()), "entropy": float(np.mean(-(probs * logs).sum(-1))),
+              "confident_99": float(np.mean(confidence >= 0.99))}
+    if exact and not isinstance(model.head, DisMaxHead):
         share = lambda mask: float(arcs.length[mask].sum() / TWO_PI)  # noqa: E731
         reject = method.reject_index(n_outputs(model))
         reject = -2 if reject is None else reject
         rejected = share(arcs.limit_class == reject)
         overconfident = share((arcs.limit_class >= 0) & (arcs.limit_class != reject))
         return {"overconfident": overconfident, "rejected": rejected,
-                "bounded": max(0.0, 1.0 - overconfident - rejected), "mmc": mmc, "arcs": int(len(arcs.start))}
+                "bounded": max(0.0, 1.0 - overconfident - rejected), "arcs": int(len(arcs.start)), **common}
     overconfident = float(np.mean(confidence >= 1.0 - 1e-12))
-    return {"overconfident": overconfident, "rejected": 0.0, "bounded": 1.0 - overconfident, "mmc": mmc,
-            "arcs": None}
+    return {"overconfident": overconfident, "rejected": 0.0, "bounded": 1.0 - overconfident, "arcs": None,
+            **common}
 
 
 def first_alpha_reaching(confidence_at: Callable[[np.ndarray, np.ndarray], np.ndarray], n: int,

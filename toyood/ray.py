@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import MLP, RBFNet, DisMaxHead, float64_copy, n_outputs, piecewise_affine_layers, reject_index
+from .models import (MLP, RBFNet, DisMaxHead, eval_logit_scale, float64_copy, n_outputs, piecewise_affine_layers,
+                     reject_index)
 
 TOL = 1e-12  # relative: zero crossings this close to a piece's end do not cut it
 BISECTIONS = 200  # enough to reach adjacent float64 values
@@ -330,11 +331,11 @@ def rbf_ray_logits(model: RBFNet, x, alphas) -> np.ndarray:
 
 
 def dismax_ray_logits(model: MLP, pieces: RayPieces, alphas) -> np.ndarray:
-    """DisMax logits −s‖f(α·x) − p_j‖ (eval scale s) from the exact piecewise-affine features."""
+    """DisMax eval logits −(s/T)‖f(α·x) − p_j‖ (eval scale s, temperature T) from the exact features."""
     features = pieces.outputs(alphas)
     prototypes = model.head.prototypes.detach().double().cpu().numpy()
     distances = np.linalg.norm(features[:, None, :] - prototypes[None], axis=-1)
-    return -model.head.eval_scale * distances
+    return -eval_logit_scale(model) * distances
 
 
 @dataclass(frozen=True)
@@ -441,7 +442,7 @@ def _limit(kind: str, model: nn.Module, pieces: RayPieces | None, logits_at) -> 
     if not np.linalg.norm(growth) > 0:
         return softmax(logits_at(np.array([pieces.start[-1] + 1.0]))[0])
     prototypes = model.head.prototypes.detach().double().cpu().numpy()
-    return softmax(model.head.eval_scale * (prototypes - pieces.offset[-1]) @ (growth / np.linalg.norm(growth)))
+    return softmax(eval_logit_scale(model) * (prototypes - pieces.offset[-1]) @ (growth / np.linalg.norm(growth)))
 
 
 def ray_profile(model: nn.Module, x, threshold: float = 0.999, alpha_view: float | None = None,

@@ -9,6 +9,7 @@ GAN itself). ``extra_ood`` adds points of the user's own (clicked on the app's m
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
@@ -220,6 +221,13 @@ class ToyRun:
 
     def __post_init__(self):
         set_temperature(self.model, self.config.temperature)  # eval-mode logits / T (toyood.models)
+
+
+def with_temperature(run: ToyRun, temperature: float) -> ToyRun:
+    """The same trained run evaluated at temperature T, without training: a shallow copy of the model
+    (the same weight tensors) with its own T, and the config's temperature replaced."""
+    return dataclasses.replace(run, config=dataclasses.replace(run.config, temperature=temperature),
+                               model=copy.copy(run.model))
 
 
 def toy_data(config: ToyConfig) -> toydata.ToyData:

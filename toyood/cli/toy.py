@@ -21,6 +21,7 @@ from ..progress import StderrProgress
 from ..output_folder import atomic_directory, check_output_path
 from ..runfiles import save_run, write_run_files
 from ..models import ACTIVATIONS, TEMPERATURE_RANGE
+from ..attack import SHARE as ATTACK_SHARE
 from ..scores import SCORES, check_score
 from ..timeline import snapshot_epochs, timeline_entries, train_with_timeline
 from ..toy import EXTRA_OOD_COPIES, MAX_EXTRA_OOD, OOD_CHOICES, PRESETS, ToyConfig, parse_points
@@ -95,6 +96,9 @@ def add_evaluation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", choices=list(SCORES), default=None,
                         help="OOD score for AUROC/FPR@95/TNR/DTACC: max_prob, entropy, max_logit, energy, "
                              "dismax_entropy (Macêdo eq. 8, DisMax nets); default the method's own")
+    parser.add_argument("--attack-share", type=finite_float, default=ATTACK_SHARE, metavar="S",
+                        help=f"far_adv_*: PGD moves each far test point within an ℓ∞ ball of radius S·‖x‖ "
+                             f"(0 < S <= 1; default {ATTACK_SHARE:g}) towards the highest confidence")
     parser.add_argument("--timeline", type=int, default=None, metavar="N",
                         help="keep N snapshots spread evenly over training (epoch 0 to the last) and add the "
                              "JSON list timeline: step, regions in [-50,50]², far_ood_overconfident, test_accuracy")
@@ -212,12 +216,14 @@ def train_one(config: ToyConfig, timeline: int | None, progress) -> tuple:
 
 
 def check_evaluation_flags(args: argparse.Namespace) -> None:
-    """--score must fit every chosen method; --timeline needs one run and 1..epochs + 1 snapshots."""
+    """--score must fit every chosen method; --attack-share is in (0, 1]; --timeline needs one run."""
     for method in args.method if args.score else ():
         try:
             check_score(args.score, METHODS[method].head)
         except ValueError as error:
             raise CliError(f"--score {args.score}: {error}")
+    if not 0 < args.attack_share <= 1:
+        raise CliError(f"--attack-share must be in (0, 1] (a share of each point's norm), got {args.attack_share:g}")
     if args.timeline is not None and (len(args.method) > 1 or args.seeds is not None):
         raise CliError("--timeline follows one run: give one method and --seed, not a list")
 
@@ -269,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
                 trained, snapshots = train_one(configs[0], args.timeline, progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    metrics = with_data(toy_metrics(trained, score=args.score), trained)
+    metrics = with_data(toy_metrics(trained, score=args.score, attack_share=args.attack_share), trained)
     if snapshots is not None:
         metrics["timeline"] = timeline_entries(trained, snapshots)
     if args.out is not None:
@@ -294,7 +300,7 @@ def run_many(args: argparse.Namespace, configs: list[ToyConfig]) -> int:
                 runs, seconds = train_toy_configs(configs, progress)
     except (ConfigError, TrainingDiverged) as error:
         raise CliError(str(error))
-    metrics = [with_data(toy_metrics(run, score=args.score), run) for run in runs]
+    metrics = [with_data(toy_metrics(run, score=args.score, attack_share=args.attack_share), run) for run in runs]
     summary = summarise(configs, metrics, by_seed=args.seeds is not None)
     summary.update(seconds)
     if args.out is not None:
@@ -366,7 +372,14 @@ def write_runs(out: str, overwrite: bool, runs: list, metrics: list[dict], summa
 def print_table(metrics: dict) -> None:
     width = max(map(len, metrics))
     for key, value in metrics.items():
-        print(f"{key:<{width}}  {value:.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        if key != "timeline":
+            print(f"{key:<{width}}  {value:.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if "timeline" in metrics:
+        print("timeline: step  regions  far_ood_overconfident  test_accuracy")
+        for entry in metrics["timeline"]:
+            regions = "-" if entry["regions"] is None else f"{entry['regions']:,}"
+            print(f"  {entry['step']:>8}  {regions:>9}  {entry['far_ood_overconfident']:.4f}  "
+                  f"{entry['test_accuracy']:.4f}")
 
 
 def print_summary(summary: dict) -> None:
