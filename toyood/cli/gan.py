@@ -13,7 +13,8 @@ from ..budget import check_gan_job
 from ..device import DEVICES, use_threads
 from ..errors import ConfigError, TrainingDiverged
 from ..evaluate import gan_metrics
-from ..gan import CLASSIFIERS, STARTS, GanConfig, GanRun, train_gan
+from ..gan import (CLASSIFIERS, COLLAPSE_RECALL, DEFAULT_BETA, DEFAULT_ENTROPY, GENERATORS, STARTS, GanConfig,
+                   GanRun, train_gan)
 from ..progress import StderrProgress
 from ..output_folder import atomic_directory, check_output_path
 from ..runfiles import write_run_files
@@ -32,7 +33,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=int, default=DEFAULTS.iterations,
                         help=f"GAN iterations of 100 real + 100 generated rows (default {DEFAULTS.iterations}; "
                              "Vernekar ~20000)")
-    parser.add_argument("--beta", type=finite_float, default=DEFAULTS.beta, help="β of the KL terms (default 1)")
+    parser.add_argument("--generator", choices=GENERATORS, default=DEFAULTS.generator,
+                        help="lee: G pulled to the data by D and to where the classifier says OOD by the KL term "
+                             "(Lee et al. eq. 2, default); plain: an ordinary GAN without the KL term, the baseline")
+    parser.add_argument("--beta", type=finite_float, default=None,
+                        help="β of the KL term in the G and classifier steps (default "
+                             + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_BETA.items())
+                             + "; the reject classifier loses a class once G lands on it when β ≥ 1/K)")
+    parser.add_argument("--entropy", type=finite_float, default=None,
+                        help="weight of eq. 2's −H(P_G) in G's loss, against collapse (default "
+                             + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_ENTROPY.items()) + ")")
     parser.add_argument("--snapshot-every", type=int, default=DEFAULTS.snapshot_every,
                         help=f"iterations between snapshots (default {DEFAULTS.snapshot_every})")
     parser.add_argument("--sigma", type=finite_float, default=DEFAULTS.sigma, help="std of each Gaussian (default 1)")
@@ -52,8 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> GanConfig:
     try:
         return GanConfig(classifier=args.classifier, start=args.start, iterations=args.iterations, beta=args.beta,
-                         snapshot_every=args.snapshot_every, sigma=args.sigma, classes=args.classes,
-                         n_far=args.n_far, seed=args.seed, device=args.device)
+                         generator=args.generator, entropy=args.entropy, snapshot_every=args.snapshot_every,
+                         sigma=args.sigma, classes=args.classes, n_far=args.n_far, seed=args.seed,
+                         device=args.device)
     except ConfigError as error:
         raise CliError(str(error))
 
@@ -68,6 +79,7 @@ def save(run: GanRun, metrics: dict, directory: str, overwrite: bool) -> None:
             np.savez_compressed(staging / "snapshots.npz", iterations=[s.iteration for s in run.snapshots],
                                 samples=np.stack([s.samples for s in run.snapshots]),
                                 confidence=np.stack([s.confidence for s in run.snapshots]),
+                                recall=np.array([s.recall for s in run.snapshots]),
                                 grid_xs=run.grid_xs, grid_ys=run.grid_ys)
     except (OSError, ConfigError) as error:
         raise CliError(f"cannot write to {directory}: {error}")
@@ -101,4 +113,8 @@ def run(args: argparse.Namespace) -> int:
         for key, value in scalars.items():
             print(f"{key:<{width}}  {value:.4f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
         print(f"coverage curve ({len(metrics['coverage_curve'])} snapshots): {curve}")
+        print("test recall per class: " + " ".join(f"{r:.2f}" for r in metrics["class_recall"]))
+        if metrics["collapsed"]:
+            print(f"COLLAPSED: a class's test recall is below {COLLAPSE_RECALL:g}, the classifier lost it "
+                  f"(β = {metrics['beta']:g}; see toyood.gan's docstring)")
     return 0

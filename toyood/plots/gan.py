@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..data import N_CLASSES
-from ..gan import GanRun, GanSnapshot
+from ..gan import COLLAPSE_RECALL, GanRun, GanSnapshot, is_collapsed
 from .colours import (LEGEND_STYLE, LINE_COLOURS, OOD_SAMPLE_COLOUR, class_colour, confidence_colorbar,
                       confidence_colorscale)
 from .toy import haloed_line, circles_trace
@@ -31,9 +31,18 @@ def _coordinates(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return points[:, 0], points[:, 1]
 
 
+def _recall_text(recall: tuple[float, ...]) -> str:
+    """" · test recall per class 100 % / 0 % — a class lost" (empty without recalls)."""
+    if not recall:
+        return ""
+    lost = " — <b>a class lost</b>" if is_collapsed(recall) else ""
+    return " · test recall per class " + " / ".join(f"{r:.0%}" for r in recall) + lost
+
+
 def _title(snapshot: GanSnapshot) -> str:
     return (f"Iteration {snapshot.iteration} · boundary coverage {snapshot.coverage:.0%}<br>"
-            f"<sup>mean distance to the 3σ circles {snapshot.ring_distance:.1f}</sup>")
+            f"<sup>mean distance to the 3σ circles {snapshot.ring_distance:.1f}"
+            f"{_recall_text(snapshot.recall)}</sup>")
 
 
 def _heatmap(run: GanRun, snapshot: GanSnapshot) -> go.Heatmap:
@@ -118,4 +127,21 @@ def coverage_figure(runs: dict[str, GanRun]) -> go.Figure:
                       height=300, margin=dict(l=50, r=20, t=30, b=80 if len(runs) > 1 else 50),
                       showlegend=len(runs) > 1,
                       legend=dict(orientation="h", x=0.5, xanchor="center", y=0.01, yref="container", yanchor="bottom"))
+    return fig
+
+
+def recall_figure(run: GanRun) -> go.Figure:
+    """The classifier's test recall per class over the iterations, with the collapse line at
+    ``COLLAPSE_RECALL``: a class whose curve falls below it is lost (rejected or taken by the other)."""
+    fig = go.Figure()
+    iterations = [s.iteration for s in run.snapshots]
+    recall = np.array([s.recall for s in run.snapshots], dtype=float).reshape(len(iterations), -1)
+    for k in range(recall.shape[1]):
+        fig.add_trace(go.Scatter(x=iterations, y=recall[:, k], mode="lines", name=f"class {k}",
+                                 line=dict(color=class_colour(k))))
+    fig.add_hline(y=COLLAPSE_RECALL, line=dict(color="grey", dash="dash"),
+                  annotation_text="collapse", annotation_position="bottom right")
+    fig.update_layout(xaxis_title="iteration", yaxis=dict(title="test recall", range=[0, 1.02], tickformat=".0%"),
+                      height=300, margin=dict(l=50, r=20, t=30, b=50),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom"))
     return fig
