@@ -206,6 +206,25 @@ def test_the_stop_button_stops_a_training(server_url, page):
     assert page.get_by_role("button", name=re.compile("Start again")).count() == 1
 
 
+SQUARE_MAPS_JS = """rows => {
+    const maps = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .nsewdrag')]
+        .map(e => e.getBoundingClientRect()).filter(b => b.height > 100);
+    return maps.length === 3 && maps.every(b => b.width >= 320 && Math.abs(b.width - b.height) <= 2)
+        && new Set(maps.map(b => Math.round(b.y))).size === rows;
+}"""
+STILL_CHARTS_JS = """frames => {  // true once every chart's box has not moved for ``frames`` animation frames
+    const key = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+        .map(e => { const b = e.getBoundingClientRect(); return [b.x, b.y, b.width, b.height].join(); }).join('|');
+    if (key !== window.__chartBoxes) { window.__chartBoxes = key; window.__stillFrames = 0; }
+    return ++window.__stillFrames >= frames;
+}"""
+
+
+def wait_for_still_charts(page, frames: int = 20) -> None:
+    """Wait (on a condition, not a fixed sleep) until no chart moves or resizes for ``frames`` frames."""
+    page.wait_for_function(STILL_CHARTS_JS, arg=frames, polling="raf", timeout=30_000)
+
+
 def test_compare_maps_are_at_least_320_px_and_square(server_url, browser):
     for width, height in SCREENS:
         context = browser.new_context(viewport={"width": width, "height": height})
@@ -215,7 +234,10 @@ def test_compare_maps_are_at_least_320_px_and_square(server_url, browser):
         assert_no_error(page)
         page.wait_for_function("document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .nsewdrag').length >= 4",
                                timeout=60_000)  # the colour bar and three maps
-        page.wait_for_timeout(1000)  # plotly's relayout to the final widths
+        try:  # plotly relayouts to the final widths: wait for the layout asserted below, then read it
+            page.wait_for_function(SQUARE_MAPS_JS, arg=3 if width < 1200 else 2, timeout=30_000)
+        except sync_api.TimeoutError:
+            pass  # the assertions below show the boxes
         areas = page.locator('[data-testid="stPlotlyChart"] .nsewdrag')
         boxes = [areas.nth(i).bounding_box() for i in range(areas.count())]
         maps = [box for box in boxes if box["height"] > 100]
@@ -246,11 +268,11 @@ def test_screenshots_of_every_page(server_url, browser, scheme):
             page.wait_for_function(f"document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= {min_charts}",
                                    timeout=READY_TIMEOUT_MS)
             assert page.locator('[data-testid="stException"]').count() == 0, name
-            page.wait_for_timeout(800)  # plotly's transitions
+            wait_for_still_charts(page)  # plotly's transitions
             stem = SCREENSHOTS / f"{name}_{width}x{height}_{scheme}"
             page.screenshot(path=f"{stem}_view.png")
             full = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
             page.set_viewport_size({"width": width, "height": max(height, int(full) + 40)})
-            page.wait_for_timeout(800)
+            wait_for_still_charts(page)
             page.screenshot(path=f"{stem}_full.png")
         context.close()

@@ -123,6 +123,31 @@ def test_any_toy_config_is_built_or_refused_with_a_config_error(values):
 }))
 def test_any_gan_config_is_built_or_refused_with_a_config_error(values):
     try:
-        GanConfig(**values)
-    except ConfigError:
-        pass
+        config = GanConfig(**values)
+    except ConfigError:  # any other exception fails the test
+        return
+    for key, (low, high, low_open) in GAN_BOUNDS.items():  # the documented rules, restated here
+        value = getattr(config, key)
+        assert math.isfinite(value) and (low < value if low_open else low <= value) and value <= high, (key, value)
+    assert config.iterations // config.snapshot_every <= 500
+    assert 1 <= len(config.gan_hidden) <= 6 and all(1 <= h <= 4096 for h in config.gan_hidden)
+
+
+@pytest.mark.parametrize("key,inside,outside,others", [
+    ("iterations", 1, 0, {}), ("iterations", 100_000, 100_001, {"snapshot_every": 1000}),
+    ("beta", 100, 100.001, {}), ("beta", 1e-9, 0, {}), ("lr", 1, 1.001, {}), ("lr", 1e-9, 0, {}),
+    ("snapshot_every", 1, 0, {"iterations": 500}), ("snapshot_samples", 5000, 5001, {}),
+    ("snapshot_samples", 1, 0, {}), ("grid_resolution", 200, 201, {}), ("grid_resolution", 2, 1, {}),
+    ("latent_dim", 1024, 1025, {}), ("latent_dim", 1, 0, {}), ("batch_size", 4096, 4097, {}),
+    ("batch_size", 1, 0, {}), ("gan_hidden", (4096,) * 6, (4096,) * 7, {}), ("gan_hidden", (1,), (0,), {}),
+])
+def test_gan_config_bounds_are_inclusive_and_refused_one_step_beyond(key, inside, outside, others):
+    """The edges fuzzing rarely hits: each documented bound is accepted, one step beyond refused."""
+    assert getattr(GanConfig(**{**others, key: inside}), key) == inside
+    with pytest.raises(ConfigError):
+        GanConfig(**{**others, key: outside})
+
+
+GAN_BOUNDS = {"iterations": (1, 100_000, False), "beta": (0, 100, True), "snapshot_every": (1, math.inf, False),
+              "snapshot_samples": (1, 5000, False), "grid_resolution": (2, 200, False), "latent_dim": (1, 1024, False),
+              "batch_size": (1, 4096, False), "lr": (0, 1, True)}

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from toyood.farfield import (TWO_PI, alpha_to_confidence, asymptotic_probabilities, asymptotic_summary,
-                             direction_arcs, model_direction_arcs, ray_probabilities)
+                             direction_arcs, first_alpha_reaching, model_direction_arcs, ray_probabilities)
 from toyood.methods import DisMax, Plain, RBF, RejectClass
+from references import far_shares, mlp_with_dead_sector
 from toyood.models import MLP, RBFNet, piecewise_affine_layers
 
 
@@ -63,12 +64,44 @@ def test_dead_network_has_a_finite_limit_everywhere():
     assert np.all(arcs.limit_class == -1)
 
 
-def test_shares_sum_to_one_and_reject_counts_separately():
-    model = random_mlp((40, 40), "reject", seed=3)
-    summary = asymptotic_summary(model, RejectClass())
-    assert summary["overconfident"] + summary["rejected"] + summary["bounded"] == pytest.approx(1.0)
-    arcs = model_direction_arcs(model)
-    assert summary["rejected"] == pytest.approx(arcs.length[arcs.limit_class == 2].sum() / TWO_PI)
+@pytest.mark.parametrize("head,seed", [("reject", 3), ("reject", 2), ("linear", 1)])
+def test_every_share_matches_a_brute_force_far_evaluation(head, seed):
+    """overconfident / rejected / bounded against softmax(f(1e9·u)) in float64 on 7,200 directions,
+    reject = output 2 (literal). The dead sector gives bounded ≈ 0.26, so no share is 0 or 1 by
+    construction. Measured |exact − brute force| ≤ 1e-4; tolerance: the sampling bound ≤ 7e-4."""
+    model = mlp_with_dead_sector((40, 40), 2, head, seed=seed)
+    summary = asymptotic_summary(model, RejectClass() if head == "reject" else Plain())
+    reference, tolerance = far_shares(model, 2 if head == "reject" else None)
+    assert 0.1 < reference["bounded"] < 0.5 and 0.1 < reference["overconfident"] < 0.9
+    assert (reference["rejected"] > 0.01) == (head == "reject")
+    for share in ("overconfident", "rejected", "bounded"):
+        assert summary[share] == pytest.approx(reference[share], abs=tolerance), share
+
+
+@pytest.mark.parametrize("head", ["reject", "linear"])
+def test_mmc_is_the_mean_far_confidence_over_the_same_directions(head):
+    """``mmc`` against the max real-class probability at α = 1e9, float64, on the summary's 36,000
+    directions (θ_i = (i + ½)·2π/36000); the dead sector's finite limits enter it. Measured
+    difference 0.0 on both nets; 1e-9 leaves room for a direction next to an arc end."""
+    model = mlp_with_dead_sector((40, 40), 2, head, seed=3)
+    angles = (np.arange(36_000) + 0.5) * TWO_PI / 36_000
+    far = ray_probabilities(model, np.stack([np.cos(angles), np.sin(angles)], 1), np.array([1e9]))[:, 0]
+    reference = far[:, :2].max(1).mean()  # outputs 0 and 1 are the classes; 2 is the reject class
+    summary = asymptotic_summary(model, RejectClass() if head == "reject" else Plain())
+    assert 0.3 < reference < 0.95 and summary["mmc"] == pytest.approx(reference, abs=1e-9)
+
+
+def test_first_alpha_reaching_closed_form_with_the_default_settings():
+    """conf(α) = sα / (1 + sα) reaches 0.999 at α* = 999 / s: 1.0 when α* < 1 (already confident),
+    α* itself (from above, to 1e-9) inside [1, 1e12], inf beyond 1e12."""
+    scale = np.array([1e4, 1.0, 1e-3, 1e-13])
+
+    def confidence_at(index, alphas):
+        return scale[index] * alphas / (1 + scale[index] * alphas)
+    found = first_alpha_reaching(confidence_at, len(scale))
+    assert found[0] == 1.0 and found[3] == np.inf
+    np.testing.assert_allclose(found[1:3], [999.0, 999_000.0], rtol=1e-9)
+    assert np.all(found[1:3] >= [999.0 * (1 - 1e-12), 999_000.0 * (1 - 1e-12)])
 
 
 def test_rbf_limit_is_uniform_and_reached_at_radius_1000():

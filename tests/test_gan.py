@@ -1,5 +1,6 @@
 import dataclasses
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -181,4 +182,26 @@ def test_three_class_gan_covers_three_circles():
     assert run.classifier.model(torch.zeros(1, 2)).shape[-1] == 3
     assert run.classifier.data.n_classes == 3
     means = toydata.gaussian_means(3)
-    assert gan.ring_coverage(run.snapshots[-1].samples, 1.0, means=means).shape == (3,)
+    samples = run.snapshots[-1].samples
+    np.testing.assert_allclose(gan.ring_coverage(samples, 1.0, means=means), sectors_hit_by_loop(samples, means))
+    # hand-worked: 9 sectors of circle 0, none of circle 1, 19 of circle 2 (the even ones and the
+    # last one, 35), points at the sector centres on the 3σ circles
+    centres = (np.arange(36) + 0.5) * 2 * np.pi / 36
+    last = np.r_[centres[::2], centres[35]]
+    points = np.concatenate([means[0] + 3.0 * np.stack([np.cos(centres[:9]), np.sin(centres[:9])], 1),
+                             means[2] + 3.0 * np.stack([np.cos(last), np.sin(last)], 1)])
+    np.testing.assert_allclose(gan.ring_coverage(points, 1.0, means=means), [9 / 36, 0, 19 / 36])
+
+
+def sectors_hit_by_loop(points, means, sigma=1.0, sectors=36):
+    """Reference for ``ring_coverage``, point by point: a sector counts when some point within σ of
+    the 3σ circle lies in it."""
+    shares = []
+    for mean in means:
+        hit = set()
+        for x, y in np.asarray(points, dtype=np.float64):
+            dx, dy = x - mean[0], y - mean[1]
+            if abs(math.hypot(dx, dy) - 3 * sigma) <= sigma:
+                hit.add(int(math.atan2(dy, dx) % (2 * math.pi) // (2 * math.pi / sectors)) % sectors)
+        shares.append(len(hit) / sectors)
+    return shares

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+from torch import nn
 
 from toyood.cli import bench as bench_cli
 from toyood.cli import main
@@ -16,7 +18,7 @@ from toyood.errors import ConfigError
 from toyood.images import benchmark, datasets
 from toyood.images.benchmark import BenchConfig, Preset, alpha_scaling, image_method, run_benchmark
 from toyood.images.report import format_table, table_records
-from toyood.methods import CEDA, Plain
+from toyood.methods import CEDA, Plain, RejectClass
 from toyood.progress import with_eta
 
 TINY = Preset(n_train=64, n_test=24, epochs=1, acet_steps=2, adv_noise_steps=3, adv_samples_steps=2,
@@ -102,6 +104,60 @@ def test_methods_build_their_settings_from_the_config():
     assert image_method("confidence", BenchConfig(ood_weight=2.0)).beta == 2.0
 
 
+def assert_set_metrics_match_sklearn(result, scores_are_confidences: bool) -> None:
+    """Every set's numbers recomputed from the confidences the result stores: MMC as a numpy mean;
+    AUROC, AUPR in/out with sklearn; FPR at 95 % TPR with numpy (Hein et al.'s convention). The
+    confidences are not all equal, so a swapped or dropped set shows."""
+    c_in = np.asarray(result.confidences["in"], dtype=np.float64)
+    assert result.in_mmc == pytest.approx(np.mean(c_in), abs=1e-12)
+    for name, metrics in result.sets.items():
+        c_out = np.asarray(result.confidences[name], dtype=np.float64)
+        assert metrics["mmc"] == pytest.approx(np.mean(c_out), abs=1e-12), name
+        if not scores_are_confidences:
+            continue
+        labels, scores = np.r_[np.ones(len(c_in)), np.zeros(len(c_out))], np.r_[c_in, c_out]
+        assert len(np.unique(scores)) > 2
+        assert metrics["auroc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12), name
+        assert metrics["aupr_in"] == pytest.approx(average_precision_score(labels, scores), abs=1e-12), name
+        assert metrics["aupr_out"] == pytest.approx(average_precision_score(1 - labels, -scores), abs=1e-12), name
+        assert metrics["fpr95"] == pytest.approx(np.mean(c_out >= np.percentile(c_in, 5)), abs=1e-12), name
+
+
+def constant_image_model(bias: list[float]) -> nn.Module:
+    """A 28×28 image model whose logits are ``bias`` whatever the input (zero weights)."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, len(bias)))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.tensor(bias))
+    return model
+
+
+def test_a_reject_answer_counts_as_an_error_and_confidence_excludes_the_reject_class(data_dir):
+    """Hand-worked: logits 0 for the 10 classes and 3 for the reject class → every answer is the
+    reject class (test error exactly 1) and the confidence is max_k p_k = 1 / (10 + e³) everywhere."""
+    config = BenchConfig(dataset="mnist", methods=("reject",), data_dir=str(data_dir))
+    data = benchmark.load_bench_data(config)
+    result = benchmark.evaluate_method(constant_image_model([0.0] * 10 + [3.0]), RejectClass(), data, config)
+    assert result.test_error == 1.0
+    by_hand = 1.0 / (10.0 + math.exp(3.0))
+    assert result.in_mmc == pytest.approx(by_hand, rel=1e-6)
+    for name in ("fmnist", "noise", "adv_noise", "adv_samples"):
+        np.testing.assert_allclose(result.confidences[name], by_hand, rtol=1e-6)
+        assert result.sets[name]["mmc"] == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_test_error_of_a_constant_answer_is_the_share_of_other_labels(data_dir):
+    """A model that always answers class 3 (and never rejects) errs on every test image not labelled 3."""
+    config = BenchConfig(dataset="mnist", methods=("reject",), data_dir=str(data_dir))
+    data = benchmark.load_bench_data(config)
+    labels = data.y_test.numpy()
+    expected = sum(label != 3 for label in labels) / len(labels)
+    assert 0 < expected < 1
+    result = benchmark.evaluate_method(constant_image_model([0.0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]), RejectClass(),
+                                       data, config)
+    assert result.test_error == pytest.approx(expected, abs=1e-12)
+
+
 def test_benchmark_reports_every_set_and_skips_missing_defaults(data_dir):
     config = BenchConfig(dataset="mnist", methods=("plain", "reject", "dismax"), data_dir=str(data_dir))
     result = run_benchmark(config)
@@ -114,6 +170,7 @@ def test_benchmark_reports_every_set_and_skips_missing_defaults(data_dir):
         assert 0 <= method_result.test_error <= 1
         assert method_result.samples["adv_noise"].shape == (8, 1, 28, 28)
         assert len(method_result.confidences["adv_samples"]) == 10 and len(method_result.confidences["noise"]) == 24
+        assert_set_metrics_match_sklearn(method_result, scores_are_confidences=name != "dismax")
     json.dumps(result.to_dict())
     assert "Adv. samples" in format_table(result) and "FMNIST" in format_table(result)
     assert {r["set"] for r in table_records(result)} >= {"MNIST (in-dist.)", "Noise", "Adv. noise"}

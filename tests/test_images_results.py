@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from toyood.errors import RunFileError
+from toyood.errors import ConfigError, RunFileError
 from toyood.images import results as results_module
 from toyood.images.benchmark import SET_METRICS, BenchConfig, BenchResult, MethodResult
 from toyood.images.report import format_table
@@ -53,7 +53,7 @@ def test_saved_results_reload_with_the_same_numbers_and_arrays(tmp_path):
 def test_saving_never_replaces_a_folder_unless_asked(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "note.txt").write_text("keep me")
-    with pytest.raises(Exception, match="already holds files"):
+    with pytest.raises(ConfigError, match="already holds files"):
         save_result(make_result(), tmp_path / "out")
     assert (tmp_path / "out" / "note.txt").read_text() == "keep me"
     save_result(make_result(), tmp_path / "out", overwrite=True)

@@ -3,37 +3,49 @@ import numpy as np
 import pytest
 import torch
 
+from references import far_shares, mlp_with_dead_sector
 from toyood.evaluate import toy_metrics
 from toyood.farfield import asymptotic_summary
-from toyood.models import float64_copy
+from toyood.methods import Plain, RejectClass
+from toyood.models import MLP, float64_copy, reject_index
 from toyood.toy import ToyConfig, train_toy
 
 SMALL = dict(hidden=(24, 24), epochs=3, n_per_class=100, n_far=500)
+SHARES = ("overconfident", "rejected", "bounded")
 
 
-def brute_force_shares(model, method, n_directions=7200, alpha=1e9):
-    """Shares of directions whose float64 output far out is a real class at ~1 / the reject class."""
-    angles = (np.arange(n_directions) + 0.5) * 2 * np.pi / n_directions
-    u = torch.from_numpy(alpha * np.stack([np.cos(angles), np.sin(angles)], 1))
-    with torch.no_grad():
-        probs = torch.softmax(float64_copy(model)(u), -1)
-    top, winner = probs.max(-1)
-    reject = method.reject_index(probs.shape[-1])
-    is_reject = winner == reject if reject is not None else torch.zeros_like(winner, dtype=torch.bool)
-    saturated = top > 1 - 1e-6
-    return float((saturated & ~is_reject).double().mean()), float((saturated & is_reject).double().mean())
+@pytest.mark.parametrize("k", [2, 3, 5, 10])
+def test_reject_class_is_output_k_for_k_classes(k):
+    """The literal index K (outputs 0..K−1 are the classes), not one computed by the code."""
+    assert RejectClass().reject_index(k + 1) == k
+    assert reject_index(MLP((4,), k, "reject")) == k
+    assert Plain().reject_index(k) is None
 
 
 @pytest.mark.parametrize("k", [3, 5])
-@pytest.mark.parametrize("method", ["plain", "reject"])
-def test_far_field_shares_match_brute_force_for_k_classes(k, method):
-    run = train_toy(ToyConfig(method=method, classes=k, seed=k, **SMALL))
-    assert run.model(torch.zeros(1, 2)).shape[-1] == k + (method == "reject")
+@pytest.mark.parametrize("head", ["linear", "reject"])
+def test_far_field_shares_match_brute_force_with_mixed_shares(k, head):
+    """Every share against a float64 evaluation at α = 1e9 on 7,200 directions, reject output = K.
+    A dead sector makes ``bounded`` ≈ 0.27; the reject head adds a ``rejected`` share. Measured
+    |exact − brute force| ≤ 1.2e-4; the tolerance is the sampling bound (changes + 1) / 7200 ≤ 7e-4."""
+    model = mlp_with_dead_sector((24, 24), k, head, seed=k)
+    method = RejectClass() if head == "reject" else Plain()
+    summary = asymptotic_summary(model, method)
+    reference, tolerance = far_shares(model, k if head == "reject" else None)
+    assert 0.1 < reference["bounded"] < 0.9 and reference["overconfident"] > 0.1
+    assert (reference["rejected"] > 0.01) == (head == "reject")
+    for share in SHARES:
+        assert summary[share] == pytest.approx(reference[share], abs=tolerance), share
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_trained_reject_model_shares_match_brute_force(k):
+    run = train_toy(ToyConfig(method="reject", classes=k, seed=k, **SMALL))
+    assert run.model(torch.zeros(1, 2)).shape[-1] == k + 1
     summary = asymptotic_summary(run.model, run.config.method_object())
-    overconfident, rejected = brute_force_shares(run.model, run.config.method_object())
-    tolerance = 2 * summary["arcs"] / 7200 + 1e-3  # directions near an arc's end may not be saturated yet
-    assert summary["overconfident"] == pytest.approx(overconfident, abs=tolerance)
-    assert summary["rejected"] == pytest.approx(rejected, abs=tolerance)
+    reference, tolerance = far_shares(run.model, k)
+    for share in SHARES:
+        assert summary[share] == pytest.approx(reference[share], abs=tolerance), share
 
 
 @pytest.mark.parametrize("dataset,k", [("gaussians", 3), ("spiral", 3), ("rings", 2)])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from toyood import gan
+from toyood import gan, runfiles
 from toyood.errors import ConfigError, RunFileError
 from toyood.predict import probabilities
 from toyood.output_folder import check_output_path
@@ -28,6 +28,36 @@ def test_save_and_load_round_trip(tmp_path, reject_run):
     np.testing.assert_array_equal(loaded.ood_train, reject_run.ood_train)
     x = reject_run.data.x_test
     np.testing.assert_array_equal(probabilities(loaded.model, x), probabilities(reject_run.model, x))
+
+
+def test_a_reloaded_run_keeps_its_training_time_and_array_types(tmp_path, reject_run):
+    save_run(reject_run, tmp_path / "run")
+    loaded = load_run(tmp_path / "run")
+    assert reject_run.train_seconds > 0 and loaded.train_seconds == pytest.approx(reject_run.train_seconds)
+    assert loaded.ood_train.dtype == np.float32
+
+
+def test_own_points_and_ood_points_survive_config_json(tmp_path):
+    config = ToyConfig(method="confidence", extra_ood=((1.5, -2.0), (30.0, 40.0)), **SMALL)
+    again = runfiles.config_from_json(json.loads(json.dumps(config.to_dict())), tmp_path / "config.json")
+    assert again == config and again.extra_ood == ((1.5, -2.0), (30.0, 40.0))
+
+
+def test_errors_name_the_damaged_file_by_its_path(tmp_path, reject_run):
+    """The message starts with the full path of the file at fault (not a look-alike name), and a
+    network that does not fit lists what is missing and what is unexpected."""
+    run = tmp_path / "run"
+    save_run(reject_run, run)
+    _corrupt(run, "config.json", json.dumps({**reject_run.config.to_dict(), "sigma": "one"}))
+    with pytest.raises(RunFileError) as error:
+        load_run(run)
+    assert str(error.value).startswith(f"{run / 'config.json'}: ")
+    _corrupt(run, "config.json", json.dumps({**reject_run.config.to_dict(), "hidden": [16, 16, 16]}))
+    with pytest.raises(RunFileError) as error:
+        load_run(run)
+    message = str(error.value)
+    assert message.startswith(f"{run / 'model.pt'} does not match config.json: missing ['hidden_layers.2.bias'")
+    assert message.endswith(", unexpected none")
 
 
 def test_a_gan_run_reloads_its_own_samples_without_training(tmp_path, monkeypatch):
@@ -61,6 +91,54 @@ def test_a_zip_of_a_run_loads(tmp_path, reject_run):
         for file in (tmp_path / "run").iterdir():
             archive.write(file, f"run/{file.name}")
     assert load_run(tmp_path / "run.zip").config == reject_run.config
+
+
+def zip_run_files(source, archive_path, folders) -> int:
+    """Zip a run folder's files under each of ``folders`` ("" = top level); returns the unpacked size."""
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        for folder in folders:
+            for file in source.iterdir():
+                archive.write(file, f"{folder}{file.name}")
+    return len(folders) * sum(file.stat().st_size for file in source.iterdir())
+
+
+def test_a_zip_with_the_run_at_its_top_level_loads(tmp_path, reject_run):
+    save_run(reject_run, tmp_path / "run")
+    zip_run_files(tmp_path / "run", tmp_path / "run.zip", [""])
+    loaded = load_run(tmp_path / "run.zip")
+    assert loaded.config == reject_run.config
+    x = reject_run.data.x_test
+    np.testing.assert_array_equal(probabilities(loaded.model, x), probabilities(reject_run.model, x))
+
+
+@pytest.mark.parametrize("folders", [["a/", "b/"], ["", "b/"], ["outer/inner/"]])
+def test_a_zip_must_hold_exactly_one_run_at_most_one_folder_deep(tmp_path, reject_run, folders):
+    save_run(reject_run, tmp_path / "run")
+    zip_run_files(tmp_path / "run", tmp_path / "runs.zip", folders)
+    with pytest.raises(RunFileError, match="must hold one run: config.json and model.pt"):
+        load_run(tmp_path / "runs.zip")
+
+
+def test_a_zip_without_run_files_or_not_a_zip_is_refused(tmp_path):
+    with zipfile.ZipFile(tmp_path / "notes.zip", "w") as archive:
+        archive.writestr("notes.txt", "no run here")
+    with pytest.raises(RunFileError, match="must hold one run"):
+        load_run(tmp_path / "notes.zip")
+    (tmp_path / "fake.zip").write_bytes(b"PK not really a zip")
+    with pytest.raises(RunFileError, match="neither a run folder nor a zip of one"):
+        load_run(tmp_path / "fake.zip")
+
+
+def test_the_zip_size_cap_counts_the_unpacked_bytes_of_run_files(tmp_path, reject_run, monkeypatch):
+    """At the cap the run loads, one byte under it is refused before anything is extracted."""
+    save_run(reject_run, tmp_path / "run")
+    unpacked = zip_run_files(tmp_path / "run", tmp_path / "run.zip", ["run/"])
+    monkeypatch.setattr(runfiles, "MAX_ZIP_BYTES", unpacked)
+    assert load_run(tmp_path / "run.zip").config == reject_run.config
+    monkeypatch.setattr(runfiles, "MAX_ZIP_BYTES", unpacked - 1)
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *args: pytest.fail("read a member of an oversized zip"))
+    with pytest.raises(RunFileError, match="unpacks to more than"):
+        load_run(tmp_path / "run.zip")
 
 
 def test_saving_over_a_run_needs_overwrite_and_leaves_no_leftovers(tmp_path, reject_run):
@@ -157,7 +235,11 @@ def test_a_run_on_own_data_stores_and_reloads_its_points(tmp_path):
     csv.unlink()  # the run holds what it used
     loaded = load_run(tmp_path / "run")
     np.testing.assert_array_equal(loaded.data.x_train, run.data.x_train)
+    assert loaded.data.y_train.dtype == loaded.data.y_test.dtype == np.int64
     assert loaded.data.scale == pytest.approx(run.data.scale)
+    (tmp_path / "run" / "data.npz").unlink()
+    with pytest.raises(RunFileError, match="data.npz is missing: a run on own data stores the points it used"):
+        load_run(tmp_path / "run")
     x = run.data.x_test
     np.testing.assert_array_equal(probabilities(loaded.model, x), probabilities(run.model, x))
 

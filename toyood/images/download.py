@@ -57,12 +57,13 @@ class _Stopped(Exception):
 
 
 class _Watchdog:
-    """Shuts down every socket the download opened once ``seconds`` have passed."""
+    """Shuts down every socket the download opened once ``seconds`` have passed. ``timer``:
+    ``threading.Timer`` or a stand-in with its interface (tests fire it themselves, not by the clock)."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, timer: Callable = threading.Timer):
         self.sockets: list[socket.socket] = []
         self.fired = False
-        self.timer = threading.Timer(seconds, self._fire)
+        self.timer = timer(seconds, self._fire)
         self.timer.daemon = True
 
     def _fire(self) -> None:
