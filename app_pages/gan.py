@@ -2,7 +2,7 @@
 much of the 3σ boundary the generated samples cover (Vernekar et al. Sec. 5.2, Fig. 5)."""
 import streamlit as st
 
-from toyood.gan import RING_SECTORS
+from toyood.gan import COLLAPSE_RECALL, DEFAULT_BETA, RING_SECTORS
 from toyood.plots import gan as gan_plots
 from toyood.plots import toy as toy_plots
 from toyood_app import charts, session, sidebar, stage, training
@@ -28,7 +28,9 @@ if current.dataset != "gaussians" or current.classes != 2:
 result = training.trained_gan_or_stop()
 run, metrics, config = result.run, result.metrics, result.run.config
 figures = {"gan": {key: metric_text(key, metrics.get(key)) for key in (*METRIC_LABELS, *GAN_LABELS)}}
-row = stage.step_header("gan", figures=figures)
+header = stage.StepHeader()
+header.fill("gan", figures=figures)
+row = header.row
 
 animation, final_map = st.columns([3, 2], gap="medium")
 charts.chart(animation, result.animation, "gan_animation", "gan-samples")
@@ -44,12 +46,31 @@ row.metric("Distance to 3σ", f"{metrics['ring_distance']:.2f}", width="content"
             help="Mean distance of the generated samples to the nearer 3σ circle.")
 row.metric("Far OOD ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}", width="content",
             help="Share of the far test points the final classifier gives confidence ≥ 0.99.")
-row.metric("Test accuracy", f"{metrics['test_accuracy']:.1%}", width="content")
+row.metric("Test accuracy", f"{metrics['test_accuracy']:.1%}", width="content",
+           help="Per class: " + ", ".join(f"class {k} {r:.0%}" for k, r in enumerate(metrics["class_recall"])))
+row.metric("Samples on the data", f"{metrics['disc_share']:.0%}", width="content",
+           help="Share of the last generated samples inside a class's 3σ disc.")
 row.metric("Training", f"{run.train_seconds:.1f} s", width="content")
-st.caption("Left: press ▶ or drag the slider. Right: the final classifier's confidence with the last samples (magenta).")
+st.caption("Left: press ▶ or drag the slider. Right: the final classifier's confidence with the last samples "
+           "(magenta).")
+if metrics["collapsed"]:
+    lost = ", ".join(f"class {k} (recall {r:.0%})" for k, r in enumerate(metrics["class_recall"]) if r < COLLAPSE_RECALL)
+    weight = metrics["beta"] * config.classes
+    st.warning(f"**The classifier lost {lost}.** Its generated samples landed on that class's data; there the "
+               f"classifier's loss is lowest at p(reject) = βK/(βK + 1) = {weight / (weight + 1):.2f} with "
+               f"β = {metrics['beta']:g}, and above 1/2 the class is rejected. Lee's eq. (2) puts β in both steps; "
+               f"below 1/K (a reject classifier's default, {DEFAULT_BETA['reject']:g}) no class is lost.",
+               icon=":material/warning:")
 
-st.subheader("Coverage over the iterations")
-charts.chart(st, gan_plots.coverage_figure({method_label(config.classifier): run}), "gan_coverage", "gan-coverage")
+st.subheader("Coverage and test recall over the iterations")
+coverage, recall = st.columns(2, gap="medium")
+charts.chart(coverage, gan_plots.coverage_figure({method_label(config.classifier): run}), "gan_coverage",
+             "gan-coverage")
+charts.chart(recall, gan_plots.recall_figure(run), "gan_recall", "gan-recall")
+st.caption("Measured over seeds 0-4 (800 iterations): Lee's pre-trained setting with its −H(P_G) term covers 36% "
+           "of the circles (29-44%), a plain GAN (no KL term) 33%; without −H the KL term doubles the coverage of a "
+           "plain GAN (18% against 9%). The joint runs cover 16-20% whatever the generator: the KL term's pull "
+           "towards the boundary is real but small on this toy (`toyood gan --generator plain` is the baseline).")
 
 charts.show_metrics({method_label(config.classifier): {k: metrics[k] for k in METRIC_KEYS}}, "gan-metrics",
                 METRIC_KEYS)

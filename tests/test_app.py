@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from toyood.evaluate import toy_metrics
+from toyood.evaluate import gan_metrics, toy_metrics
+from toyood.gan import GanConfig, train_gan
 from toyood.runfiles import load_run, read_metrics
 from toyood.toy import ToyConfig, train_toy
 from toyood_app.lecture import SCENARIOS
@@ -122,8 +123,18 @@ def test_state_set_on_one_page_is_the_state_of_every_page():
     assert app.query_params["theta"] == "90" and app.query_params["method"] == "reject"
 
 
-def test_compare_mode_trains_each_method_once_and_shows_them_everywhere():
-    app = open_link("playground", **SMALL)
+def test_compare_mode_trains_each_method_once_and_shows_them_everywhere(monkeypatch):
+    from toyood_app import training
+    trained = []  # every config the app trains, alone or in a batch
+
+    def count(train, configs_of):
+        def counted(*args, **kwargs):
+            trained.extend(configs_of(*args))
+            return train(*args, **kwargs)
+        return counted
+    monkeypatch.setattr(training, "train_toy_configs", count(training.train_toy_configs, lambda configs, *_: configs))
+    monkeypatch.setattr(training, "train_toy_with_source", count(training.train_toy_with_source, lambda c, *_: [c]))
+    app = open_link("playground", **{**SMALL, "seed": "11"})  # a seed of its own: nothing trained before
     app.toggle(key="w:compare").set_value(True).run()
     assert_clean(app)
     assert table_columns(app) == ["plain (cross-entropy)", "CEDA (Hein) · boundary OOD",
@@ -140,6 +151,7 @@ def test_compare_mode_trains_each_method_once_and_shows_them_everywhere():
     assert_clean(app)
     app.selectbox(key="w:focus").set_value("rbf").run()
     assert "not piecewise affine" in app.info[0].value
+    assert sorted(c.method for c in trained) == ["ceda", "plain", "rbf", "reject"], "each method trained once"
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS.values()), ids=list(SCENARIOS))
@@ -259,7 +271,13 @@ def test_far_away_direction_and_point():
 def test_gan_page_and_image_page_start_cleanly():
     app = open_link("gan", iterations="200")
     assert_clean(app)
-    assert len(app.get("plotly_chart")) == 3 and app.metric[0].label == "Final coverage"
+    charts = [chart.key for chart in app.get("plotly_chart")]
+    assert charts == ["gan_animation", "gan_final", "gan_coverage", "gan_recall"], charts
+    figures = {metric.label: metric.value for metric in app.metric}
+    metrics = gan_metrics(train_gan(GanConfig(iterations=200, snapshot_every=5)))
+    assert figures["Final coverage"] == f"{metrics['coverage']:.0%}"
+    assert figures["Test accuracy"] == f"{metrics['test_accuracy']:.1%}"
+    assert not app.warning or metrics["collapsed"], "a warning only for a collapsed classifier"
     app = open_link("image-benchmark")
     assert not app.exception
 

@@ -52,7 +52,7 @@ def test_the_gan_page_says_it_needs_the_two_gaussians(data):
     app = open_link("gan", data=data, classes="3", iterations="200")
     assert_clean(app)
     assert "needs Gaussian classes: it shows the two at (±10, 0)" in app.info[0].value
-    assert "class 2" not in app.get("plotly_chart")[0].proto.spec
+    assert '"name":"class 2"' not in app.get("plotly_chart")[0].proto.spec, "no third class drawn"
     assert app.query_params["classes"] == "3", "the toy pages' K is kept"
 
 

@@ -15,7 +15,7 @@ from toyood.models import piecewise_affine_layers
 from toyood.ray import ray_profile
 from toyood.regions import enumerate_regions
 from toyood.toy import train_toy
-from toyood_app import stores, training
+from toyood_app import stores, training, warm
 from toyood_app.jobs import JobTable
 from toyood_app.running import EXPECTED_ERRORS, jobs
 from toyood_app.state import AppState
@@ -40,6 +40,7 @@ def _finished(key):
 def test_warm_up_computes_what_the_default_pages_show_once_as_the_jobs_they_ask_for(tmp_path, monkeypatch,
                                                                                    one_thread):
     monkeypatch.setenv("TOYOOD_APP_CACHE", str(tmp_path))
+    monkeypatch.setattr(warm, "SCENARIOS", {})  # the lecture's steps: tests/test_app_warm.py
     jobs.clear()
     defaults = AppState()
     configs = list(defaults.toy_configs().values())

@@ -2,7 +2,8 @@
 
 A ``JobTable`` maps a key (a hashable tuple whose first item names the kind of job) to one ``Job``:
 the first session that asks starts a worker thread, every later one finds the same job and watches
-it. At most ``workers`` jobs compute at once (the others wait, saying so); finished jobs are kept per
+it. At most ``workers`` jobs compute at once; the others wait in one first-come, first-served line,
+each shown its place and an estimated wait ("3rd in line, about 20 s"); finished jobs are kept per
 kind up to a limit, least recently used first out. A job nobody watches for ``ABANDON_SECONDS``
 (the browser was closed) stops at its next progress report, unless it was started to be ``keep``-t.
 Time comes from ``clock`` (``time.monotonic``), so tests can move it by hand.
@@ -25,6 +26,8 @@ JOB_LIMITS = {"toy": 32, "metrics": 32, "toy-batch": 4, "regions": 3, "gan": 6} 
 DEFAULT_JOB_LIMIT = 8
 ABANDON_SECONDS = 5.0  # a job nobody has watched for this long stops at its next progress report
 POLL_SECONDS = 0.25  # how often a waiting worker (and a watching page) looks again
+WAITING_TEXT = "waiting for a free worker"
+DURATIONS_KEPT = 8  # recent run times per kind of job that the queue's estimates average
 
 
 class Job:
@@ -63,7 +66,13 @@ class Job:
             raise Cancelled(f"{self.label}: stopped")
 
     def status(self) -> str:
-        """'label: text · 40% · 3 s · about 5 s left' (the estimate once 2% is done)."""
+        """'label: text · 40% · 3 s · about 5 s left' (the estimate once 2% is done); while queued,
+        'label: waiting for a free worker · 3rd in line, about 20 s'."""
+        place = self.table.queue_place(self)
+        if place is not None:
+            wait = self.table.queue_wait(self)
+            return (f"{self.label}: {WAITING_TEXT} · {ordinal(place)} in line"
+                    + (f", about {format_duration(wait)}" if wait is not None else ""))
         elapsed = self.table.clock() - self.started
         left = (f" · about {format_duration(elapsed * (1 - self.fraction) / self.fraction)} left"
                 if self.fraction >= 0.02 else "")
@@ -91,7 +100,11 @@ class JobTable:
     def __init__(self, limits: dict[str, int], workers: int | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.limits, self.clock, self.lock, self.jobs = limits, clock, threading.RLock(), collections.OrderedDict()
-        self.workers = threading.BoundedSemaphore(workers or max_threads())
+        self.capacity = workers or max_threads()
+        self.queue: collections.deque[Job] = collections.deque()  # jobs waiting for a worker, first come first
+        self.running: dict[Job, float] = {}  # jobs computing, and when each got its worker
+        self.durations: dict[str, collections.deque] = {}  # recent run times per kind (key[0])
+        self.turn = threading.Condition(self.lock)
 
     def get_or_start(self, key, label: str, compute: Callable[[Job], Any], keep: bool, expected) -> Job:
         """The job of ``key``: the one running or finished, else a new one computing ``compute``.
@@ -100,6 +113,7 @@ class JobTable:
             job = self.jobs.get(key)
             if job is None or job.cancelled or job.stop_requested:
                 job = self.jobs[key] = Job(key, label, keep, self)
+                self._enter_line(job)
                 threading.Thread(target=self._work, args=(job, compute, expected), daemon=True,
                                  name=f"toyood-job-{job.id}").start()
                 self._evict(key[0])
@@ -148,15 +162,86 @@ class JobTable:
         for key in finished[:max(0, len(finished) - self.limits.get(kind, DEFAULT_JOB_LIMIT))]:
             del self.jobs[key]
 
+    def queue_place(self, job: Job) -> int | None:
+        """1 for the job next in line for a worker, 2 for the one after, ...; None if not waiting."""
+        with self.lock:
+            return self.queue.index(job) + 1 if job in self.queue else None
+
+    def queue_wait(self, job: Job) -> float | None:
+        """Seconds until a waiting ``job`` gets a worker: each running job ends when its progress says
+        (else after its kind's mean recent run time), and each job ahead in line then takes its
+        kind's mean; None while a needed time is unknown (no run of that kind finished yet)."""
+        with self.lock:
+            if job not in self.queue:
+                return None
+            now, free = self.clock(), []
+            for running, started in self.running.items():
+                left = self._time_left(running, now - started)
+                if left is None:
+                    return None
+                free.append(left)
+            free += [0.0] * (self.capacity - len(free))
+            for ahead in itertools.islice(self.queue, self.queue.index(job)):
+                mean = self._mean_duration(ahead.key[0])
+                if mean is None:
+                    return None
+                free.sort()
+                free[0] += mean
+            return min(free)
+
+    def _time_left(self, job: Job, elapsed: float) -> float | None:
+        if job.fraction >= 0.02:
+            return elapsed * (1 - job.fraction) / job.fraction
+        mean = self._mean_duration(job.key[0])
+        return None if mean is None else max(mean - elapsed, 0.0)
+
+    def _mean_duration(self, kind: str) -> float | None:
+        times = self.durations.get(kind)
+        return sum(times) / len(times) if times else None
+
+    def _enter_line(self, job: Job) -> None:
+        """A new job gets a free worker at once if nobody waits, else the last place in line
+        (called with the lock held, in the order the jobs were asked for)."""
+        if not self.queue and len(self.running) < self.capacity:
+            job.started = self.running[job] = self.clock()  # its elapsed time and estimate count from here
+        else:
+            self.queue.append(job)
+
+    def _take_worker(self, job: Job) -> None:
+        """Wait until ``job`` holds a worker (``_free_worker`` hands them on in line order); a job
+        stopped or abandoned meanwhile leaves the line (``Cancelled``)."""
+        if job in self.running:
+            return
+        with self.lock:
+            try:
+                while job not in self.running:
+                    job(0.0, WAITING_TEXT)
+                    self.turn.wait(POLL_SECONDS)
+            except Cancelled:
+                self.queue.remove(job)
+                raise
+
+    def _free_worker(self, job: Job, finished: bool) -> None:
+        """Give the worker to the first in line; a finished run's time joins its kind's estimates."""
+        with self.lock:
+            started = self.running.pop(job)
+            if finished:
+                self.durations.setdefault(job.key[0], collections.deque(maxlen=DURATIONS_KEPT)).append(
+                    self.clock() - started)
+            while self.queue and len(self.running) < self.capacity:
+                first = self.queue.popleft()
+                first.started = self.running[first] = self.clock()
+            self.turn.notify_all()
+
     def _work(self, job: Job, compute: Callable[[Job], Any], expected) -> None:
         try:
-            while not self.workers.acquire(timeout=POLL_SECONDS):
-                job(0.0, "waiting for a free worker")
+            self._take_worker(job)
+            finished = False
             try:
                 use_threads()
-                job.value = compute(job)
+                job.value, finished = compute(job), True
             finally:
-                self.workers.release()
+                self._free_worker(job, finished)
         except Cancelled:
             job.cancelled = True
             self.forget(job)
@@ -168,3 +253,9 @@ class JobTable:
             self.forget(job)
         finally:
             job.done.set()
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"

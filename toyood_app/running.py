@@ -68,6 +68,13 @@ def run_once(key: tuple, compute: Callable[[Job], Any], label: str,
     return None
 
 
+# While a job is watched, what the previous run drew below it (the last step's maps and table) is
+# hidden, not left greyed out under the progress: the rule lives inside the progress box, so it goes
+# with the box once the job is done. Streamlit marks such elements ``data-stale="true"``; the empty
+# span keeps the rule in the box (``st.html`` sends style-only HTML to a container of its own).
+HIDE_STALE = "<style>.stElementContainer[data-stale='true'] {display: none;}</style><span hidden></span>"
+
+
 def _watch(job: Job, preview: Callable[[Any, str], None] | None) -> None:
     """Show the job's progress until it is done. A widget change or a closed tab interrupts this
     (Streamlit raises from the next element call); the job then runs on for ``ABANDON_SECONDS``."""
@@ -75,6 +82,7 @@ def _watch(job: Job, preview: Callable[[Any, str], None] | None) -> None:
     placeholder = st.empty()
     box = placeholder.container(border=True)
     try:
+        box.html(HIDE_STALE)
         bar = box.progress(job.fraction, text=job.status())
         box.button("Stop this job", key=f"stop-{job.id}", icon=":material/stop_circle:")
         view, shown, text = box.empty(), 0, ""

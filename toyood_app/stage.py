@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from toyood.toy import ToyRun
+from toyood.toy import ToyRun, with_temperature
 
 from .labels import GAN_LABELS, METRIC_LABELS, metric_text
-from .lecture import SCENARIOS, Scenario, next_scenario
+from .lecture import SCENARIOS, Scenario, next_scenario, temperature_key
 from .link import DEFAULT, PARAM_BY_NAME, active_scenario, explored
 from .session import page_for, state
 from .training import metrics_of
@@ -47,31 +47,45 @@ def intro(page_path: str, title: str, caption: str) -> Scenario | None:
     return scenario
 
 
-def step_header(page_path: str, runs: dict[str, ToyRun] | None = None, figures: dict | None = None):
-    """The step's note with its live numbers (and what the reader has changed as it asks), then one
-    row with the link to the next step and the numbers the note talks about as large figures.
-    ``figures``: method → metric → text, when the page has them already (else from ``runs``).
-    Returns the row (also without a step), for the page's view controls."""
-    scenario = current_step(page_path)
-    if scenario is not None and figures is None:
-        figures = _figures(runs or {})
-    if scenario is not None:
+class StepHeader:
+    """The top of a view: the lecture step's note (with its live numbers and what the reader has
+    changed as it asks), then one row with the link to the next step, the numbers the note talks
+    about as large figures, and the page's view controls. Make it, draw the controls into ``row``,
+    then ``fill`` it: the note then sees the values the controls have just written."""
+
+    def __init__(self):
+        self.note = st.empty()
+        self.row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="step-numbers")
+        self.lead = self.row.empty()
+
+    def fill(self, page_path: str, runs: dict[str, ToyRun] | None = None, figures: dict | None = None) -> None:
+        """Draw the step of ``page_path`` if this view shows one. ``figures``: method → metric → text,
+        when the page has them already (else computed from ``runs``)."""
+        scenario = current_step(page_path)
+        if scenario is None:
+            self.lead.empty()
+            return
+        if figures is None:
+            figures = _temperature_figures(scenario, runs or {}) if scenario.temperatures else _figures(runs or {})
         number = list(SCENARIOS).index(scenario.id) + 1
-        st.info(f"**Step {number} of {len(SCENARIOS)}: {scenario.title}.** {scenario.text(figures)}"
-                f"{_changed(scenario)}", icon=":material/school:")
-    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="step-numbers")
-    if scenario is None:
-        return row
-    following = next_scenario(scenario.id)
-    if following is not None:
-        row.page_link(page_for(following), label=f"Next: step {number + 1}", icon=":material/arrow_forward:",
-                      query_params=following.link_query(), help=following.title, width="content")
-    for key in scenario.numbers if figures else ():
-        methods = [m for m in figures if key in figures[m]]
-        names = " · ".join(methods)
-        row.metric(ALL_LABELS[key] + (f" ({names})" if len(figures) > 1 else ""),
-                   " · ".join(figures[m][key] for m in methods), width="content")
-    return row
+        self.note.info(f"**Step {number} of {len(SCENARIOS)}: {scenario.title}.** {scenario.text(figures)}"
+                       f"{_changed(scenario)}", icon=":material/school:")
+        lead = self.lead.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+        following = next_scenario(scenario.id)
+        if following is not None:
+            lead.page_link(page_for(following), label=f"Next: step {number + 1}", icon=":material/arrow_forward:",
+                           query_params=following.link_query(), help=following.title, width="content")
+        for key in scenario.numbers if figures else ():
+            methods = [m for m in figures if key in figures[m]]
+            lead.metric(ALL_LABELS[key] + (f" ({' · '.join(methods)})" if len(figures) > 1 else ""),
+                        " · ".join(figures[m][key] for m in methods), width="content")
+
+
+def step_header(page_path: str, runs: dict[str, ToyRun] | None = None, figures: dict | None = None):
+    """A ``StepHeader`` filled at once, for views whose controls do not change the step; returns its row."""
+    header = StepHeader()
+    header.fill(page_path, runs, figures)
+    return header.row
 
 
 def _figures(runs: dict[str, ToyRun]) -> dict[str, dict[str, str]]:
@@ -96,3 +110,14 @@ def _changed(scenario: Scenario) -> str:
 def _default(name: str) -> str:
     param = PARAM_BY_NAME[name]
     return param.write(getattr(DEFAULT, param.field))
+
+
+def _temperature_figures(scenario: Scenario, runs: dict[str, ToyRun]) -> dict[str, dict[str, str]]:
+    """The step's first run read at each of its temperatures (and at the sidebar's T, when that is
+    another), by ``temperature_key``: the same weights, logits / T (``toyood.toy.with_temperature``)."""
+    if not runs:
+        return {}
+    run = next(iter(runs.values()))
+    temperatures = dict.fromkeys((*scenario.temperatures, run.config.temperature))
+    return {temperature_key(t): figures for t in temperatures
+            for figures in _figures({"run": with_temperature(run, t)}).values()}

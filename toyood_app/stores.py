@@ -1,6 +1,8 @@
 """What the app keeps on disk (pure Python: no Streamlit): trained toy runs, uploaded CSV files and
 image-benchmark results. Each store is a folder of entries named by a SHA-256 digest of what they
-hold, pruned oldest first (``keep_newest``); a damaged entry is logged and ignored, never shown.
+hold, pruned oldest first (``keep_newest``); a damaged entry is logged and ignored, never shown. Servers
+that share the run cache (two processes behind one proxy) train a config once: ``stored_or_trained``
+holds a file lock (``fcntl.flock``) beside the entry while it looks, trains and stores.
 
 Where: ``$TOYOOD_APP_CACHE`` (default ``~/.cache/toyood/app-runs``; ``off``: no run cache) for runs,
 its hidden ``.uploads`` folder for uploads, ``$TOYOOD_RESULTS`` (default
@@ -8,6 +10,8 @@ its hidden ``.uploads`` folder for uploads, ``$TOYOOD_RESULTS`` (default
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -16,6 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -34,6 +39,7 @@ from toyood.toy import ToyConfig, ToyRun
 
 LOGGER = logging.getLogger("toyood.app")
 MAX_CACHED_RUNS = 64  # trained runs kept on disk (about 1 MB each for 2×500)
+LOCK_POLL_SECONDS = 0.25  # how often a server waiting for another's lock on an entry looks again
 MAX_UPLOADS = 32  # uploaded CSV files kept on the server (each at most toyood.data.MAX_CSV_BYTES)
 MAX_PAGE_RUNS = 48  # image-benchmark method results kept on disk
 RESULTS_VARIABLE = "TOYOOD_RESULTS"
@@ -132,6 +138,45 @@ def store_run(run: ToyRun, metrics: dict | None = None) -> None:
                     MAX_CACHED_RUNS, remove_folder)
     except (OSError, ConfigError, RunFileError) as error:
         LOGGER.warning("cannot keep the run in the cache %s: %s", folder.parent, error)
+
+
+@contextlib.contextmanager
+def entry_lock(config: ToyConfig, waiting: Callable[[], None] | None = None):
+    """Hold an exclusive ``fcntl.flock`` on ``<entry>.lock`` beside the config's cache entry (every
+    process and thread opens its own handle, so each excludes the others); ``waiting()`` runs every
+    ``LOCK_POLL_SECONDS`` meanwhile (it may raise to give up). No cache: no lock."""
+    folder = run_folder(config)
+    if folder is None:
+        yield
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waiting is not None:
+                    waiting()
+                time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def stored_or_trained(config: ToyConfig, train: Callable[[], tuple[ToyRun, dict | None]],
+                      waiting: Callable[[], None] | None = None) -> tuple[ToyRun, bool]:
+    """The cached run of ``config`` (and False), else the run of ``train()`` (it returns the run and
+    its metrics or None), stored with them (and True). Under the entry's lock: a second server asking
+    meanwhile waits for the first, then loads its run."""
+    with entry_lock(config, waiting):
+        stored = stored_run(config)
+        if stored is not None:
+            return stored, False
+        run, metrics = train()
+        store_run(run, metrics)
+        return run, True
 
 
 # ---------------------------------------------------------------------------------------------
