@@ -16,12 +16,12 @@ import torch
 from test_images_benchmark import one_line_error, tiny_image_data
 from test_images_datasets import write_idx_dataset
 from toyood.cli import main
-from toyood.images.benchmark import BenchConfig, run_benchmark
+from toyood.images.benchmark import PRESETS, BenchConfig, run_benchmark
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-# 1280 rows: 10 steps of 128 per epoch. "step 15/20" is printed as the 5th step of epoch 2 starts.
-N_TRAIN, EPOCHS, KILL_AT = 1280, 2, "step 15/20"
+# 320 rows: 10 steps of the quick preset's 32 per epoch. "step 15/20" is printed as the 5th step of epoch 2 starts.
+N_TRAIN, EPOCHS, KILL_AT = 10 * PRESETS["quick"]["lenet"].batch_size, 2, "step 15/20"
 TIMING = ("train_seconds", "eval_seconds")
 
 

@@ -26,7 +26,8 @@ from ..images.estimate import check_bench_job
 from ..images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult, run_benchmark
 from ..images.datasets import DATASET_NAMES, DatasetFileError, DatasetUnavailable, available_datasets
 from ..images.distributed import Workers, start_workers, stop_workers
-from ..images.report import format_table
+from ..images.report import format_table, paper_record
+from ..images.stored import STORED_DIR, stored_runs
 from ..images.results import write_result_files
 from ..plots.images import adversarial_samples_figure, confidence_histograms_figure, noise_grid_figure
 from ..progress import StderrProgress
@@ -49,8 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", type=name_list, default=("plain", "ceda", "acet"),
                         help=f"comma-separated, among {', '.join(IMAGE_METHODS)} (default plain,ceda,acet)")
     parser.add_argument("--preset", choices=list(PRESETS), default="quick",
-                        help="quick: about 3 min per method on 2 CPU cores (subsets, 2 epochs, short attacks); "
-                             "paper: Hein et al.'s settings (full data, 100 epochs, 40-step ACET, 200/80-step attacks)")
+                        help="demo: plain+CEDA+ACET in about a minute on 2 CPU cores (4,000 images, one epoch); "
+                             "quick: about 1-3 min per method (subsets, 2 epochs, short attacks); standard: about an "
+                             "hour per dataset for all six methods (10,000 images, 10 epochs, lr decay); "
+                             "paper: Hein et al.'s settings (full data, 100 epochs, 40-step ACET, 200/80-step "
+                             "attacks; for a GPU or torchrun)")
     parser.add_argument("--ood-sets", type=name_list, default=None,
                         help=f"OOD datasets among {', '.join(DATASET_NAMES)}; default Hein's pairs that are present")
     parser.add_argument("--data-dir", metavar="DIR", help="where the dataset files are (also $TOYOOD_DATA; "
@@ -58,6 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--download", action="store_true",
                         help="fetch missing datasets (official URLs, size- and time-limited, MD5-checked)")
     parser.add_argument("--list", action="store_true", help="list which datasets are found (and where) and exit")
+    parser.add_argument("--stored", action="store_true",
+                        help="list the finished runs stored in the repository's results/ folder (with --json: their "
+                             "results) and exit; scripts/store_results.py regenerates them")
     parser.add_argument("--epochs", type=int, help="override the preset's epochs")
     parser.add_argument("--n-train", type=int, help="override the preset's training subset size")
     parser.add_argument("--n-test", type=int, help="override the preset's test subset size")
@@ -78,6 +85,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def list_datasets(data_dir: str | None) -> int:
     for name, entry in available_datasets(data_dir).items():
         print(f"{name:<13} {entry.location}" if entry.present else f"{name:<13} missing: {entry.reason}")
+    return 0
+
+
+def list_stored(as_json: bool) -> int:
+    """The stored runs (``toyood.images.stored``), one line each, or their results as one JSON object."""
+    try:
+        runs = stored_runs()
+    except RunFileError as error:
+        raise CliError(str(error))
+    if as_json:
+        print_json({run.name: {"provenance": run.provenance, **run.result.to_dict(),
+                               "paper": paper_record(run.result)} for run in runs})
+    else:
+        print("\n".join(run.label() for run in runs) if runs else f"no stored runs in {STORED_DIR}")
     return 0
 
 
@@ -148,6 +169,8 @@ def open_checkpoints(args: argparse.Namespace, config: BenchConfig, workers: Wor
 def run(args: argparse.Namespace) -> int:
     if args.list:
         return list_datasets(args.data_dir)
+    if args.stored:
+        return list_stored(args.json)
     config = config_from_args(args)
     try:
         workers = start_workers(config.device)
@@ -185,7 +208,7 @@ def report(result: BenchResult, args: argparse.Namespace) -> None:
         if args.checkpoint_dir is None and folder.is_dir():  # the hidden sibling of a replaced run
             shutil.rmtree(folder, ignore_errors=True)
     if args.json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "paper": paper_record(result)})
     else:
         print(format_table(result))
         if result.skipped:

@@ -9,5 +9,8 @@
 - ``models``: Hein's LeNet (28×28) and small pre-activation ResNet (32×32) with swappable heads.
 - ``noise``: Hein's noise images (permuted pixels / uniform, low-pass, contrast rescaling).
 - ``benchmark``: config and presets → data → training through ``toyood.train.fit`` → evaluation → run.
-- ``report``: Table 1 and Table 2 as records and text; ``results``: a result saved to and reloaded from disk.
+- ``report``: Table 1 and Table 2 as records, display rows and text, the paper's numbers beside ours;
+  ``paper``: Hein et al.'s published Table 1 (MNIST) and Table 2 numbers, each with its source.
+- ``results``: a result saved to and reloaded from disk; ``stored``: the finished runs shipped in
+  ``results/`` with their provenance (``scripts/store_results.py`` regenerates them).
 """

@@ -131,10 +131,13 @@ def _config(raw, file: Path) -> BenchConfig:
         raise RunFileError(f"{file}: {error}") from None
 
 
+ROUNDING = 1e-9  # sums of float64 shares (e.g. average precision) can exceed 1 by a few ulps
+
+
 def _number(value, file: Path, what: str, low: float = 0.0, high: float = float("inf"), none_ok: bool = False):
     if value is None and none_ok:
         return None
-    _check(type(value) in (int, float) and low <= value <= high, file,
+    _check(type(value) in (int, float) and low - ROUNDING <= value <= high + ROUNDING, file,
            f"{what} must be a number in [{low:g}, {high:g}]{' or null' if none_ok else ''}, got {value!r}")
     return float(value)
 

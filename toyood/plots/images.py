@@ -1,5 +1,7 @@
 """Figures of the image benchmark: confidence histograms per evaluation set (log counts, as Hein et
-al.'s Fig. 4) and sample grids of noise, adversarial noise and adversarial samples (their Fig. 2-3)."""
+al.'s Fig. 4), overlaid (``confidence_histograms_figure``) or one panel per method and set
+(``method_histograms_figure``), and sample grids of noise, adversarial noise and adversarial samples
+(their Fig. 2-3), per method with its confidence on every image (``noise_confidence_grid_figure``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..images.benchmark import BenchResult
-from ..images.report import SET_TITLES, evaluation_sets
+from ..images.report import METHOD_TITLES, SET_TITLES, evaluation_sets
 
 METHOD_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 GAP = 2  # white pixels between the tiles of a sample grid
@@ -64,10 +66,11 @@ def _grid_figure(rows: dict[str, np.ndarray], confidences: dict[str, np.ndarray 
     picture = _mosaic(list(rows.values()))
     h, w = next(iter(rows.values())).shape[2:]
     fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
-    for r, label in enumerate(labels):
-        for c, value in enumerate(confidences[label] if confidences[label] is not None else ()):
-            fig.add_annotation(x=c * (w + GAP) + w / 2, y=r * (h + GAP) + h, text=f"{value:.2f}", showarrow=False,
-                               yanchor="bottom", font=dict(size=11, color="white"), bgcolor="rgba(0, 0, 0, 0.65)")
+    fig.update_layout(annotations=[  # one layout update: adding ~100 annotations one by one takes a second
+        dict(x=c * (w + GAP) + w / 2, y=r * (h + GAP) + h, text=f"{value:.2f}", showarrow=False, yanchor="bottom",
+             font=dict(size=11, color="white"), bgcolor="rgba(0, 0, 0, 0.65)")
+        for r, label in enumerate(labels)
+        for c, value in enumerate(confidences[label] if confidences[label] is not None else ())])
     fig.update_yaxes(tickvals=[r * (h + GAP) + h / 2 for r in range(len(labels))], ticktext=labels)
     fig.update_xaxes(showticklabels=False)
     fig.update_layout(title=title, height=90 * len(labels) + 80, margin=dict(l=10, r=10, t=40, b=10))
@@ -95,3 +98,47 @@ def adversarial_samples_figure(result: BenchResult) -> go.Figure:
     confidences = {"test images": None,
                    **{f"adv. samples · {m}": r.confidences["adv_samples"][:n] for m, r in result.methods.items()}}
     return _grid_figure(rows, confidences, "Adversarial samples (number: the method's confidence)")
+
+
+def method_histograms_figure(result: BenchResult, sets: list[str] | None = None) -> go.Figure:
+    """Hein et al.'s Fig. 4 for every method and set: a grid of histograms, one row per evaluation
+    set (the in-distribution test set first), one column and one colour per method, counts on a log
+    scale; each panel titled with the method's full name and its MMC on that set."""
+    sets = sets or ["in", *evaluation_sets(result)]
+    methods = list(result.methods)
+    titles = [f"{METHOD_TITLES[m]} · {_set_title(result, s)} · MMC {float(np.mean(result.methods[m].confidences[s])):.3f}"
+              for s in sets for m in methods]
+    fig = make_subplots(rows=len(sets), cols=len(methods), subplot_titles=titles, shared_xaxes=True,
+                        horizontal_spacing=0.03, vertical_spacing=min(0.08, 0.5 / len(sets)))
+    for r, set_name in enumerate(sets):
+        for c, method in enumerate(methods):
+            colour = METHOD_COLOURS[c % len(METHOD_COLOURS)]
+            fig.add_trace(go.Histogram(x=result.methods[method].confidences[set_name], xbins=dict(start=0, end=1.0001, size=0.05),
+                                       marker_color=colour, showlegend=False, name=METHOD_TITLES[method],
+                                       hovertemplate=f"{METHOD_TITLES[method]}<br>confidence %{{x}}<br>%{{y}} images<extra></extra>"),
+                          row=r + 1, col=c + 1)
+    fig.update_annotations(font_size=10)
+    fig.update_xaxes(range=[0, 1])
+    fig.update_xaxes(title_text="confidence", row=len(sets))
+    fig.update_yaxes(type="log", dtick=1)
+    fig.update_layout(height=170 * len(sets) + 60, margin=dict(l=10, r=10, t=40, b=40), bargap=0.05)
+    return fig
+
+
+def _set_title(result: BenchResult, set_name: str) -> str:
+    return f"{SET_TITLES[result.config.dataset]} test" if set_name == "in" else SET_TITLES[set_name]
+
+
+def noise_confidence_grid_figure(result: BenchResult) -> go.Figure:
+    """Hein et al.'s Fig. 2-3 side by side per method: one row per method, the shared noise images
+    then that method's adversarial noise (ℓ∞ PGD from the same images), each tile labelled with the
+    method's confidence on it."""
+    first = next(iter(result.methods.values()))
+    n = len(first.samples["noise"])
+    rows = {METHOD_TITLES[m]: np.concatenate([first.samples["noise"], r.samples["adv_noise"][:n]])
+            for m, r in result.methods.items()}
+    confidences = {METHOD_TITLES[m]: np.concatenate([r.confidences["noise"][:n], r.confidences["adv_noise"][:n]])
+                   for m, r in result.methods.items()}
+    fig = _grid_figure(rows, confidences, f"Left {n}: noise; right {n}: adversarial noise for each method "
+                                          "(number: the method's confidence)")
+    return fig
