@@ -58,19 +58,19 @@ def overview() -> None:
     st.caption("Each step is one link: it opens the page with the settings of the step and a note on what to "
                "notice. Send a step's link to students (add `students=1` to hide the advanced controls).")
     for number, scenario in enumerate(SCENARIOS.values(), 1):
-        st.page_link(session.PAGE_OBJECTS[scenario.page], label=f"{number}. {scenario.title}",
+        st.page_link(session.page_for(scenario), label=f"{number}. {scenario.title}",
                      query_params=scenario.link_query(), icon=":material/play_circle:")
     st.subheader("The pages")
     for file, path, title, icon, description in PAGES:
-        st.page_link(session.PAGE_OBJECTS[path], label=title, icon=icon)
+        st.page_link(session.page_at(path), label=title, icon=icon)
         st.caption(description)
 
 
 def main() -> None:
-    session.PAGE_OBJECTS.update({path: st.Page(file, title=title, icon=icon, url_path=path)
-                            for file, path, title, icon, _ in PAGES})
+    pages = {path: st.Page(file, title=title, icon=icon, url_path=path) for file, path, title, icon, _ in PAGES}
     home = st.Page(overview, title="Overview", icon=":material/home:", default=True)
-    page = st.navigation([home, *session.PAGE_OBJECTS.values()])
+    session.set_pages(pages)
+    page = st.navigation([home, *pages.values()])
     try:
         use_threads()
     except ConfigError as error:

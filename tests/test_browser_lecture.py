@@ -1,5 +1,5 @@
 """The lecture as a lecturer gives it: ``streamlit run serve.py``, Debian's Chromium at a projector's
-1024×768 and at 1920×1080, the first step's link opened, then Next clicked through all eight steps.
+1024×768 and at 1920×1080, the first step's link opened, then Next clicked through every step.
 Each step must show its note, draw its charts with the first one on the first screen (compared maps
 side by side, square), and the address bar must hold exactly the step's link, so that a reload or a
 copied address opens the same screen. Screenshots of every step go to artifacts/screenshots/lecture/.
@@ -61,9 +61,17 @@ def test_next_walks_the_lecture_one_screen_per_step_with_a_truthful_address(lect
             page.screenshot(path=str(folder / f"step{number}-{scenario.id}-{width}x{height}.png"))
             assert min(box[1] for box in boxes) < height, f"step {number}: no chart on the first screen {boxes}"
             big = sorted((box for box in boxes if box[3] > 200), key=lambda box: box[1])[:2]
+            if maps == 1:  # the image benchmark: its figures are tabs, one at a time
+                continue_walk(page, steps, number)
+                continue
             assert len(big) == 2 and abs(big[0][1] - big[1][1]) <= 2, f"step {number}: maps not side by side {big}"
             if scenario.page != "gan":  # the GAN's animation keeps its own height for its controls
                 assert all(abs(box[2] - box[3]) <= 2 for box in big), f"step {number}: maps not square {big}"
-            if number < len(steps):
-                page.get_by_role("link", name=f"Next: step {number + 1}").click()
-                page.wait_for_url(lambda url, s=steps[number]: f"scenario={s.id}" in url, timeout=60_000)
+            continue_walk(page, steps, number)
+
+
+def continue_walk(page, steps, number: int) -> None:
+    """Click Next (unless this is the last step) and wait for the next step's address."""
+    if number < len(steps):
+        page.get_by_role("link", name=f"Next: step {number + 1}").click()
+        page.wait_for_url(lambda url, s=steps[number]: f"scenario={s.id}" in url, timeout=60_000)

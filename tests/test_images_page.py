@@ -1,22 +1,21 @@
-"""The image-benchmark page in AppTest: data and results folders come from the server's environment,
-the page opens on a dataset that is present, the run prompt goes after a run, results survive a
-restart, saved folders open, and failures show a message instead of a traceback."""
+"""The image-benchmark page in AppTest, through app.py: a link opens the stored MNIST run at once with
+the paper's numbers beside ours and trains nothing; settings no stored run holds get the estimate
+and a Run button; a run shows its tables, joins this server's stored runs and survives a restart;
+missing data, a bad link value, an unexpected failure and an over-budget run are messages."""
+import json
 import logging
-from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
+from test_app import assert_clean, open_link
 from test_images_benchmark import TINY, write_mnist_like
-from toyood.cli import main
 from toyood.images import benchmark, datasets
-
-PAGE = str(Path(__file__).parents[1] / "app_pages" / "image_benchmark.py")
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-10k"
-DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
+from toyood.images.stored import STORED_DIR
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+STORED_MNIST = STORED_DIR / "mnist-demo-seed0"
+TRAINABLE = {"bench-dataset": "fmnist", "bench-preset": "quick"}  # no stored run: fmnist look-alikes, tiny preset
 
 
 @pytest.fixture
@@ -34,81 +33,62 @@ def server(tmp_path, monkeypatch):
     return tmp_path
 
 
-def open_page(timeout=120) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=timeout)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+def no_training(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the page trained")
+    monkeypatch.setattr(benchmark, "run_benchmark", refuse)
+    monkeypatch.setattr(benchmark, "train_method", refuse)
 
 
-def in_distribution(app: AppTest):
-    return next(box for box in app.sidebar.selectbox if box.label == "In-distribution data")
+def summary_of(app):
+    return app.dataframe[0].value.set_index("Method")
 
 
-def test_page_opens_on_a_present_dataset_and_offers_no_path_box(server):
-    app = open_page()
-    assert in_distribution(app).value == "fmnist"
-    assert not app.sidebar.text_input and not app.sidebar.checkbox  # no paths to type; downloads are off
+@pytest.mark.skipif(not STORED_MNIST.is_dir(), reason="the repository's stored MNIST run is missing")
+def test_the_link_opens_the_stored_mnist_run_with_the_paper_beside_it_and_trains_nothing(server, monkeypatch):
+    no_training(monkeypatch)
+    app = open_link("image-benchmark", **{"bench-dataset": "mnist", "bench-methods": "plain,ceda,acet",
+                                          "bench-preset": "demo"})
+    assert_clean(app)
+    assert not app.button, "no run to start: the stored run holds the view"
+    summary = summary_of(app)
+    stored = json.loads((STORED_MNIST / "results.json").read_text())["methods"]
+    assert list(summary.index) == ["Plain (cross-entropy)", "CEDA (Hein et al.)", "ACET (Hein et al.)"]
+    assert summary.loc["Plain (cross-entropy)", "Test error"] == f"{stored['plain']['test_error']:.2%}"
+    assert summary.loc["Plain (cross-entropy)", "Test error (paper)"] == "0.51%"  # Hein et al. Table 1, MNIST
+    assert not any("None" in str(cell) for frame in app.dataframe for cell in frame.value.to_numpy().ravel())
+    assert {"bench_noise", "bench_histograms", "bench_adversarial"} <= {c.key for c in app.get("plotly_chart")}
+    assert not [name for name in app.query_params if name.startswith("bench-")], "the defaults: a short link"
+
+
+def test_settings_no_stored_run_holds_get_the_estimate_and_a_run_button(server):
+    app = open_link("image-benchmark", **TRAINABLE)
+    assert_clean(app)
+    assert any("takes about" in info.value for info in app.info)
     assert [b.label for b in app.button] == ["Run 3 methods"]
 
 
-@pytest.mark.skipif(not (SHARED_MNIST.is_dir() and DEBIAN_FMNIST.is_dir()), reason="the real data is not here")
-def test_page_finds_the_shared_mnist_and_debians_fashion_mnist(server, monkeypatch):
-    monkeypatch.delenv("TOYOOD_DATA")
-    monkeypatch.setattr(datasets, "SYSTEM_DATA_DIRS", {"fmnist": (DEBIAN_FMNIST,)})
-    app = open_page()
-    box = in_distribution(app)
-    assert box.value == "mnist"
-    assert [box.format_func(name) for name in ("mnist", "fmnist")] == ["MNIST", "FMNIST"]
-    assert box.format_func("svhn").endswith("(missing)")
+def test_a_run_shows_its_tables_joins_the_stored_runs_and_survives_a_restart(server):
+    app = open_link("image-benchmark", **TRAINABLE, **{"bench-methods": "plain,dismax"})
+    app.button[0].click().run()
+    assert_clean(app)
+    assert not app.button and len(app.dataframe) >= 2
+    assert (server / "results" / "finished" / "fmnist-quick-seed0" / "provenance.json").is_file()
+    st.cache_resource.clear()  # a server restart: only the disk remains
+    again = open_link("image-benchmark", **TRAINABLE, **{"bench-methods": "plain,dismax"})
+    assert_clean(again)
+    assert not again.button and list(summary_of(again).index) == ["Plain (cross-entropy)", "DisMax (Macêdo et al.)"]
 
 
-def test_missing_data_message_points_at_the_page_controls(server, monkeypatch):
-    app = open_page()
-    in_distribution(app).set_value("svhn").run()
-    message = app.warning[0].value
+def test_missing_data_and_unknown_runs_are_messages(server, monkeypatch):
+    app = open_link("image-benchmark", **{"bench-dataset": "svhn", "bench-preset": "quick"})
+    message = app.warning[-1].value
     assert "In-distribution data" in message and "--" not in message and "TOYOOD" not in message
     assert not app.button and not app.exception
-    monkeypatch.setenv("TOYOOD_DOWNLOADS", "1")
-    app = open_page()
-    in_distribution(app).set_value("svhn").run()
-    assert "Download missing datasets" in app.warning[0].value
-    assert [box.label for box in app.sidebar.checkbox] == ["Download missing datasets"]
-
-
-def test_run_prompt_disappears_and_results_survive_a_restart(server):
-    app = open_page(timeout=300)
-    next(m for m in app.sidebar.multiselect if m.label == "Methods").set_value(["plain", "dismax"]).run()
-    app.button[0].click().run()
-    assert not app.exception and not app.error
-    assert not app.button and not [i for i in app.info if "To train and evaluate" in i.value]
-    assert len(app.dataframe) >= 2
-    stored = sorted(p.name.split("-")[1] for p in (server / "results" / "page-runs").iterdir())
-    assert stored == ["dismax", "plain"]
-    st.cache_resource.clear()  # a server restart: only the disk remains
-    again = open_page()
-    next(m for m in again.sidebar.multiselect if m.label == "Methods").set_value(["plain", "dismax"]).run()
-    assert not again.button and len(again.dataframe) >= 2 and not again.exception
-
-
-def test_a_results_folder_written_by_the_cli_opens_in_the_page(server, capsys):
-    out = server / "results" / "fmnist-from-cli"
-    assert main(["bench", "--dataset", "fmnist", "--methods", "plain", "--out", str(out), "--json"]) == 0
-    capsys.readouterr()
-    app = open_page()
-    next(r for r in app.sidebar.radio if r.label == "Results").set_value("Saved results").run()
-    saved = next(box for box in app.sidebar.selectbox if box.label == "Saved results")
-    assert saved.format_func(saved.value) == "fmnist-from-cli"
-    assert len(app.dataframe) >= 2 and not app.exception and not app.button
-
-
-def test_a_damaged_saved_folder_shows_which_file_is_wrong(server):
-    out = server / "results" / "broken"
-    out.mkdir(parents=True)
-    (out / "results.json").write_text("{}")
-    app = open_page()
-    next(r for r in app.sidebar.radio if r.label == "Results").set_value("Saved results").run()
-    assert "confidences.npz is missing" in app.error[0].value and not app.exception
+    app = open_link("image-benchmark", **{"bench-run": "mnist-paper-seed9"})
+    assert any("No stored run is called mnist-paper-seed9" in w.value for w in app.warning) and not app.exception
+    app = open_link(**{"bench-methods": "plain,resnet"})  # the overview says what is wrong with a link
+    assert "`bench-methods=plain,resnet`" in app.warning[0].value and "image method" in app.warning[0].value
 
 
 def test_an_unexpected_failure_is_a_message_for_the_visitor_and_a_traceback_in_the_log(server, monkeypatch, caplog):
@@ -116,7 +96,7 @@ def test_an_unexpected_failure_is_a_message_for_the_visitor_and_a_traceback_in_t
         raise RuntimeError("something deep inside broke")
 
     monkeypatch.setattr(benchmark, "run_benchmark", broken)
-    app = open_page()
+    app = open_link("image-benchmark", **TRAINABLE)
     with caplog.at_level(logging.ERROR):
         app.button[0].click().run()
     assert not app.exception
@@ -126,8 +106,6 @@ def test_an_unexpected_failure_is_a_message_for_the_visitor_and_a_traceback_in_t
 
 def test_a_run_over_the_budget_is_an_error_before_the_run_button(server, monkeypatch):
     monkeypatch.setenv("TOYOOD_MAX_MINUTES", "0.01")
-    app = open_page()
+    app = open_link("image-benchmark", **TRAINABLE)
     assert not app.exception and not app.button
     assert "too large for this server" in app.error[0].value and "over the limit of" in app.error[0].value
-    monkeypatch.setenv("TOYOOD_MAX_MINUTES", "120")
-    assert [b.label for b in open_page().button] == ["Run 3 methods"]

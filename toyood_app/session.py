@@ -125,11 +125,22 @@ def view_link(query: dict[str, str]) -> str:
 
 
 
-PAGE_OBJECTS: dict[str, Any] = {}  # url path → st.Page, filled by app.py
+PAGES_KEY = "toyood:pages"  # url path → st.Page of this session's run (app.py's ``set_pages``)
+
+
+def set_pages(pages: dict[str, Any]) -> None:
+    """This run's pages, by URL path. Each session builds its own ``st.Page`` objects: one object
+    shared by sessions running at once is refused by Streamlit ("can be called once")."""
+    st.session_state[PAGES_KEY] = pages
+
+
+def page_at(path: str):
+    """The ``st.Page`` of a URL path (for ``st.page_link``)."""
+    return st.session_state[PAGES_KEY][path]
 
 
 def page_for(scenario: Scenario):
-    return PAGE_OBJECTS[scenario.page]
+    return page_at(scenario.page)
 
 
 class PageStopped(Exception):
