@@ -7,17 +7,8 @@ import threading
 
 import pytest
 
+from test_app_jobs import WAIT, Clock
 from toyood_app.jobs import ABANDON_SECONDS, JobTable, ordinal
-
-WAIT = 60  # seconds before a condition that never comes fails the test (never reached when correct)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def until(condition) -> None:
