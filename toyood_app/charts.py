@@ -81,7 +81,8 @@ def map_chart(container, fig: go.Figure, key: str, file_stem: str, clickable: bo
     ``scaleanchor``). ``clickable``: a click on a point of the figure reruns the app and the chart
     returns the selection event."""
     box = container.container(key=f"map-{key}")
-    fig.update_layout(height=None, width=None, autosize=True)
+    if not (fig.layout.autosize and fig.layout.height is None):  # a shared figure (views.shared_figure) is ready
+        fig.update_layout(height=None, width=None, autosize=True)
     select = dict(on_select="rerun", selection_mode="points") if clickable else {}
     return box.plotly_chart(fig, key=key, width="stretch", height="stretch", config=export_config(file_stem),
                             **select)

@@ -20,18 +20,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import string
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from toyood.data import DATASETS, FIXED_CLASSES, MAX_CLASSES
 from toyood.device import DEVICES
-from toyood.gan import CLASSIFIERS, STARTS
+from toyood.gan import CLASSIFIERS, GENERATORS, STARTS
+from toyood.images.benchmark import IMAGE_METHODS, OOD_SETS
+from toyood.images.benchmark import PRESETS as BENCH_PRESETS
 from toyood.methods import CEDA_OBJECTIVES, METHODS
+from toyood.models import ACTIVATIONS
+from toyood.scores import SCORES
 from toyood.toy import EXTRA_OOD_LIMIT, MAX_EXTRA_OOD, MAX_SEED, PRESETS, parse_points
 
 from .lecture import SCENARIOS, Scenario
-from .state import (BOXES, COLOURINGS, GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, POINT_LIMIT,
-                    PRESET_FIELDS, SIGMAS, THETA_STEP, WALKS, WEIGHTS, ZOOM_LEVELS, AppState, without_preset_values)
+from .state import (BOXES, COLOURINGS, GAN_BETAS, GAN_ITERATIONS, LEAKY_DEFAULT, LEARNING_RATES, OOD_SOURCES,
+                    POINT_LIMIT, PRESET_FIELDS, SIGMAS, TEMPERATURES, THETA_STEP, TIMELINE_SNAPSHOTS, WALKS, WEIGHTS,
+                    ZOOM_LEVELS, AppState, without_preset_values)
 
 # Reading and writing single values
 
@@ -101,13 +107,20 @@ def flag(text: str) -> bool:
     raise ValueError("expected 1 or 0")
 
 
-def method_list(text: str) -> tuple[str, ...]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in METHODS]
-    if not names or unknown:
-        raise ValueError(f"unknown method {', '.join(map(repr, unknown)) or '(none)'}; "
-                         f"use one or more of {', '.join(METHODS)}, separated by commas")
-    return tuple(dict.fromkeys(names))
+def names_of(options, what: str) -> Callable[[str], tuple[str, ...]]:
+    """A comma list of ``options`` (repeats dropped), e.g. 'plain,ceda'; ``what`` names them in a problem."""
+    def read(text: str) -> tuple[str, ...]:
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [name for name in names if name not in options]
+        if not names or unknown:
+            raise ValueError(f"unknown {what} {', '.join(map(repr, unknown)) or '(none)'}; "
+                             f"use one or more of {', '.join(options)}, separated by commas")
+        return tuple(dict.fromkeys(names))
+    return read
+
+
+method_list = names_of(METHODS, "method")
+image_methods = names_of(IMAGE_METHODS, "image method")
 
 
 def widths(text: str) -> tuple[int, ...]:
@@ -160,6 +173,17 @@ def dataset_name(text: str) -> str:
     return choice(DATASETS)(text)
 
 
+RUN_NAME_CHARACTERS = set(string.ascii_lowercase + string.digits)
+
+
+def run_name(text: str) -> str:
+    """A stored run's folder name (``<dataset>-<preset>-seed<seed>``): checked against the runs on the page."""
+    words = text.split("-")  # lowercase letters and digits, joined by single hyphens (no regex: see test_architecture_app)
+    if len(text) > 80 or not all(word and set(word) <= RUN_NAME_CHARACTERS for word in words):
+        raise ValueError("expected a stored run's name, e.g. mnist-demo-seed0")
+    return text
+
+
 def scenario_id(text: str) -> str:
     if text not in SCENARIOS:
         raise ValueError(f"choose one of {', '.join(SCENARIOS)}")
@@ -200,6 +224,7 @@ PARAMS = (
     Param("sigma", "sigma", on_grid(SIGMAS), _text_number),
     Param("hidden", "hidden", widths, _write_list),
     Param("leaky", "leaky", in_range(0, 1, high_open=True), _text_number),
+    Param("activation", "activation", choice(ACTIVATIONS)),
     Param("preset", "preset", choice(tuple(PRESETS))),
     Param("epochs", "epochs", in_range(1, 5000, whole=True), _text_number),
     Param("batch-size", "batch_size", in_range(1, 4096, whole=True), _text_number),
@@ -210,7 +235,11 @@ PARAMS = (
     Param("acet-step-size", "acet_step_size", in_range(0, 100, low_open=True), _text_number),
     Param("seed", "seed", in_range(0, MAX_SEED, whole=True, high_open=True), _text_number),
     Param("device", "device", choice(DEVICES)),
+    Param("temperature", "temperature", on_grid(TEMPERATURES), _text_number),
     Param("halfwidth", "halfwidth", on_grid(ZOOM_LEVELS, whole=True), _text_number),
+    Param("attack", "attack", flag, lambda v: "1" if v else "0"),
+    Param("score", "score", choice(SCORES)),
+    Param("timeline", "timeline", in_range(0, TIMELINE_SNAPSHOTS - 1, whole=True), _text_number),
     Param("along", "along", choice(WALKS)),
     Param("theta", "theta", theta, _text_number),
     Param("point", "point", point, _write_point),
@@ -222,8 +251,14 @@ PARAMS = (
     Param("start", "start", choice(STARTS)),
     Param("iterations", "iterations", on_grid(GAN_ITERATIONS, whole=True), _text_number),
     Param("beta", "beta", on_grid(GAN_BETAS), _text_number),
+    Param("generator", "generator", choice(GENERATORS)),
     Param("students", "students", flag, lambda v: "1" if v else "0"),
     Param("present", "present", flag, lambda v: "1" if v else "0"),
+    Param("bench-dataset", "bench_dataset", choice(tuple(OOD_SETS))),
+    Param("bench-methods", "bench_methods", image_methods, _write_list),
+    Param("bench-preset", "bench_preset", choice(tuple(BENCH_PRESETS))),
+    Param("bench-seed", "bench_seed", in_range(0, MAX_SEED, whole=True, high_open=True), _text_number),
+    Param("bench-run", "bench_run", run_name),
     Param("scenario", "scenario", scenario_id),
 )
 PARAM_BY_NAME = {param.name: param for param in PARAMS}
@@ -237,7 +272,12 @@ def _last(value) -> str:
     return str(value)
 
 
+NONE_SHOWS = {"score": "each method's own score", "timeline": "the trained net"}  # what None shows, per field
+
+
 def _showing(param: Param, value) -> str:
+    if value is None and param.field in NONE_SHOWS:
+        return f"showing {NONE_SHOWS[param.field]} instead"
     if value is None:
         return "showing the preset's value instead" if param.field in PRESET_FIELDS else "ignored"
     return f"showing {param.name}={param.write(value)} instead"
@@ -262,7 +302,7 @@ def parse_query(params: Mapping[str, Any], base: AppState = DEFAULT) -> tuple[Ap
     if not state.compare and len(state.methods) > 1:
         problems.append(f"`compare=0` shows one method: showing {state.methods[0]}")
         state = dataclasses.replace(state, methods=state.methods[:1])
-    state = _check_classes(state, problems)
+    state = _check_classes(_check_activation(state, "activation" in values, problems), problems)
     return _check_focus(state, problems)
 
 
@@ -272,6 +312,21 @@ def _check_classes(state: AppState, problems: list[str]) -> AppState:
     if fixed is not None and state.classes != fixed:
         problems.append(f"`classes={state.classes}`: {state.dataset} has {fixed} classes; showing classes={fixed}")
         state = dataclasses.replace(state, classes=fixed)
+    return state
+
+
+def _check_activation(state: AppState, named: bool, problems: list[str]) -> AppState:
+    """A slope alone (``leaky=0.1``, the links before ``activation``) means a leaky net; a slope with
+    tanh, sigmoid or relu named is dropped, and ``activation=leaky`` without one gets LEAKY_DEFAULT."""
+    if state.leaky and state.activation == "relu" and not named:
+        return dataclasses.replace(state, activation="leaky")
+    if state.leaky and state.activation != "leaky":
+        problems.append(f"`leaky={_text_number(state.leaky)}`: a slope applies to leaky nets only, not "
+                        f"{state.activation}; ignored")
+        return dataclasses.replace(state, leaky=0.0)
+    if state.activation == "leaky" and not state.leaky:
+        problems.append(f"`activation=leaky` needs a slope in (0, 1); showing leaky={_text_number(LEAKY_DEFAULT)}")
+        return dataclasses.replace(state, leaky=LEAKY_DEFAULT)
     return state
 
 
