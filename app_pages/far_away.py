@@ -6,12 +6,17 @@ import streamlit as st
 from toyood.farfield import DIRECTION_SAMPLES
 from toyood.plots import toy as plots
 from toyood.toy import ToyRun
-from toyood_app import charts, session, stage, training, views
+from toyood_app import charts, controls, session, stage, training, views
 from toyood_app.labels import method_label
 from toyood_app.state import POINT_LIMIT, THETA_STEP, WALKS
 
 LIMIT_ANGLES = 720
-FAR_KEYS = ["asymptotic_overconfident", "asymptotic_rejected", "asymptotic_mmc", "median_alpha_999", "far_ood_mmc"]
+FAR_KEYS = ["asymptotic_overconfident", "asymptotic_rejected", "asymptotic_mmc", "asymptotic_confident_99",
+            "asymptotic_entropy", "median_alpha_999", "median_radius_99", "far_ood_mmc", "temperature"]
+BOUNDED_NOTE = ("A {activation} net is bounded, not piecewise affine: far away its first layer saturates "
+                "(tanh → sign(W₁u), sigmoid → [W₁u > 0]), so the logits tend to finite values and each direction's "
+                "confidence tends to a constant that need not be 1 (right: that constant per direction; "
+                "Vernekar et al. Sec. 5.1).")
 WALK_LABELS = {"direction": "a direction", "point": "a point"}
 
 
@@ -38,8 +43,9 @@ def walk_point(row) -> tuple[float, float] | None:
 def walk(runs: dict[str, ToyRun]) -> None:
     """The step's note, its numbers and the walk's controls in one row, then the walk α·x and every
     direction's limit side by side: changing the walk reruns only this part (and writes the address)."""
-    row = stage.step_header("far-away", runs)
-    point = walk_point(row)
+    header = stage.StepHeader()
+    point = walk_point(header.row)
+    header.fill("far-away", runs)
     along, limits = charts.map_row(2)
     if point is not None:
         curves = {method_label(m): views.ray_confidence(run, point, views.RAY_ALPHAS) for m, run in runs.items()}
@@ -61,10 +67,14 @@ stage.intro("far-away", "Far away from the data",
             "enters, so its logits grow linearly in α and the softmax saturates: confidence → 1 (Hein et al. Thm 3.1) "
             "unless the top two logits grow equally fast. The RBF network is the contrast: every logit → 0, so the "
             f"confidence → 1/K = {1 / session.state().classes:.3g} (Thm 3.2).")
-runs = training.trained_or_stop(training.configs_or_stop())
+runs = controls.at_temperature(training.trained_or_stop(training.configs_or_stop()))
 walk(runs)
 st.caption(f"Right: exact for ReLU nets with a linear or reject head: the circle of directions splits into arcs of "
            f"constant activation pattern at infinity, and on each arc the class with the largest logit slope "
            f"wins (confidence 1; 0 for a reject-class model whose reject logit wins). DisMax and RBF limits "
-           f"are evaluated on {DIRECTION_SAMPLES:,} directions.")
+           f"are evaluated on {DIRECTION_SAMPLES:,} directions. Every curve uses the logits / T "
+           f"(T = {session.state().temperature:g}): T changes how far out the confidence reaches 1, not the limit.")
+bounded = {run.config.activation for run in runs.values()} & {"tanh", "sigmoid"}
+if bounded:
+    st.info(BOUNDED_NOTE.format(activation=" and ".join(sorted(bounded))), icon=":material/info:")
 charts.show_metrics(training.metrics_rows(runs), "metrics-far-away", FAR_KEYS)

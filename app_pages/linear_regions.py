@@ -22,7 +22,7 @@ box = session.widget("box", lambda key: row_of_controls.select_slider("Box half-
 colour_by = controls.colour_control(row_of_controls)
 controls.focus_control(row_of_controls, "Regions of", 300)
 small = controls.small_net_toggle(SMALL_NET_WHY)
-stage.step_header("linear-regions")
+stage.StepHeader().fill("linear-regions")
 method = session.state().regions_method() if current.methods else None
 if method == "rbf":
     st.info("The RBF network is not piecewise affine: it has no linear regions. Far away all its logits tend to 0, "
@@ -30,7 +30,12 @@ if method == "rbf":
             "page.")
     session.stop()
 configs = training.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
-run = training.trained_or_stop(configs)[method]
+run = controls.at_temperature(training.trained_or_stop(configs))[method]
+reason = controls.not_piecewise_affine(run)
+if reason is not None:
+    st.info(f"**No linear regions for {net_label(run.config)}:** {reason}. Far away its confidence tends to a "
+            "constant per direction: see the Far away page.")
+    session.stop()
 config = run.config
 dismax = config.method_object().head == "dismax"
 if dismax:

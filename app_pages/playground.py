@@ -1,47 +1,116 @@
 """Overconfidence playground: the shared model(s)' confidence from the training box out to 10⁶, one
 method (confidence and class maps) or several side by side (two maps per row, one colour bar)."""
+import dataclasses
+import math
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
+from toyood.evaluate import OVERCONFIDENT, GridEvaluation, score_map
 from toyood.plots import toy as plots
+from toyood.plots.colours import confidence_colorbar
+from toyood.scores import SCORE_LABELS, check_score, default_score
 from toyood.toy import EXTRA_OOD_COPIES, ToyRun
-from toyood_app import charts, clicks, session, stage, training, views
-from toyood_app.labels import data_title, overlay_caption, run_label
-from toyood_app.state import ZOOM_LEVELS
+from toyood_app import charts, clicks, controls, session, stage, training, views
+from toyood_app.labels import data_title, metric_text, overlay_caption, run_label
+from toyood_app.state import TIMELINE_SNAPSHOTS, ZOOM_LEVELS
 
 SINGLE_RESOLUTION = 200
 COMPARE_RESOLUTION = 150
 BOX_NOTE = "black square: the [−50, 50]² box when zoomed out"
+MOVED_NOTE = ("crosses: the first 1,000 far test points after the attack (each moved by PGD within an ℓ∞ ball of half "
+              "its norm towards the highest confidence); red: confidence ≥ 0.99 there, white: below")
+
+
+def moved_points(run: ToyRun) -> list[go.Scatter]:
+    """The far test points moved by the attack (``views.moved_far_points``): red where the moved
+    point gets confidence ≥ 0.99 (``far_adv_overconfident``), white below."""
+    moved, confidence = views.moved_far_points(run)
+    sure = confidence >= OVERCONFIDENT
+    return [go.Scatter(x=moved[part, 0], y=moved[part, 1], mode="markers", name=name, hoverinfo="skip",
+                       marker=dict(symbol="x-thin", size=size, line=dict(width=width, color=colour)))
+            for part, name, size, width, colour in (
+                (~sure, "moved far point, < 0.99", 4, 1, "rgba(255, 255, 255, 0.45)"),
+                (sure, "moved far point, ≥ 0.99", 8, 2, "#ff1f3d"))]
+
+
+TIMELINE_HELP = ("Scrub through training: the nets kept at up to 20 epochs from the untrained one (epoch 0) to the "
+                 "trained one, each with its map, its share of far test points at ≥ 0.99 and its test accuracy; "
+                 "its regions counted when asked. Trains the net once more, keeping the snapshots.")
+
+
+def shown_score(run: ToyRun) -> str:
+    """The score the page uses for ``run``: the chosen one, or the method's own where it does not apply."""
+    chosen = session.state().score or default_score(run.config.method)
+    try:
+        return check_score(chosen, run.config.method_object().head)
+    except ValueError:
+        return default_score(run.config.method)
+
+
+def score_figure(run: ToyRun, evaluation: GridEvaluation, score: str, **overlay) -> go.Figure:
+    """The confidence map, or the map of another score (``toyood.evaluate.score_map``): entropy on its
+    own scale 0 (certain, yellow like confidence 1) … log C (undecided), the others on theirs."""
+    fig = plots.confidence_figure(evaluation, **overlay)
+    if score == "max_prob":
+        return fig
+    if score in ("entropy", "dismax_entropy"):
+        top = math.log(evaluation.probs.shape[-1])
+        values, low, high, colours = evaluation.entropy, 0.0, top, "Viridis_r"
+        ticks = dict(tickvals=[0, top], ticktext=["0 certain", f"log {evaluation.probs.shape[-1]} undecided"])
+        title = "entropy (nats)"
+    else:
+        values, low, high, colours = score_map(evaluation, run.model, run.config.method_object(), score), None, None, \
+            "Viridis"
+        ticks, title = dict(tickvals=None, ticktext=None), f"{SCORE_LABELS[score]} (higher = in-distribution)"
+    bar = {**confidence_colorbar(), **ticks, "title": dict(text=title, side="top", font=dict(size=12))}
+    fig.update_traces(z=np.asarray(values, dtype=np.float32), zmin=low, zmax=high, colorscale=colours, colorbar=bar,
+                      hovertemplate=f"x=%{{x:.4g}}<br>y=%{{y:.4g}}<br>{SCORE_LABELS[score]}=%{{z:.4g}}<extra></extra>",
+                      selector=dict(type="heatmap"))
+    return fig
 
 
 def compare_maps(cells: list, row, runs: dict[str, ToyRun], halfwidth: int) -> None:
-    """One confidence map per method (no colour bar of their own), two per row, and the one shared
-    colour bar in ``row`` above them."""
+    """One map per method, two per row: confidence maps share one colour bar in ``row`` above them;
+    maps of another score keep their own."""
     first = next(iter(runs.values()))
     (x_shown, y_shown), circles, k = charts.shown_points(first.data), charts.circles(first.data, first.config.sigma), \
         first.config.classes
-    charts.chart(row, charts.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar", width=280)
+    shared_bar = all(shown_score(run) == "max_prob" for run in runs.values())
+    if shared_bar:
+        charts.chart(row, charts.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar", width=280)
     for i, (method, run) in enumerate(runs.items()):
         if i >= len(cells):
             cells += charts.map_row(2)
-        fig = plots.confidence_figure(views.grid(run, halfwidth, COMPARE_RESOLUTION), title=run_label(run.config),
-                                      x_train=x_shown, y_train=y_shown, n_classes=k, **circles)
-        fig.update_traces(showscale=False, selector=dict(type="heatmap"))
+        fig = score_figure(run, views.grid(run, halfwidth, COMPARE_RESOLUTION), shown_score(run),
+                           title=run_label(run.config), x_train=x_shown, y_train=y_shown, n_classes=k, **circles)
+        fig.update_traces(showscale=not shared_bar, selector=dict(type="heatmap"))
+        if session.state().attack:
+            fig.add_traces(moved_points(run))
         fig.update_layout(showlegend=False, margin=dict(b=40))
         charts.map_chart(cells[i], fig, f"compare_map_{method}", f"confidence-{method}")
-    st.caption(f"One colour scale for every map (above them). Dots: {charts.OVERLAY_POINTS_PER_CLASS} training "
-               f"points per class; {overlay_caption(first.config)}; {BOX_NOTE}.")
+    st.caption(f"{'One colour scale for every map (above them)' if shared_bar else 'Each map its own scale'}. "
+               f"Dots: {charts.OVERLAY_POINTS_PER_CLASS} training "
+               f"points per class; {overlay_caption(first.config)}; {BOX_NOTE}"
+               + (f"; {MOVED_NOTE}." if session.state().attack else "."))
 
 
-def single_maps(cells: list, method: str, run: ToyRun, halfwidth: int) -> None:
-    """The confidence map and the predicted-class map of one model, with their downloads."""
+def single_maps(cells: list, method: str, run: ToyRun, halfwidth: int, moment: GridEvaluation | None = None) -> None:
+    """The confidence map and the predicted-class map of one model (at a moment of its training, when
+    ``moment`` is given), with their downloads."""
     circles, k = charts.circles(run.data, run.config.sigma), run.config.classes
-    evaluation = views.grid(run, halfwidth, SINGLE_RESOLUTION)
+    evaluation = views.grid(run, halfwidth, SINGLE_RESOLUTION) if moment is None else moment
     x_shown, y_shown = charts.shown_points(run.data)
-    confidence_fig = plots.confidence_figure(evaluation, title="Confidence", x_train=x_shown, y_train=y_shown,
-                                             ood=charts.shown_ood(run), n_classes=k, **circles)
+    score = shown_score(run)
+    confidence_fig = score_figure(run, evaluation, score, title="Confidence" if score == "max_prob" else
+                                  f"Score: {SCORE_LABELS[score]}", x_train=x_shown, y_train=y_shown,
+                                  ood=charts.shown_ood(run), n_classes=k, **circles)
     class_fig = plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
                                        title="Predicted class", **circles)
     current = session.state()
+    if current.attack and moment is None:
+        confidence_fig.add_traces(moved_points(run))
     clickable = clicks.clicks_apply(current)
     if clickable:
         clicks.with_click_grid(confidence_fig, halfwidth, current.ood_points)
@@ -57,7 +126,7 @@ def single_maps(cells: list, method: str, run: ToyRun, halfwidth: int) -> None:
     st.caption(f"Dots: {charts.OVERLAY_POINTS_PER_CLASS} training points per class"
                + (f" and {len(charts.shown_ood(run))} of the {len(run.ood_train):,} OOD training samples (magenta)"
                   if run.ood_train is not None else "")
-               + f"; {overlay_caption(run.config)}; {BOX_NOTE}.")
+               + f"; {overlay_caption(run.config)}; {BOX_NOTE}" + (f"; {MOVED_NOTE}." if current.attack else "."))
 
 
 def own_points_note(current, clickable: bool) -> None:
@@ -76,19 +145,69 @@ def own_points_note(current, clickable: bool) -> None:
                    key="clear-ood-points")
 
 
+def timeline_view(row, run: ToyRun, halfwidth: int) -> GridEvaluation | None:
+    """The scrubber over training (``timeline`` in the link: the snapshot shown; off by default): the
+    snapshot's map (returned), its epoch, far-away share and test accuracy, and its region count on
+    demand. None while off (the trained net is shown)."""
+    on = session.widget("timeline", lambda key: row.toggle("Training over time", key=key, help=TIMELINE_HELP),
+                        shown=lambda v: v is not None, suffix=":on",
+                        stored=lambda on: (TIMELINE_SNAPSHOTS - 1 if session.state().timeline is None
+                                           else session.state().timeline) if on else None)
+    if not on:
+        return None
+    count = min(TIMELINE_SNAPSHOTS, run.config.epochs + 1)
+    config = dataclasses.replace(run.config, temperature=1.0)  # T is read later: one training for every T
+    result = training.timeline_of(config, count)
+    if result is None:
+        return None
+    snapshots = result[1]
+    bar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    index = session.widget("timeline", lambda key: bar.select_slider(
+        "Snapshot", list(range(count)), key=key, width=320,
+        format_func=lambda i: f"epoch {snapshots[i].epoch} of {run.config.epochs}"),
+        shown=lambda v: min(v, count - 1), stored=int, suffix=":scrub", options=list(range(count)))
+    evaluation, entry = views.snapshot_view(run, count, index, halfwidth, snapshots[index])
+    bar.metric("Optimiser steps", f"{snapshots[index].step:,}", width="content")
+    bar.metric("far OOD ≥ 0.99", metric_text("far_ood_overconfident", entry["far_ood_overconfident"]), width="content")
+    bar.metric("test accuracy", metric_text("test_accuracy", entry["test_accuracy"]), width="content")
+    asked = bar.button("Count its regions", key="timeline-count", help="Exact count in [−50, 50]² (1-2 s for a 2×500 net)")
+    regions = training.snapshot_regions(config, count, index, snapshots[index], count=asked)
+    if regions is not None:
+        bar.metric("Regions in [−50, 50]²", f"{regions:,}", width="content")
+    return evaluation
+
+
+def metrics(runs: dict[str, ToyRun]) -> None:
+    """The metrics table, detection ranked by each net's shown score (its own unless one is chosen)."""
+    chosen = session.state().score
+    if chosen is not None and any(shown_score(run) != chosen for run in runs.values()):
+        st.caption(f"The {chosen} score needs a DisMax net: the other nets use their own score here.")
+    rows = {run_label(run.config): training.metrics_by_score(run, None if chosen is None else shown_score(run))
+            for run in runs.values()}
+    charts.show_metrics({label: row for label, row in rows.items() if row is not None}, "metrics-playground")
+    st.caption("Detection metrics by score: " + "; ".join(f"{run_label(run.config)}: {SCORE_LABELS[shown_score(run)]}"
+                                                           for run in runs.values()) + ".")
+
+
 @st.fragment
 def maps(runs: dict[str, ToyRun]) -> None:
     """The step's note, its numbers and the zoom in one row, the maps side by side under them: a
     zoom change reruns only this part (and writes the address)."""
-    row = stage.step_header("playground", runs)
+    header = stage.StepHeader()
+    row = header.row
     halfwidth = session.widget("halfwidth", lambda key: row.select_slider(
         "View half-width (the data lives in [−50, 50]²)", ZOOM_LEVELS, key=key, format_func="{:,}".format,
         width=280))
+    session.widget("attack", lambda key: row.toggle(
+        "Attack the far points", key=key, help="Move the first 1,000 far test points by PGD (ℓ∞ ball of half "
+        "each point's norm) towards the highest confidence and draw them: ACET trains on such moves, CEDA does not."))
+    moment = None if session.state().compare else timeline_view(row, next(iter(runs.values())), halfwidth)
+    header.fill("playground", runs)
     cells = charts.map_row(2)
     if session.state().compare:
         compare_maps(cells, row, runs, halfwidth)
     else:
-        single_maps(cells, *next(iter(runs.items())), halfwidth)
+        single_maps(cells, *next(iter(runs.items())), halfwidth, moment)
     session.sync_url()
 
 
@@ -96,7 +215,7 @@ stage.intro("playground", "Overconfidence playground",
             f"Data: {data_title(session.state())}. Colour = the model's confidence (largest real-class probability). "
             "Zoom out: a ReLU network's confidence goes to 1 almost everywhere far from the data (Hein et al. "
             "Thm 3.1), whatever the data; an RBF network's goes to 1/K.")
-runs = training.trained_or_stop(training.configs_or_stop())
+runs = controls.at_temperature(training.trained_or_stop(training.configs_or_stop()))
 maps(runs)
 st.subheader("Metrics")
-charts.show_metrics(training.metrics_rows(runs), "metrics-playground")
+metrics(runs)

@@ -153,9 +153,14 @@ def draw(profile: RayProfile, run: ToyRun, log_x: bool) -> None:
 stage.intro("proof", "The proof, drawn", INTRO)
 method, log_x, small = view_controls()
 configs = training.configs_or_stop(hidden=SMALL_NET if small else None, methods=(method,) if method else None)
-run = training.trained_or_stop(configs)[method]
+run = controls.at_temperature(training.trained_or_stop(configs))[method]
 point = session.state().point
-profile = views.ray_profile_of(run, point)
+try:
+    profile = views.ray_profile_of(run, point)
+except ValueError as error:
+    st.info(f"**The proof does not apply to {net_label(run.config)}:** {error}. Thm 3.1 needs a piecewise affine "
+            "net; far away a bounded net's confidence tends to a constant per direction (see the Far away page).")
+    session.stop()
 st.caption(f"{run_label(run.config)} on {net_label(run.config)}, x = ({point[0]:g}, {point[1]:g}); "
            f"data: {data_title(session.state())}.")
 summary(profile)

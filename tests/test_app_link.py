@@ -10,7 +10,7 @@ import pytest
 from toyood.errors import ConfigError
 from toyood.methods import METHODS
 from toyood.toy import PRESETS, ToyConfig
-from toyood_app.lecture import SCENARIOS, next_scenario
+from toyood_app.lecture import SCENARIOS, next_scenario, temperature_key
 from toyood_app.link import DEFAULT, PARAMS, active_scenario, explored, parse_query, to_query
 from toyood_app.state import SERVER_ONLY_FIELDS, AppState
 
@@ -31,11 +31,12 @@ def test_an_empty_query_is_the_default_and_the_default_writes_nothing():
 
 
 VARIED = AppState(methods=("plain", "ceda", "acet"), compare=True, ood="gan", ceda_objective="uniform", sigma=2.5,
-                  hidden=(64, 32, 16), leaky=0.1, preset="vernekar", epochs=7, batch_size=16, lr=3e-4, weight=3.0,
+                  hidden=(64, 32, 16), leaky=0.1, activation="leaky", temperature=0.05, preset="vernekar", epochs=7, batch_size=16, lr=3e-4, weight=3.0,
                   acet_eps=1.5, acet_steps=3, acet_step_size=0.25, seed=123456, device="cpu", halfwidth=1000000,
                   along="point", theta=271.5, point=(-12.5, 40.0), colour="confidence", box=200, focus="acet",
                   small_net=True, classifier="reject", start="pretrained", iterations=4000, beta=0.3,
-                  students=True, scenario="ceda-acet", dataset="rings", classes=7)
+                  students=True, scenario="ceda-acet", dataset="rings", classes=7, attack=True, score="energy",
+                  timeline=12)
 
 
 @pytest.mark.parametrize("state", [VARIED, dataclasses.replace(DEFAULT, compare=True),
@@ -197,12 +198,14 @@ def test_a_scenario_stays_while_the_reader_does_what_its_note_asks():
 def test_what_a_note_asks_to_change_and_the_numbers_it_quotes_exist(scenario):
     """A note's numbers are live fields ``{method[metric]}`` of the step's own methods (no constant
     written into the text); filled, none is left open, and a missing one reads '…'."""
-    from toyood_app.labels import GAN_LABELS, METRIC_LABELS
-    labels = {**METRIC_LABELS, **GAN_LABELS}
+    from toyood_app.labels import GAN_LABELS, IMAGE_LABELS, METRIC_LABELS
+    labels = {**METRIC_LABELS, **GAN_LABELS, **IMAGE_LABELS}
     assert set(scenario.explores) <= {param.name for param in PARAMS}
     assert set(scenario.numbers) <= set(labels)
     fields = [field for _, field, _, _ in string.Formatter().parse(scenario.note) if field]
-    methods = ("gan",) if scenario.page == "gan" else parse_query(scenario.link_query())[0].methods
+    state = parse_query(scenario.link_query())[0]
+    methods = {"gan": ("gan",), "image-benchmark": state.bench_methods}.get(scenario.page, state.methods)
+    methods = (*methods, *map(temperature_key, scenario.temperatures))
     for field in fields:
         method, key = field.rstrip("]").split("[")
         assert method in methods and key in labels, field
@@ -216,5 +219,65 @@ def test_what_a_note_asks_to_change_and_the_numbers_it_quotes_exist(scenario):
 
 def test_scenarios_come_in_order_and_end():
     ids = list(SCENARIOS)
-    assert ids[0] == "thm31" and ids[-1] == "gan"
+    assert ids[0] == "thm31" and ids[-1] == "images"
     assert [next_scenario(i).id for i in ids[:-1]] == ids[1:] and next_scenario(ids[-1]) is None
+
+
+@pytest.mark.parametrize("name, text, expected_words", [
+    ("temperature", "3", "choose one of 0.01, 0.02, 0.05, 0.1"),
+    ("temperature", "0", "choose one of"),
+    ("temperature", "inf", "finite number"),
+    ("activation", "gelu", "choose one of relu, leaky, tanh, sigmoid"),
+    ("score", "odin", "choose one of max_prob, entropy, max_logit, energy, dismax_entropy"),
+    ("attack", "maybe", "expected 1 or 0"),
+    ("timeline", "20", "expected a whole number in [0, 19]"),
+    ("timeline", "2.5", "whole number"),
+])
+def test_a_bad_new_setting_names_the_parameter_and_keeps_the_default(name, text, expected_words):
+    state, problems = parse_query({name: text, "seed": "5"})
+    assert len(problems) == 1 and problems[0].startswith(f"`{name}={text}`") and expected_words in problems[0]
+    assert "showing" in problems[0] and state.seed == 5
+    assert (state.temperature, state.activation, state.score, state.attack, state.timeline) == (
+        1.0, "relu", None, False, None)
+
+
+def test_the_temperature_is_read_after_training_so_every_t_shares_one_trained_net():
+    hot, problems = parse_query({"temperature": "10"})
+    assert problems == [] and hot.temperature == 10.0 and to_query(hot) == {"temperature": "10"}
+    assert hot.toy_config("plain") == DEFAULT.toy_config("plain")
+    assert hot.toy_config("plain").temperature == 1.0
+
+
+def test_a_slope_alone_still_means_leaky_as_links_did_before_the_activation_setting():
+    old, problems = parse_query({"leaky": "0.2"})
+    assert problems == [] and (old.activation, old.leaky) == ("leaky", 0.2)
+    config = old.toy_config("plain")
+    assert (config.activation, config.negative_slope) == ("leaky", 0.2)
+    assert parse_query(to_query(old)) == (old, [])
+
+
+@pytest.mark.parametrize("query, words, shown", [
+    ({"activation": "tanh", "leaky": "0.2"}, "applies to leaky nets only, not tanh", ("tanh", 0.0)),
+    ({"activation": "relu", "leaky": "0.2"}, "applies to leaky nets only, not relu", ("relu", 0.0)),
+    ({"activation": "leaky"}, "needs a slope in (0, 1); showing leaky=0.1", ("leaky", 0.1)),
+])
+def test_a_slope_that_does_not_fit_the_activation_says_so(query, words, shown):
+    state, problems = parse_query(query)
+    assert len(problems) == 1 and words in problems[0], problems
+    assert (state.activation, state.leaky) == shown
+    config = state.toy_config("plain")
+    assert (config.activation, config.negative_slope) == shown
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky"])
+def test_the_activation_reaches_the_nets_config_except_the_rbf_nets(activation):
+    state = parse_query({"activation": activation, "method": "plain,rbf"})[0]
+    assert state.toy_config("plain").activation == activation
+    rbf = state.toy_config("rbf")
+    assert (rbf.activation, rbf.negative_slope) == ("relu", 0.0)
+
+
+def test_temperature_keys_are_note_field_names_without_a_dot():
+    from toyood_app.lecture import temperature_key
+    assert [temperature_key(t) for t in (10.0, 1.0, 0.1, 0.01)] == ["T=10", "T=1", "T=1/10", "T=1/100"]
+    assert "{T=1/10[x]}".format_map({"T=1/10": {"x": "ok"}}) == "ok"

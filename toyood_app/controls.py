@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from toyood.models import piecewise_affine_layers
+from toyood.toy import ToyRun, with_temperature
+
 from .labels import COLOUR_LABELS, method_label
 from .session import state, widget
 from .state import COLOURINGS, SMALL_NET
@@ -33,3 +36,22 @@ def small_net_toggle(why: str, suffix: str = "") -> bool:
     return widget("small_net", lambda key: st.toggle(
         f"A small {'×'.join(map(str, SMALL_NET))} net with the same settings instead", key=key, help=why),
         suffix=suffix)
+
+
+def at_temperature(runs: dict[str, ToyRun]) -> dict[str, ToyRun]:
+    """Each trained run read at the state's temperature T (``toyood.toy.with_temperature``: the same
+    weights, logits / T, no retraining); the config then names T, so every cached view and metric
+    keyed by the config is T's own."""
+    temperature = state().temperature
+    return {method: run if run.config.temperature == temperature else with_temperature(run, temperature)
+            for method, run in runs.items()}
+
+
+def not_piecewise_affine(run: ToyRun) -> str | None:
+    """None when the run's net is piecewise affine (ReLU, leaky; DisMax's body), else the library's
+    one-line reason (``toyood.models.piecewise_affine_layers`` refuses tanh and sigmoid nets)."""
+    try:
+        piecewise_affine_layers(run.model)
+    except ValueError as error:
+        return str(error)
+    return None

@@ -61,19 +61,33 @@ METRIC_LABELS = {
     "asymptotic_rejected": "directions → reject",
     "asymptotic_mmc": "limit MMC",
     "median_alpha_999": "median α to 0.999",
+    "median_radius_99": "median radius to 0.99",
+    "asymptotic_confident_99": "directions → conf. ≥ 0.99",
+    "far_adv_overconfident": "moved far OOD ≥ 0.99",
+    "far_adv_mmc": "MMC moved far OOD",
+    "far_ood_entropy": "entropy far OOD",
+    "asymptotic_entropy": "limit entropy",
+    "temperature": "temperature T",
     "train_seconds": "train s",
 }
 GAN_LABELS = {"coverage": "coverage", "ring_distance": "distance to 3σ"}  # the GAN page's own metrics
-NEVER_KEYS = ("median_alpha_999",)  # a missing value means "never reached"
+IMAGE_LABELS = {"test_error": "test error", "noise_mmc": "MMC on noise",
+                "adv_noise_mmc": "MMC on adversarial noise"}  # the image page's, from a BenchResult
+NEVER_KEYS = ("median_alpha_999", "median_radius_99")  # a missing value means "never reached"
 SHARE_KEYS = ("coverage", "test_accuracy", "far_ood_overconfident", "far_ood_rejected", "asymptotic_overconfident",
-              "asymptotic_rejected", "far_ood_fpr95", "far_ood_tnr95", "far_ood_dtacc")  # shown as percentages
+              "asymptotic_rejected", "far_ood_fpr95", "far_ood_tnr95", "far_ood_dtacc", "asymptotic_confident_99",
+              "far_adv_overconfident")  # shown as percentages
 METRICS_HELP = (
     "Far OOD: 10,000 points uniform in [−50, 50]² outside the 3σ discs. MMC = mean max real-class "
     "probability. AUROC and FPR@95 follow Hein et al. (in-distribution positive, score = max "
     "probability; −entropy for DisMax; max real-class probability for the reject class); TNR@95 and "
     "DTACC follow Lee et al. 'directions → conf. 1': exact share of directions u with "
     "lim softmax(f(αu)) = one-hot on a real class (Thm 3.1). 'median α to 0.999': median over far OOD "
-    "points x of the smallest α ≥ 1 with confidence(αx) ≥ 0.999 ('never': not reached by α = 10¹²).")
+    "points x of the smallest α ≥ 1 with confidence(αx) ≥ 0.999 ('never': not reached by α = 10¹²). "
+    "'median radius to 0.99': the same along each far point's unit direction, to 0.99 (grows with T). "
+    "'moved far OOD': the first 1,000 far points each moved by PGD within an ℓ∞ ball of half its norm "
+    "towards the highest confidence. Entropies in nats (0 = certain, log K = undecided). Every number "
+    "uses the logits / T.")
 
 
 def metric_text(key: str, value) -> str:
@@ -82,7 +96,7 @@ def metric_text(key: str, value) -> str:
         return "never" if key in NEVER_KEYS else "–"
     if key in SHARE_KEYS:
         return f"{value:.0%}" if value in (0, 1) or 0.01 <= value <= 0.99 else f"{value:.1%}"
-    if key == "median_alpha_999":
+    if key in ("median_alpha_999", "median_radius_99", "temperature"):
         return f"{value:.3g}"
     return f"{value:.3f}"
 
@@ -97,9 +111,10 @@ def run_label(config: ToyConfig) -> str:
 
 
 def net_label(config: ToyConfig) -> str:
-    """"a 500×500 net", or "a 64×64 leaky-ReLU (0.1) net"."""
+    """"a 500×500 net", "a 64×64 leaky-ReLU (0.1) net" or "a 500×500 tanh net"."""
     leaky = f" leaky-ReLU ({config.negative_slope:g})" if config.negative_slope else ""
-    return f"a {'×'.join(map(str, config.hidden))}{leaky} net"
+    bounded = f" {config.activation}" if config.activation in ("tanh", "sigmoid") else ""
+    return f"a {'×'.join(map(str, config.hidden))}{leaky}{bounded} net"
 
 
 COLOUR_LABELS = {"region": "each region its own colour", "confidence": "confidence", "class": "predicted class"}

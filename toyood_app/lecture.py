@@ -14,7 +14,8 @@ class Scenario:
     """One step of the lecture: ``page`` is the app page's URL path (app.py's ``PAGES``), ``query``
     its parameters, ``numbers`` the metric keys (``toyood.evaluate.toy_metrics``) its note talks about,
     shown large beside the maps, and ``explores`` the parameters the note asks the reader to change
-    (the step and its note stay while only those differ)."""
+    (the step and its note stay while only those differ). ``temperatures``: the step's first method
+    read at these T as well, its figures under ``temperature_key(T)`` (``{T=10[metric]}`` in the note)."""
 
     id: str
     title: str
@@ -23,6 +24,7 @@ class Scenario:
     note: str
     numbers: tuple[str, ...] = ()
     explores: tuple[str, ...] = ()
+    temperatures: tuple[float, ...] = ()
 
     def text(self, values: dict[str, dict[str, str]]) -> str:
         """The note with its live numbers: ``{method[metric]}`` fields filled from ``values``
@@ -32,6 +34,11 @@ class Scenario:
     def link_query(self) -> dict[str, str]:
         """The query parameters of the scenario's link (they name the scenario, so its note shows)."""
         return {**self.query, "scenario": self.id}
+
+
+def temperature_key(temperature: float) -> str:
+    """The name of a run's figures at temperature T in a note: 'T=10', 'T=1/10' (no '.' in a field name)."""
+    return f"T={temperature:g}" if temperature >= 1 else f"T=1/{1 / temperature:g}"
 
 
 class _Pending(dict):
@@ -79,12 +86,14 @@ _ORDER = (
         numbers=("median_alpha_999", "asymptotic_overconfident", "asymptotic_rejected"), explores=("halfwidth",)),
     Scenario(
         "ceda-acet", "CEDA vs ACET (Hein et al.)", "playground",
-        {"method": "ceda,acet", "ood": "general", "ceda-objective": "uniform"},
+        {"method": "ceda,acet", "ood": "general", "ceda-objective": "uniform", "attack": "1"},
         "With L_out = cross-entropy to uniform labels both are unsure in the box (MMC on far test points "
-        "{ceda[far_ood_mmc]} and {acet[far_ood_mmc]}), and ACET's adversarial moves add little on this toy. "
-        "Switch the objective to log max p (Hein eq. 2) in the sidebar: its gradient 1 − p_max vanishes on the "
-        "far samples, and both become as confident as the plain net.",
-        numbers=("far_ood_mmc", "far_ood_overconfident"), explores=("ceda-objective", "halfwidth")),
+        "{ceda[far_ood_mmc]} and {acet[far_ood_mmc]}). The crosses are those far points attacked: each moved "
+        "within an ℓ∞ ball of half its norm to where the net is most confident. ACET trained on such moves, "
+        "CEDA did not: {acet[far_adv_overconfident]} of ACET's moved points reach ≥ 0.99 (red), "
+        "{ceda[far_adv_overconfident]} of CEDA's. Switch the objective to log max p (Hein eq. 2) in the sidebar: "
+        "its gradient 1 − p_max vanishes on the far samples, and both become as confident as the plain net.",
+        numbers=("far_ood_mmc", "far_adv_overconfident"), explores=("ceda-objective", "halfwidth", "attack")),
     Scenario(
         "dismax", "DisMax: distances instead of affine logits", "playground",
         {"method": "plain,dismax", "halfwidth": "1000000"},
@@ -101,6 +110,26 @@ _ORDER = (
         "{rbf[asymptotic_mmc]}).",
         numbers=("asymptotic_mmc", "asymptotic_overconfident"), explores=("along", "point", "theta")),
     Scenario(
+        "temperature", "Temperature does not help (Hein et al. Sec. 3)", "far-away",
+        {"method": "plain", "temperature": "10"},
+        "Dividing the logits by a temperature T softens every confidence, but the limit softmax(α·Vu/T) is still "
+        "one-hot: {T=10[asymptotic_overconfident]} of the directions end at confidence 1 at T = 10, "
+        "{T=1/10[asymptotic_overconfident]} at T = 0.1. What T changes is how far out one must go: along a far "
+        "point's direction the confidence reaches 0.99 at a median radius of {T=10[median_radius_99]} at T = 10 "
+        "against {T=1/10[median_radius_99]} at T = 0.1 (left: the walk at the sidebar's T). Move T in the sidebar.",
+        numbers=("asymptotic_overconfident", "median_radius_99"),
+        explores=("temperature", "along", "theta", "point"), temperatures=(10.0, 0.1)),
+    Scenario(
+        "bounded", "Bounded activations: tanh and sigmoid (Vernekar et al. Sec. 5.1)", "far-away",
+        {"method": "plain", "activation": "tanh"},
+        "A tanh net is not piecewise affine: far away its first layer saturates and the logits tend to finite "
+        "values, so each direction's confidence tends to a constant (right). Those constants are high: limit MMC "
+        "{plain[asymptotic_mmc]}, and {plain[asymptotic_confident_99]} of the directions end at ≥ 0.99 — though "
+        "{plain[asymptotic_overconfident]} reach exactly 1. Bounded is not unsure. Switch the activation to "
+        "sigmoid, or back to relu, in the sidebar.",
+        numbers=("asymptotic_mmc", "asymptotic_confident_99", "asymptotic_overconfident"),
+        explores=("activation", "along", "theta", "point")),
+    Scenario(
         "gan", "The GAN's boundary samples (Lee et al., Vernekar Sec. 5.2)", "gan",
         {},
         "Press ▶: the generated samples (magenta) move towards the data and where the classifier is unsure. "
@@ -108,6 +137,15 @@ _ORDER = (
         "shows how that went), and the final classifier is still ≥ 0.99 sure on {gan[far_ood_overconfident]} of "
         "the far test points.",
         numbers=()),  # the GAN page shows its own figures beside the animation
+    Scenario(
+        "images", "Thm 3.1 on images (Hein et al. Table 1)", "image-benchmark",
+        {"bench-dataset": "mnist", "bench-methods": "plain,ceda,acet", "bench-preset": "demo"},
+        "The same theorem on MNIST (a stored run: nothing trains). On uniform noise the plain LeNet's mean "
+        "confidence is {plain[noise_mmc]}, CEDA's and ACET's {ceda[noise_mmc]} and {acet[noise_mmc]}: trained on "
+        "noise, they are unsure there. Move the noise a little towards high confidence (adversarial noise) and "
+        "plain reaches {plain[adv_noise_mmc]}, CEDA {ceda[adv_noise_mmc]}, while ACET, trained on exactly those "
+        "moves, stays at {acet[adv_noise_mmc]}. The paper's numbers stand beside ours in the tables.",
+        numbers=("noise_mmc", "adv_noise_mmc")),
 )
 SCENARIOS: dict[str, Scenario] = {scenario.id: scenario for scenario in _ORDER}
 

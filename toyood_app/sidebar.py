@@ -10,8 +10,10 @@ import streamlit as st
 
 from toyood import data as toydata
 from toyood.device import DEVICES
-from toyood.gan import CLASSIFIERS, STARTS
+from toyood.gan import CLASSIFIERS, DEFAULT_BETA, GENERATORS, STARTS
 from toyood.methods import CEDA_OBJECTIVES, METHODS
+from toyood.models import ACTIVATIONS
+from toyood.scores import SCORE_LABELS, SCORES
 from toyood.toy import PRESETS
 
 from . import stores
@@ -19,7 +21,8 @@ from .labels import (DATA_HELP, DATA_LABELS, GAN_SOURCE_NOTE, MAX_CONF_NOTE, MET
                      OBJECTIVE_LABELS, OOD_HELP, UPLOAD_HELP, method_label)
 from .link import widths
 from .session import INPUT_ERROR_KEY, VALUES_KEY, WIDGET_PREFIX, set_state, state, widget
-from .state import GAN_BETAS, GAN_ITERATIONS, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SIGMAS, WEIGHTS
+from .state import (GAN_BETAS, GAN_ITERATIONS, LEAKY_DEFAULT, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SIGMAS,
+                    TEMPERATURES, WEIGHTS)
 
 LOGGER = logging.getLogger("toyood.app")
 
@@ -50,9 +53,51 @@ def toy_sidebar() -> None:
         help="Std of each Gaussian (paper: 1; notebooks: 2), the noise of the other data sets; the OOD "
              "samplers keep 3σ away from the data."))
     _hidden_control(bar)
+    _activation_control(bar)
     if not students:
         with bar.expander("Training settings"):
             _training_controls(methods)
+    _view_controls(bar)
+
+
+ACTIVATION_HELP = ("The hidden layers' activation. relu and leaky nets are piecewise affine (Hein et al. Thm 3.1 "
+                   "applies: confidence → 1 far away); tanh and sigmoid are bounded, so far away each direction's "
+                   "confidence tends to a constant that need not be 1 (Vernekar et al. Sec. 5.1), and they have no "
+                   "linear regions.")
+TEMPERATURE_HELP = ("Every confidence, map and metric uses the logits divided by T; the trained net is the same "
+                    "(no retraining). Hein et al. Sec. 3: no T fixes Thm 3.1, the limit softmax(α·Vu/T) is still "
+                    "one-hot; a larger T only moves the point where confidence reaches 0.99 farther out.")
+
+
+def _activation_control(bar) -> None:
+    """The hidden activation; choosing leaky gives a slope (LEAKY_DEFAULT), leaving it drops the slope."""
+    widget("activation", lambda key: bar.segmented_control(
+        "Activation", ACTIVATIONS, key=key, required=True, on_change=_activation_changed, help=ACTIVATION_HELP))
+
+
+def _activation_changed() -> None:
+    values = st.session_state[VALUES_KEY]
+    values["activation"] = chosen = st.session_state[f"{WIDGET_PREFIX}activation"]
+    values["leaky"] = (values["leaky"] or LEAKY_DEFAULT) if chosen == "leaky" else 0.0
+    st.session_state.pop(f"{WIDGET_PREFIX}leaky", None)
+
+
+SCORE_OWN = "own"  # the score select's entry for None: each method's own score
+SCORE_HELP = ("What the Playground's map shows and its detection metrics (AUROC, FPR@95, TNR@95, DTACC) rank by; "
+              "higher = more in-distribution. Own: max probability (DisMax: its entropy score, Macêdo eq. 8). Entropy "
+              "maps have their own scale, 0 (certain) … log C (undecided): Vernekar et al.'s corollary says it → 0 far "
+              "away on a ReLU net.")
+
+
+def _view_controls(bar) -> None:
+    """How the trained nets are read, without retraining them: the temperature T and the Playground's score."""
+    widget("temperature", lambda key: bar.select_slider(
+        "Temperature T (logits / T, no retraining)", TEMPERATURES, key=key, format_func="{:g}".format,
+        help=TEMPERATURE_HELP))
+    widget("score", lambda key: bar.selectbox(
+        "Score (Playground's map and metrics)", (SCORE_OWN, *SCORES), key=key, help=SCORE_HELP,
+        format_func=lambda s: "each method's own" if s == SCORE_OWN else SCORE_LABELS[s]),
+        shown=lambda v: v or SCORE_OWN, stored=lambda v: None if v == SCORE_OWN else v)
 
 
 def _method_controls(bar) -> None:
@@ -171,7 +216,8 @@ def _training_controls(methods: tuple[str, ...]) -> None:
         widget("acet_eps", lambda key: st.number_input("ACET ε (ℓ∞ radius)", 0.1, 100.0, step=0.5, key=key))
         _preset_widget("acet_steps", lambda key: st.number_input("ACET PGD steps", 1, 200, key=key), current.preset)
         widget("acet_step_size", lambda key: st.number_input("ACET step size", 0.01, 100.0, step=0.1, key=key))
-    widget("leaky", lambda key: st.number_input("Leaky-ReLU slope (0 = ReLU)", 0.0, 0.95, step=0.05, key=key))
+    if current.activation == "leaky":
+        widget("leaky", lambda key: st.number_input("Leaky-ReLU slope", 0.0, 0.95, step=0.05, key=key))
     widget("seed", lambda key: st.number_input("Seed", 0, 2**31 - 1, key=key,
                                                help="Data, OOD samples, initialisation and batch order."))
     widget("device", lambda key: st.selectbox("Device", DEVICES, key=key, help="auto: CUDA, then MPS, then CPU."))
@@ -207,7 +253,17 @@ def gan_sidebar() -> None:
     widget("iterations", lambda key: bar.select_slider(
         "Iterations", GAN_ITERATIONS, key=key, help="Each: 100 real + 100 generated rows; D, G and the classifier "
                                                      "step once. Vernekar ran ~20,000."))
-    widget("beta", lambda key: bar.select_slider("β (KL weight)", GAN_BETAS, key=key, format_func="{:g}".format))
+    default_beta = DEFAULT_BETA[state().classifier]
+    widget("beta", lambda key: bar.select_slider(
+        "β (weight of the KL / reject term)", GAN_BETAS, key=key, format_func="{:g}".format,
+        help=f"Lee's eq. (2), in the G and the classifier step alike; default {default_beta:g} for this "
+             "classifier (a reject classifier with β ≥ 1/K rejects real data once G lands on a class)."),
+        shown=lambda v: default_beta if v is None else v, stored=lambda v: None if v == default_beta else v,
+        suffix=f":{state().classifier}")
+    widget("generator", lambda key: bar.radio(
+        "Generator", GENERATORS, key=key,
+        format_func={"lee": "Lee's (GAN + KL term)", "plain": "plain GAN (no KL term)"}.get,
+        help="plain: an ordinary GAN, the baseline that shows what the KL term adds."))
     widget("sigma", lambda key: bar.select_slider("σ of each class", SIGMAS, key=key, format_func="{:g}".format),
            suffix=":gan")  # keys of their own: the toy sidebar's widgets differ, and would answer their defaults
     widget("seed", lambda key: bar.number_input("Seed", 0, 2**31 - 1, key=key), suffix=":gan")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from toyood.toy import ToyRun, with_temperature
 
-from .labels import GAN_LABELS, METRIC_LABELS, metric_text
+from .labels import GAN_LABELS, IMAGE_LABELS, METRIC_LABELS, metric_text
 from .lecture import SCENARIOS, Scenario, next_scenario, temperature_key
 from .link import DEFAULT, PARAM_BY_NAME, active_scenario, explored
 from .session import page_for, state
@@ -15,7 +15,7 @@ from .training import metrics_of
 
 # Maps live in containers keyed "map-…" (``charts.map_chart``): square, as wide as their column, and
 # never taller than the window less the note above them.
-ALL_LABELS = {**METRIC_LABELS, **GAN_LABELS}
+ALL_LABELS = {**METRIC_LABELS, **GAN_LABELS, **IMAGE_LABELS}
 PAGE_CSS = """<style>
 [data-testid="stMainBlockContainer"] {padding: 2.5rem 1.5rem 2rem 1.5rem;}
 [class*="st-key-map-"] {aspect-ratio: 1 / 1; width: 100%; max-height: calc(100vh - 16rem); min-height: 260px;}

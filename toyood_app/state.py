@@ -13,6 +13,7 @@ from toyood.errors import ConfigError
 from toyood.gan import GanConfig
 from toyood.data import OOD_SOURCES as OOD_SAMPLERS  # sampled pools; this module's OOD_SOURCES adds gan
 from toyood.methods import METHODS
+from toyood.models import PIECEWISE_AFFINE
 from toyood.toy import OOD_CHOICES, PRESETS, ToyConfig
 
 OOD_SOURCES = tuple(source for source in OOD_CHOICES if source != "none")
@@ -29,6 +30,9 @@ COMPARE_DEFAULT = ("plain", "ceda", "reject", "rbf")
 SMALL_NET = (32, 32)
 POINT_LIMIT = 1000.0
 THETA_STEP = 0.5
+TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # a log scale
+LEAKY_DEFAULT = 0.1  # the slope a leaky net gets when none is set
+TIMELINE_SNAPSHOTS = 20  # Playground: nets kept over training (fewer when there are fewer epochs)
 PRESET_FIELDS = ("epochs", "batch_size", "lr", "acet_steps")  # None: the preset's value
 SERVER_ONLY_FIELDS = ("data_file", "data_digest")  # set by the app's upload, never by a link
 
@@ -49,6 +53,8 @@ class AppState:
     sigma: float = 1.0  # std of each Gaussian class
     hidden: tuple[int, ...] = (500, 500)  # hidden-layer widths
     leaky: float = 0.0  # leaky-ReLU slope (0 = ReLU)
+    activation: str = "relu"  # hidden activation: relu, leaky (slope ``leaky``), tanh or sigmoid
+    temperature: float = 1.0  # T: every confidence and metric uses logits / T (applied after training)
     preset: str = "interactive"  # epochs, batch size, lr and ACET steps (toyood.toy.PRESETS)
     epochs: int | None = None  # passes over the training data (None: the preset's)
     batch_size: int | None = None  # in-distribution rows per step (None: the preset's)
@@ -60,6 +66,9 @@ class AppState:
     seed: int = 0  # data, OOD samples, initialisation and batch order
     device: str = "auto"  # auto, cpu, cuda or mps
     halfwidth: int = 50  # Playground: the maps cover [−halfwidth, halfwidth]²
+    attack: bool = False  # Playground: draw the far test points moved by the attack (toyood.attack)
+    score: str | None = None  # Playground: the map's and the metrics' score (None: each method's own)
+    timeline: int | None = None  # Playground: the training snapshot shown (index; None: the trained net)
     along: str = "direction"  # Far away: walk along a direction or through a point
     theta: float = 30.0  # Far away: the direction in degrees (0° points at class 1)
     point: tuple[float, float] = (30.0, 20.0)  # Far away: the point x of α·x
@@ -70,9 +79,15 @@ class AppState:
     classifier: str = "confidence"  # GAN page: the classifier trained with the GAN
     start: str = "joint"  # GAN page: joint from scratch or a pre-trained, fixed classifier
     iterations: int = 800  # GAN page: GAN iterations
-    beta: float = 1.0  # GAN page: β of the KL terms
+    beta: float | None = None  # GAN page: β of the KL terms (None: the classifier's default, gan.DEFAULT_BETA)
+    generator: str = "lee"  # GAN page: G's loss, Lee's eq. (2) or a plain GAN (no KL term)
     students: bool = False  # hide the advanced controls
     present: bool = False  # presentation layout: sidebar collapsed, larger text, one screen per view
+    bench_dataset: str = "mnist"  # Image benchmark: the in-distribution data set
+    bench_methods: tuple[str, ...] = ("plain", "ceda", "acet")  # Image benchmark: the methods shown
+    bench_preset: str = "demo"  # Image benchmark: toyood.images.benchmark.PRESETS
+    bench_seed: int = 0  # Image benchmark: the run's seed
+    bench_run: str | None = None  # Image benchmark: a stored run by name (None: the one matching the settings)
     scenario: str | None = None  # the lecture scenario this link opened
 
     def toy_configs(self) -> dict[str, ToyConfig]:
@@ -90,10 +105,17 @@ class AppState:
         own = dict(data_file=self.data_file, data_digest=self.data_digest) if self.dataset == "file" else {}
         return ToyConfig(method=method, ood=ood, extra_ood=extra, sigma=self.sigma, dataset=self.dataset,
                          classes=self.classes, **own,
-                         hidden=self.hidden if hidden is None else hidden, negative_slope=self.leaky,
+                         hidden=self.hidden if hidden is None else hidden, **self._activation(method),
                          preset=self.preset, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                          seed=self.seed, device=self.device,
                          **{name: value for name, value in options.items() if name in used})
+
+    def _activation(self, method: str) -> dict:
+        """The hidden activation and slope a method's net gets (RBF has none: relu, no slope)."""
+        if method == "rbf":
+            return dict(activation="relu", negative_slope=0.0)
+        slope = self.leaky if self.activation in PIECEWISE_AFFINE else 0.0
+        return dict(activation=self.activation, negative_slope=slope)
 
     def regions_method(self) -> str:
         """The method whose regions the Linear regions page shows."""
@@ -103,7 +125,7 @@ class AppState:
         """The GAN page's config (snapshots: about 40 per run), on the paper's two Gaussians whatever
         the toy pages' data: the page's animation draws their two 3σ circles (``toyood gan --classes K``
         trains K Gaussian classes)."""
-        return GanConfig(classifier=self.classifier, start=self.start, iterations=self.iterations, beta=self.beta,
+        return GanConfig(classifier=self.classifier, start=self.start, iterations=self.iterations, beta=self.beta, generator=self.generator,
                          seed=self.seed, sigma=self.sigma, device=self.device,
                          snapshot_every=max(self.iterations // 40, 1))
 
