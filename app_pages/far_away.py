@@ -10,7 +10,6 @@ from toyood_app import charts, controls, session, stage, training, views
 from toyood_app.labels import method_label
 from toyood_app.state import POINT_LIMIT, THETA_STEP, WALKS
 
-LIMIT_ANGLES = 720
 FAR_KEYS = ["asymptotic_overconfident", "asymptotic_rejected", "asymptotic_mmc", "asymptotic_confident_99",
             "asymptotic_entropy", "median_alpha_999", "median_radius_99", "far_ood_mmc", "temperature"]
 BOUNDED_NOTE = ("A {activation} net is bounded, not piecewise affine: far away its first layer saturates "
@@ -53,7 +52,7 @@ def walk(runs: dict[str, ToyRun]) -> None:
                                               n_classes=session.state().classes,
                                               title=f"Confidence at α·({point[0]:.3g}, {point[1]:.3g})")
         charts.map_chart(along, ray_fig, "ray", "confidence-along-ray")
-    directions = {method_label(m): views.limit_confidence(run, LIMIT_ANGLES) for m, run in runs.items()}
+    directions = {method_label(m): views.limit_confidence(run, views.LIMIT_ANGLES) for m, run in runs.items()}
     angles = next(iter(directions.values()))[0]
     limit_fig = plots.limit_confidence_figure(angles, {name: limit for name, (_, limit) in directions.items()},
                                               n_classes=session.state().classes,

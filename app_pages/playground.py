@@ -16,8 +16,6 @@ from toyood_app import charts, clicks, controls, session, stage, training, views
 from toyood_app.labels import data_title, metric_text, overlay_caption, run_label
 from toyood_app.state import TIMELINE_SNAPSHOTS, ZOOM_LEVELS
 
-SINGLE_RESOLUTION = 200
-COMPARE_RESOLUTION = 150
 BOX_NOTE = "black square: the [−50, 50]² box when zoomed out"
 MOVED_NOTE = ("crosses: the first 1,000 far test points after the attack (each moved by PGD within an ℓ∞ ball of half "
               "its norm towards the highest confidence); red: confidence ≥ 0.99 there, white: below")
@@ -83,13 +81,17 @@ def compare_maps(cells: list, row, runs: dict[str, ToyRun], halfwidth: int) -> N
     for i, (method, run) in enumerate(runs.items()):
         if i >= len(cells):
             cells += charts.map_row(2)
-        fig = score_figure(run, views.grid(run, halfwidth, COMPARE_RESOLUTION), shown_score(run),
-                           title=run_label(run.config), x_train=x_shown, y_train=y_shown, n_classes=k, **circles)
-        fig.update_traces(showscale=not shared_bar, selector=dict(type="heatmap"))
-        if session.state().attack:
-            fig.add_traces(moved_points(run))
-        fig.update_layout(showlegend=False, margin=dict(b=40))
-        charts.map_chart(cells[i], fig, f"compare_map_{method}", f"confidence-{method}")
+        attack = session.state().attack
+
+        def build(run=run):
+            fig = score_figure(run, views.grid(run, halfwidth, views.COMPARE_RESOLUTION), shown_score(run),
+                               title=run_label(run.config), x_train=x_shown, y_train=y_shown, n_classes=k, **circles)
+            fig.update_traces(showscale=not shared_bar, selector=dict(type="heatmap"))
+            if attack:
+                fig.add_traces(moved_points(run))
+            return fig.update_layout(showlegend=False, margin=dict(b=40), height=None, width=None, autosize=True)
+        key = ("compare", run.config, halfwidth, shown_score(run), shared_bar, attack)
+        charts.map_chart(cells[i], views.shared_figure(key, build), f"compare_map_{method}", f"confidence-{method}")
     st.caption(f"{'One colour scale for every map (above them)' if shared_bar else 'Each map its own scale'}. "
                f"Dots: {charts.OVERLAY_POINTS_PER_CLASS} training "
                f"points per class; {overlay_caption(first.config)}; {BOX_NOTE}"
@@ -100,20 +102,31 @@ def single_maps(cells: list, method: str, run: ToyRun, halfwidth: int, moment: G
     """The confidence map and the predicted-class map of one model (at a moment of its training, when
     ``moment`` is given), with their downloads."""
     circles, k = charts.circles(run.data, run.config.sigma), run.config.classes
-    evaluation = views.grid(run, halfwidth, SINGLE_RESOLUTION) if moment is None else moment
+    evaluation = views.grid(run, halfwidth, views.MAP_RESOLUTION) if moment is None else moment
     x_shown, y_shown = charts.shown_points(run.data)
-    score = shown_score(run)
-    confidence_fig = score_figure(run, evaluation, score, title="Confidence" if score == "max_prob" else
-                                  f"Score: {SCORE_LABELS[score]}", x_train=x_shown, y_train=y_shown,
-                                  ood=charts.shown_ood(run), n_classes=k, **circles)
-    class_fig = plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
-                                       title="Predicted class", **circles)
-    current = session.state()
-    if current.attack and moment is None:
-        confidence_fig.add_traces(moved_points(run))
+    score, current = shown_score(run), session.state()
     clickable = clicks.clicks_apply(current)
-    if clickable:
-        clicks.with_click_grid(confidence_fig, halfwidth, current.ood_points)
+
+    def confidence_map() -> go.Figure:
+        fig = score_figure(run, evaluation, score, title="Confidence" if score == "max_prob" else
+                           f"Score: {SCORE_LABELS[score]}", x_train=x_shown, y_train=y_shown,
+                           ood=charts.shown_ood(run), n_classes=k, **circles)
+        if current.attack and moment is None:
+            fig.add_traces(moved_points(run))
+        if clickable:
+            clicks.with_click_grid(fig, halfwidth, current.ood_points)
+        return fig.update_layout(height=None, width=None, autosize=True)
+
+    def class_map() -> go.Figure:
+        return plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
+                                      title="Predicted class", **circles).update_layout(height=None, width=None,
+                                                                                        autosize=True)
+    if moment is None:  # one figure per view for every session (views.shared_figure)
+        confidence_fig = views.shared_figure(("confidence", run.config, halfwidth, score, current.attack, clickable,
+                                              current.ood_points if clickable else ()), confidence_map)
+        class_fig = views.shared_figure(("classes", run.config, halfwidth), class_map)
+    else:
+        confidence_fig, class_fig = confidence_map(), class_map()
     event = charts.map_chart(cells[0], confidence_fig, "confidence_map", f"confidence-{method}", clickable=clickable)
     charts.map_chart(cells[1], class_fig, "class_map", f"classes-{method}")
     if clickable and clicks.add_ood_points(clicks.clicked_points(event, confidence_fig)):
