@@ -77,7 +77,7 @@ def compare_maps(cells: list, row, runs: dict[str, ToyRun], halfwidth: int) -> N
         first.config.classes
     shared_bar = all(shown_score(run) == "max_prob" for run in runs.values())
     if shared_bar:
-        charts.chart(row, charts.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar", width=280)
+        charts.chart(row, charts.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar", width=230)
     for i, (method, run) in enumerate(runs.items()):
         if i >= len(cells):
             cells += charts.map_row(2)
@@ -89,7 +89,7 @@ def compare_maps(cells: list, row, runs: dict[str, ToyRun], halfwidth: int) -> N
             fig.update_traces(showscale=not shared_bar, selector=dict(type="heatmap"))
             if attack:
                 fig.add_traces(moved_points(run))
-            return fig.update_layout(showlegend=False, margin=dict(b=40), height=None, width=None, autosize=True)
+            return charts.fit_box(fig)
         key = ("compare", run.config, halfwidth, shown_score(run), shared_bar, attack)
         charts.map_chart(cells[i], views.shared_figure(key, build), f"compare_map_{method}", f"confidence-{method}")
     st.caption(f"{'One colour scale for every map (above them)' if shared_bar else 'Each map its own scale'}. "
@@ -115,12 +115,11 @@ def single_maps(cells: list, method: str, run: ToyRun, halfwidth: int, moment: G
             fig.add_traces(moved_points(run))
         if clickable:
             clicks.with_click_grid(fig, halfwidth, current.ood_points)
-        return fig.update_layout(height=None, width=None, autosize=True)
+        return charts.fit_box(fig)
 
     def class_map() -> go.Figure:
-        return plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
-                                      title="Predicted class", **circles).update_layout(height=None, width=None,
-                                                                                        autosize=True)
+        return charts.fit_box(plots.class_map_figure(evaluation, k, reject=run.config.method_object().head == "reject",
+                                                     title="Predicted class", **circles))
     if moment is None:  # one figure per view for every session (views.shared_figure)
         confidence_fig = views.shared_figure(("confidence", run.config, halfwidth, score, current.attack, clickable,
                                               current.ood_points if clickable else ()), confidence_map)
@@ -210,7 +209,7 @@ def maps(runs: dict[str, ToyRun]) -> None:
     row = header.row
     halfwidth = session.widget("halfwidth", lambda key: row.select_slider(
         "View half-width (the data lives in [−50, 50]²)", ZOOM_LEVELS, key=key, format_func="{:,}".format,
-        width=280))
+        width=230))
     session.widget("attack", lambda key: row.toggle(
         "Attack the far points", key=key, help="Move the first 1,000 far test points by PGD (ℓ∞ ball of half "
         "each point's norm) towards the highest confidence and draw them: ACET trains on such moves, CEDA does not."))

@@ -281,3 +281,10 @@ def test_temperature_keys_are_note_field_names_without_a_dot():
     from toyood_app.lecture import temperature_key
     assert [temperature_key(t) for t in (10.0, 1.0, 0.1, 0.01)] == ["T=10", "T=1", "T=1/10", "T=1/100"]
     assert "{T=1/10[x]}".format_map({"T=1/10": {"x": "ok"}}) == "ok"
+
+
+def test_a_big_nets_regions_default_to_confidence_colours_a_small_nets_to_their_own():
+    from toyood_app.state import auto_colouring
+    assert auto_colouring((500, 500)) == "confidence" and auto_colouring((64, 64)) == "region"
+    assert auto_colouring((64, 65)) == "confidence", "129 neurons: over the limit of 128"
+    assert "colour" not in to_query(DEFAULT), "the default colouring is not written into a link"

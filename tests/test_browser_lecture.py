@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMIUM, SCREENSHOTS, assert_no_error, chromium, query, streamlit_server, wait_until_ready
+from test_browser import CHROMIUM, SCREENSHOTS, assert_no_error, chromium, query, streamlit_server
 from toyood_app.lecture import SCENARIOS
 from toyood_app.link import parse_query, to_query
 
@@ -29,6 +29,15 @@ def lecture_url():
     """One server for both screen sizes: the second walk finds the first one's models in the run cache."""
     with streamlit_server(Path(tempfile.mkdtemp(prefix="toyood-lecture-cache-"))) as url:
         yield url
+
+
+def wait_until_idle(page, timeout_ms: int = 600_000) -> None:
+    """Until the script run has ended (the status widget is gone and stays gone)."""
+    while True:
+        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+        page.wait_for_timeout(300)
+        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            return
 
 
 def expected_query(scenario) -> dict[str, str]:
@@ -51,9 +60,9 @@ def test_next_walks_the_lecture_one_screen_per_step_with_a_truthful_address(lect
         page = browser.new_context(viewport={"width": width, "height": height}).new_page()
         page.goto(f"{lecture_url}/{steps[0].page}?{urllib.parse.urlencode(steps[0].link_query(), safe=',')}")
         for number, scenario in enumerate(steps, 1):
-            wait_until_ready(page)
+            page.get_by_text(f"Step {number} of {len(steps)}: {scenario.title}.").wait_for(timeout=600_000)
+            wait_until_idle(page)
             assert_no_error(page)
-            assert page.get_by_text(f"Step {number} of {len(steps)}: {scenario.title}.").count() == 1
             assert urllib.parse.urlparse(page.url).path == f"/{scenario.page}", page.url
             assert query(page) == expected_query(scenario), f"step {number}: the address bar says {page.url}"
             maps = 2 if scenario.page in ("playground", "gan", "far-away") else 1

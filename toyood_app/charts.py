@@ -75,17 +75,30 @@ def map_row(count: int = 2, side: bool = False) -> list:
     return st.columns([3] * count + ([2] if side else []), gap="medium")
 
 
+def fit_box(fig: go.Figure) -> go.Figure:
+    """``fig`` laid out to fill a square box (``map_chart``): sized by the box, its colour bar upright
+    at the right and no legend (the captions say what the marks are), so the plot area takes most of
+    the box; marked done (``layout.meta``), so a figure shared by sessions is laid out once."""
+    if fig.layout.meta == "boxed":
+        return fig
+    upright = dict(orientation="v", x=1.01, xanchor="left", y=0.5, yanchor="middle", yref="paper", len=0.8,
+                   lenmode="fraction", ypad=0, thickness=12, title=dict(side="right"))
+    fig.for_each_trace(lambda trace: trace.update(colorbar=upright), selector=lambda t: "colorbar" in t)
+    fig.for_each_trace(lambda trace: trace.update(marker_colorbar=upright),
+                       selector=lambda t: t.type in ("scatter", "scattergl") and t.marker.showscale)
+    return fig.update_layout(height=None, width=None, autosize=True, showlegend=False, meta="boxed",
+                             margin=dict(l=50, r=90, t=40, b=40))
+
+
 def map_chart(container, fig: go.Figure, key: str, file_stem: str, clickable: bool = False):
     """A map that fills a square box as wide as ``container`` and at most as tall as the window
     allows (``stage.PAGE_CSS``: boxes keyed ``map-…``); its plot area stays square (the builders'
     ``scaleanchor``). ``clickable``: a click on a point of the figure reruns the app and the chart
     returns the selection event."""
     box = container.container(key=f"map-{key}")
-    if not (fig.layout.autosize and fig.layout.height is None):  # a shared figure (views.shared_figure) is ready
-        fig.update_layout(height=None, width=None, autosize=True)
     select = dict(on_select="rerun", selection_mode="points") if clickable else {}
-    return box.plotly_chart(fig, key=key, width="stretch", height="stretch", config=export_config(file_stem),
-                            **select)
+    return box.plotly_chart(fit_box(fig), key=key, width="stretch", height="stretch",
+                            config=export_config(file_stem), **select)
 
 
 def colour_bar_figure(n_classes: int = 2) -> go.Figure:

@@ -10,7 +10,7 @@ from toyood.toy import ToyRun, with_temperature
 
 from .labels import COLOUR_LABELS, method_label
 from .session import state, widget
-from .state import COLOURINGS, SMALL_NET
+from .state import COLOURINGS, SMALL_NET, auto_colouring
 
 
 def focus_control(container, label: str, width: int) -> None:
@@ -26,9 +26,13 @@ def focus_control(container, label: str, width: int) -> None:
 
 
 def colour_control(container, label: str = "Colour", suffix: str = "") -> str:
-    """How the region map is coloured: by region, confidence or predicted class."""
+    """How the region map is coloured: by region, confidence or predicted class (by default by region
+    for a small net, by confidence for a big one: ``state.auto_colouring``)."""
+    current = state()
+    auto = auto_colouring(SMALL_NET if current.small_net else current.hidden)
     return widget("colour", lambda key: container.segmented_control(
-        label, COLOURINGS, key=key, required=True, format_func=COLOUR_LABELS.get), suffix=suffix)
+        label, COLOURINGS, key=key, required=True, format_func=COLOUR_LABELS.get), suffix=suffix,
+        shown=lambda v: v or auto, stored=lambda v: None if v == auto else v) or auto
 
 
 def small_net_toggle(why: str, suffix: str = "") -> bool:

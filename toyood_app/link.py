@@ -272,7 +272,9 @@ def _last(value) -> str:
     return str(value)
 
 
-NONE_SHOWS = {"score": "each method's own score", "timeline": "the trained net"}  # what None shows, per field
+NONE_SHOWS = {"score": "each method's own score", "timeline": "the trained net",  # what None shows, per field
+              "colour": "the net's default colouring (by region up to 128 neurons, else by confidence)",
+              "beta": "the classifier's default β", "bench_run": "the stored run the settings describe"}
 
 
 def _showing(param: Param, value) -> str:

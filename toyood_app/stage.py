@@ -55,7 +55,7 @@ class StepHeader:
 
     def __init__(self):
         self.note = st.empty()
-        self.row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="step-numbers")
+        self.row = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="step-numbers")
         self.lead = self.row.empty()
 
     def fill(self, page_path: str, runs: dict[str, ToyRun] | None = None, figures: dict | None = None) -> None:

@@ -72,7 +72,7 @@ class AppState:
     along: str = "direction"  # Far away: walk along a direction or through a point
     theta: float = 30.0  # Far away: the direction in degrees (0° points at class 1)
     point: tuple[float, float] = (30.0, 20.0)  # Far away: the point x of α·x
-    colour: str = "region"  # Linear regions: colour by region, confidence or class
+    colour: str | None = None  # Linear regions: by region, confidence or class (None: ``auto_colouring``)
     box: int = 50  # Linear regions: the box half-width
     focus: str | None = None  # Linear regions in compare mode: which method (None: the first)
     small_net: bool = False  # Linear regions: a 2×32 net with the same settings instead
@@ -136,6 +136,15 @@ class AppState:
             extra = [m for m in COMPARE_DEFAULT if m != self.methods[0]][:3]
             return dataclasses.replace(self, compare=True, methods=(self.methods[0], *extra))
         return dataclasses.replace(self, compare=on, methods=self.methods if on else self.methods[:1])
+
+
+REGION_COLOURS_UP_TO = 128  # hidden neurons: a bigger net's regions, each its own colour, read as noise
+
+
+def auto_colouring(hidden: tuple[int, ...]) -> str:
+    """A region map's default colouring: each region its own colour for small nets, else by confidence
+    (a 2×500 net's 340,000 regions in their own colours are noise to a reader)."""
+    return "region" if sum(hidden) <= REGION_COLOURS_UP_TO else "confidence"
 
 
 def preset_value(state: AppState, field: str):

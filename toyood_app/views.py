@@ -24,7 +24,7 @@ from toyood.timeline import Snapshot, timeline_entries
 from toyood.toy import ToyConfig, ToyRun, far_test_points
 
 from .labels import class_names
-from .state import BOXES
+from .state import BOXES, auto_colouring
 
 GRID_CACHE_ENTRIES = 48
 FIGURE_CACHE_ENTRIES = 64  # shared figures (two maps per model and view)
@@ -91,10 +91,13 @@ def proof_view_half(profile: RayProfile) -> float:
     return float(next((box for box in PROOF_BOXES if box >= needed), PROOF_BOXES[-1]))
 
 
-def region_colouring(config: ToyConfig, chosen: str) -> str:
-    """How a region map of this model is coloured: as ``chosen``, except DisMax's (by region: its
-    distance head is not affine, so a region has no one class or confidence)."""
-    return "region" if config.method_object().head == "dismax" else chosen
+def region_colouring(config: ToyConfig, chosen: str | None) -> str:
+    """How a region map of this model is coloured: as ``chosen`` (None: ``state.auto_colouring``),
+    except DisMax's (by region: its distance head is not affine, so a region has no one class or
+    confidence)."""
+    if config.method_object().head == "dismax":
+        return "region"
+    return chosen or auto_colouring(config.hidden)
 
 
 @st.cache_resource(max_entries=FIGURE_CACHE_ENTRIES, show_spinner=False)
