@@ -268,7 +268,7 @@ def test_far_away_direction_and_point():
     assert not app.exception and "origin" in app.error[0].value
 
 
-def test_gan_page_and_image_page_start_cleanly():
+def test_gan_page_and_image_page_start_cleanly(one_thread):
     app = open_link("gan", iterations="200")
     assert_clean(app)
     charts = [chart.key for chart in app.get("plotly_chart")]

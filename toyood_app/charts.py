@@ -76,18 +76,23 @@ def map_row(count: int = 2, side: bool = False) -> list:
 
 
 def fit_box(fig: go.Figure) -> go.Figure:
-    """``fig`` laid out to fill a square box (``map_chart``): sized by the box, its colour bar upright
-    at the right and no legend (the captions say what the marks are), so the plot area takes most of
-    the box; marked done (``layout.meta``), so a figure shared by sessions is laid out once."""
+    """``fig`` laid out to fill a square box (``map_chart``): sized by the box and, for a map (a
+    heatmap or image), its colour bar upright at the right and no legend (the captions say what the
+    marks are), so the plot area takes most of the box; curves keep their legend. Marked done
+    (``layout.meta``), so a figure shared by sessions is laid out once."""
     if fig.layout.meta == "boxed":
         return fig
+    if not any(trace.type in ("heatmap", "image") for trace in fig.data):
+        return fig.update_layout(height=None, width=None, autosize=True, meta="boxed")
     upright = dict(orientation="v", x=1.01, xanchor="left", y=0.5, yanchor="middle", yref="paper", len=0.8,
                    lenmode="fraction", ypad=0, thickness=12, title=dict(side="right"))
     fig.for_each_trace(lambda trace: trace.update(colorbar=upright), selector=lambda t: "colorbar" in t)
     fig.for_each_trace(lambda trace: trace.update(marker_colorbar=upright),
                        selector=lambda t: t.type in ("scatter", "scattergl") and t.marker.showscale)
+    scale = any(trace.type == "heatmap" and trace.showscale is not False for trace in fig.data) or any(
+        getattr(trace, "marker", None) is not None and getattr(trace.marker, "showscale", None) for trace in fig.data)
     return fig.update_layout(height=None, width=None, autosize=True, showlegend=False, meta="boxed",
-                             margin=dict(l=50, r=90, t=40, b=40))
+                             margin=dict(l=50, r=90 if scale else 20, t=40, b=40))
 
 
 def map_chart(container, fig: go.Figure, key: str, file_stem: str, clickable: bool = False):
