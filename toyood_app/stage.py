@@ -53,31 +53,33 @@ class StepHeader:
     about as large figures, and the page's view controls. Make it, draw the controls into ``row``,
     then ``fill`` it: the note then sees the values the controls have just written."""
 
+    LEAD_SLOTS = 4  # the Next link and at most three numbers, ahead of the controls in the row
+
     def __init__(self):
         self.note = st.empty()
         self.row = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key="step-numbers")
-        self.lead = self.row.empty()
+        self.lead = [self.row.empty() for _ in range(self.LEAD_SLOTS)]
 
     def fill(self, page_path: str, runs: dict[str, ToyRun] | None = None, figures: dict | None = None) -> None:
         """Draw the step of ``page_path`` if this view shows one. ``figures``: method → metric → text,
         when the page has them already (else computed from ``runs``)."""
         scenario = current_step(page_path)
         if scenario is None:
-            self.lead.empty()
             return
         if figures is None:
             figures = _temperature_figures(scenario, runs or {}) if scenario.temperatures else _figures(runs or {})
         number = list(SCENARIOS).index(scenario.id) + 1
         self.note.info(f"**Step {number} of {len(SCENARIOS)}: {scenario.title}.** {scenario.text(figures)}"
                        f"{_changed(scenario)}", icon=":material/school:")
-        lead = self.lead.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+        slots = iter(self.lead)
         following = next_scenario(scenario.id)
         if following is not None:
-            lead.page_link(page_for(following), label=f"Next: step {number + 1}", icon=":material/arrow_forward:",
-                           query_params=following.link_query(), help=following.title, width="content")
-        for key in scenario.numbers if figures else ():
+            next(slots).page_link(page_for(following), label=f"Next: step {number + 1}",
+                                  icon=":material/arrow_forward:", query_params=following.link_query(),
+                                  help=following.title, width="content")
+        for key, slot in zip(scenario.numbers if figures else (), slots):
             methods = [m for m in figures if key in figures[m]]
-            lead.metric(ALL_LABELS[key] + (f" ({' · '.join(methods)})" if len(figures) > 1 else ""),
+            slot.metric(ALL_LABELS[key] + (f" ({' · '.join(methods)})" if len(figures) > 1 else ""),
                         " · ".join(figures[m][key] for m in methods), width="content")
 
 
