@@ -157,6 +157,8 @@ def test_a_link_opens_exactly_its_state_in_a_fresh_browser(server_url, page):
     assert page.get_by_role("radio", name="general").is_checked()
     assert page.get_by_label("Hidden widths", exact=True).and_(page.locator("input")).input_value() == "16,16"
     assert "1,000" in page.locator('[data-testid="stSlider"]').filter(has_text="View half-width").inner_text()
+    page.locator('[data-testid="stTable"]').filter(has_text="test accuracy").wait_for(timeout=READY_TIMEOUT_MS)
+    wait_until_ready(page)  # the metrics come after the maps, in a job of their own
     cells = table_cells(page)
     assert cells[0][-1] == "reject class (Vernekar) · general OOD"
     expected = toy_metrics(train_toy(ToyConfig(method="reject", ood="general", hidden=(16, 16), epochs=12, seed=3)))
