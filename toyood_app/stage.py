@@ -83,13 +83,6 @@ class StepHeader:
                         " · ".join(figures[m][key] for m in methods), width="content")
 
 
-def step_header(page_path: str, runs: dict[str, ToyRun] | None = None, figures: dict | None = None):
-    """A ``StepHeader`` filled at once, for views whose controls do not change the step; returns its row."""
-    header = StepHeader()
-    header.fill(page_path, runs, figures)
-    return header.row
-
-
 def _figures(runs: dict[str, ToyRun]) -> dict[str, dict[str, str]]:
     """Every metric of each run as shown (``labels.metric_text``), by method; computed once per run."""
     figures = {}
