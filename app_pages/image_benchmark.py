@@ -93,8 +93,10 @@ def show_result(result: BenchResult, provenance: dict | None) -> None:
     st.caption(f"Trained on {SET_TITLES[result.config.dataset]}: {result.n_train:,} training / {result.n_test:,} test "
                f"images. {setup_difference(result.config, result.n_train)}")
     if provenance:
+        load = provenance.get("load_average_1min")
+        shared = f" (load {load:g}: other work shared the machine)" if load is not None and load > 1.5 else ""
         st.caption(f"Stored run: `{provenance['command']}` · {provenance['wall_seconds']:.0f} s on "
-                   f"{provenance['device']} · revision {provenance['revision'][:12]}")
+                   f"{provenance['device']}{shared} · revision {provenance['revision'][:12]}")
     grid, histograms, adversarial = st.tabs(["Noise and adversarial noise", "Confidence histograms",
                                              "Adversarial samples"])
     charts.chart(grid, plots.noise_confidence_grid_figure(result), "bench_noise", "bench-noise")

@@ -1,8 +1,12 @@
 """Figures a lecturer shows (``toyood.plots.images``): one histogram panel per method and set, and the
 noise / adversarial-noise grid with each method's confidence on every image."""
+import base64
+import io
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from toyood.images.benchmark import GENERATED_SETS, SET_METRICS, BenchConfig, BenchResult, MethodResult
 from toyood.images.report import METHOD_TITLES
@@ -41,16 +45,20 @@ def test_histograms_have_one_single_colour_panel_per_method_and_set(result):
 def test_noise_grid_labels_every_tile_with_that_methods_confidence(result):
     fig = noise_confidence_grid_figure(result)
     labels = [a.text for a in fig.layout.annotations]
-    expected = [f"{v:.2f}" for m in METHODS for v in (*result.methods[m].confidences["noise"][:5],
-                                                      *result.methods[m].confidences["adv_noise"][:5])]
-    assert labels == expected
-    assert list(fig.layout.yaxis.ticktext) == [METHOD_TITLES[m] for m in METHODS]
-    picture = fig.data[0].z
-    assert picture.shape == (3 * 28 + 2 * 2, 10 * 28 + 9 * 2, 3)
-    # the first tile of the ACET row is the shared noise image, the sixth ACET's adversarial noise
-    top = 2 * (28 + 2)
-    np.testing.assert_array_equal(picture[top:top + 28, :28, 0],
-                                  (result.methods["plain"].samples["noise"][0, 0] * 255).round().astype(np.uint8))
-    left = 5 * (28 + 2)
-    np.testing.assert_array_equal(picture[top:top + 28, left:left + 28, 0],
-                                  (result.methods["acet"].samples["adv_noise"][0, 0] * 255).round().astype(np.uint8))
+    expected = [f"{v:.2f}" for kind in ("noise", "adv_noise") for m in METHODS
+                for v in result.methods[m].confidences[kind][:5]]
+    assert labels[:len(expected)] == expected
+    assert labels[len(expected):] == ["<b>Uniform noise</b>", "<b>Adversarial noise (moved towards high confidence)</b>"]
+    assert list(fig.layout.yaxis.ticktext) == [METHOD_TITLES[m] for m in METHODS] * 2
+    assert fig.data[0].source.startswith("data:image/png;base64,")
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(fig.data[0].source.split(",", 1)[1]))).convert("RGB"))
+    assert picture.shape == (8 * 28 + 7 * 2, 5 * 28 + 4 * 2, 3)  # a title row, 3 methods, a title row, 3 methods
+    # every method's noise row shows the shared noise; ACET's adversarial row (the last) its own moved images
+    for row in (1, 3):
+        top = row * (28 + 2)
+        np.testing.assert_array_equal(picture[top:top + 28, :28, 0],
+                                      (result.methods["plain"].samples["noise"][0, 0] * 255).round().astype(np.uint8))
+    top = 7 * (28 + 2)
+    np.testing.assert_array_equal(picture[top:top + 28, 28 + 2:2 * 28 + 2, 0],
+                                  (result.methods["acet"].samples["adv_noise"][1, 0] * 255).round().astype(np.uint8))
+    assert (picture[:28] == 255).all() and (picture[4 * 30:4 * 30 + 28] == 255).all()  # the title rows stay white

@@ -80,6 +80,8 @@ def test_a_stored_run_reloads_with_its_numbers_provenance_and_no_weights(tmp_pat
      "wall_seconds must be a non-empty float ≥ 0"),
     (lambda folder: (folder / "provenance.json").write_text(json.dumps({**PROVENANCE, "command": ""})),
      "command must be a non-empty str"),
+    (lambda folder: (folder / "provenance.json").write_text(json.dumps({**PROVENANCE, "load_average_1min": "high"})),
+     "load_average_1min must be a number ≥ 0 when given, got 'high'"),
     (lambda folder: (folder / "samples.npz").write_bytes(b"PK junk"), "is not a NumPy .npz archive"),
     (lambda folder: folder.rename(folder.with_name("other")), "must carry its name"),
 ])

@@ -149,6 +149,9 @@ def _check_provenance(provenance, file: Path) -> None:
         if not ok:
             raise RunFileError(f"{file}: {key} must be a non-empty {kind.__name__}"
                                f"{' ≥ 0' if kind is float else ''}, got {value!r}")
+    load = provenance.get("load_average_1min", 0.0)  # optional: runs this server keeps have none
+    if type(load) not in (int, float) or not load >= 0:
+        raise RunFileError(f"{file}: load_average_1min must be a number ≥ 0 when given, got {load!r}")
 
 
 def select_methods(result: BenchResult, methods: tuple[str, ...]) -> BenchResult:

@@ -5,6 +5,7 @@ al.'s Fig. 4), overlaid (``confidence_histograms_figure``) or one panel per meth
 from __future__ import annotations
 
 import numpy as np
+import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -15,6 +16,7 @@ METHOD_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564
 GAP = 2  # white pixels between the tiles of a sample grid
 PANEL_HEIGHT, ROW_GAP = 220, 90  # pixels: a histogram panel, and the space for its axis title and the next title
 TOP_MARGIN, BOTTOM_MARGIN = 40, 90  # pixels: the first row's titles; the last axis titles and the legend
+GRID_WIDTH, GRID_MARGINS = 520, 50  # pixels: a sample grid's picture at 1024 px; its title and margins
 
 
 def confidence_histograms_figure(result: BenchResult, columns: int = 3) -> go.Figure:
@@ -48,32 +50,44 @@ def confidence_histograms_figure(result: BenchResult, columns: int = 3) -> go.Fi
     return fig
 
 
-def _mosaic(rows: list[np.ndarray]) -> np.ndarray:
-    """Rows of N×C×H×W images in [0, 1] tiled into one H'×W'×3 uint8 picture with white gaps."""
-    n_cols = max(len(row) for row in rows)
-    _, _, h, w = rows[0].shape
+def _mosaic(rows: list[np.ndarray | None]) -> np.ndarray:
+    """Rows of N×C×H×W images in [0, 1] tiled into one H'×W'×3 uint8 picture with white gaps (a
+    None row stays white: room for a block's title)."""
+    shown = [row for row in rows if row is not None]
+    n_cols = max(len(row) for row in shown)
+    _, _, h, w = shown[0].shape
     picture = np.full((len(rows) * (h + GAP) - GAP, n_cols * (w + GAP) - GAP, 3), 255, np.uint8)
     for r, row in enumerate(rows):
-        for c, image in enumerate(row):
+        for c, image in enumerate(() if row is None else row):
             rgb = np.repeat(image, 3, 0) if image.shape[0] == 1 else image
             picture[r * (h + GAP):r * (h + GAP) + h, c * (w + GAP):c * (w + GAP) + w] = (
                 np.clip(rgb.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
     return picture
 
 
-def _grid_figure(rows: dict[str, np.ndarray], confidences: dict[str, np.ndarray | None], title: str) -> go.Figure:
-    labels = list(rows)
-    picture = _mosaic(list(rows.values()))
-    h, w = next(iter(rows.values())).shape[2:]
-    fig = go.Figure(go.Image(z=picture, hoverinfo="skip"))
+GridRow = tuple[str, "np.ndarray | None", "np.ndarray | None"]  # label, images (None: a title row), confidences
+
+
+def _grid_figure(rows: list[GridRow], title: str, width: int = GRID_WIDTH) -> go.Figure:
+    """The rows' images as one picture, each tile labelled with its confidence; a row without images
+    carries its label as a title over the block below. As tall as the picture is at ``width`` pixels
+    (the page's column at 1024 px), top-aligned when the column is wider."""
+    picture = _mosaic([images for _, images, _ in rows])
+    h, w = next(images for _, images, _ in rows if images is not None).shape[2:]
+    png = px.imshow(picture, binary_string=True, binary_backend="pypng").data[0]  # 1/10 of the JSON of z=picture
+    fig = go.Figure(png.update(hoverinfo="skip", hovertemplate=None))
     fig.update_layout(annotations=[  # one layout update: adding ~100 annotations one by one takes a second
         dict(x=c * (w + GAP) + w / 2, y=r * (h + GAP) + h, text=f"{value:.2f}", showarrow=False, yanchor="bottom",
-             font=dict(size=11, color="white"), bgcolor="rgba(0, 0, 0, 0.65)")
-        for r, label in enumerate(labels)
-        for c, value in enumerate(confidences[label] if confidences[label] is not None else ())])
-    fig.update_yaxes(tickvals=[r * (h + GAP) + h / 2 for r in range(len(labels))], ticktext=labels)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_layout(title=title, height=90 * len(labels) + 80, margin=dict(l=10, r=10, t=40, b=10))
+             font=dict(size=12, color="white"), bgcolor="rgba(0, 0, 0, 0.65)")
+        for r, (_, _, values) in enumerate(rows) for c, value in enumerate(() if values is None else values)] + [
+        dict(x=0, y=r * (h + GAP) + h, text=f"<b>{label}</b>", showarrow=False, xanchor="left", yanchor="bottom",
+             font=dict(size=14)) for r, (label, images, _) in enumerate(rows) if images is None])
+    labelled = [(r, label) for r, (label, images, _) in enumerate(rows) if images is not None]
+    fig.update_yaxes(tickvals=[r * (h + GAP) + h / 2 for r, _ in labelled], ticktext=[label for _, label in labelled],
+                     constrain="domain", constraintoward="top", ticklabelstandoff=6)
+    fig.update_xaxes(showticklabels=False, constrain="domain", constraintoward="left")
+    height = round(width * picture.shape[0] / picture.shape[1]) + GRID_MARGINS
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white")
     return fig
 
 
@@ -82,22 +96,20 @@ def noise_grid_figure(result: BenchResult) -> go.Figure:
     the method's confidence on each."""
     first = next(iter(result.methods.values()))
     n = len(first.samples["noise"])
-    rows = {"noise": first.samples["noise"],
-            **{f"adv. noise · {m}": r.samples["adv_noise"] for m, r in result.methods.items()}}
-    confidences = {"noise": None,
-                   **{f"adv. noise · {m}": r.confidences["adv_noise"][:n] for m, r in result.methods.items()}}
-    return _grid_figure(rows, confidences, "Noise and adversarial noise (number: the method's confidence)")
+    rows = [("noise", first.samples["noise"], None),
+            *((f"adv. noise · {m}", r.samples["adv_noise"], r.confidences["adv_noise"][:n])
+              for m, r in result.methods.items())]
+    return _grid_figure(rows, "Noise and adversarial noise (number: the method's confidence)")
 
 
 def adversarial_samples_figure(result: BenchResult) -> go.Figure:
     """Test images and, per method, their adversarial samples with the method's confidence on each."""
     first = next(iter(result.methods.values()))
     n = len(first.samples["test"])
-    rows = {"test images": first.samples["test"],
-            **{f"adv. samples · {m}": r.samples["adv_samples"] for m, r in result.methods.items()}}
-    confidences = {"test images": None,
-                   **{f"adv. samples · {m}": r.confidences["adv_samples"][:n] for m, r in result.methods.items()}}
-    return _grid_figure(rows, confidences, "Adversarial samples (number: the method's confidence)")
+    rows = [("test images", first.samples["test"], None),
+            *((f"adv. samples · {m}", r.samples["adv_samples"], r.confidences["adv_samples"][:n])
+              for m, r in result.methods.items())]
+    return _grid_figure(rows, "Adversarial samples (number: the method's confidence)")
 
 
 def method_histograms_figure(result: BenchResult, sets: list[str] | None = None) -> go.Figure:
@@ -130,15 +142,14 @@ def _set_title(result: BenchResult, set_name: str) -> str:
 
 
 def noise_confidence_grid_figure(result: BenchResult) -> go.Figure:
-    """Hein et al.'s Fig. 2-3 side by side per method: one row per method, the shared noise images
-    then that method's adversarial noise (ℓ∞ PGD from the same images), each tile labelled with the
-    method's confidence on it."""
+    """Hein et al.'s Fig. 2-3 for every method: two blocks, uniform noise (the same images for every
+    method) above adversarial noise (ℓ∞ PGD from those images towards each method's high confidence),
+    one row per method, each tile labelled with that method's confidence on it."""
     first = next(iter(result.methods.values()))
     n = len(first.samples["noise"])
-    rows = {METHOD_TITLES[m]: np.concatenate([first.samples["noise"], r.samples["adv_noise"][:n]])
-            for m, r in result.methods.items()}
-    confidences = {METHOD_TITLES[m]: np.concatenate([r.confidences["noise"][:n], r.confidences["adv_noise"][:n]])
-                   for m, r in result.methods.items()}
-    fig = _grid_figure(rows, confidences, f"Left {n}: noise; right {n}: adversarial noise for each method "
-                                          "(number: the method's confidence)")
-    return fig
+    noise = [(METHOD_TITLES[m], first.samples["noise"], r.confidences["noise"][:n]) for m, r in result.methods.items()]
+    adversarial = [(METHOD_TITLES[m], r.samples["adv_noise"][:n], r.confidences["adv_noise"][:n])
+                   for m, r in result.methods.items()]
+    return _grid_figure([("Uniform noise", None, None), *noise, ("Adversarial noise (moved towards high confidence)",
+                                                                None, None), *adversarial],
+                        "Each method's confidence on noise and on adversarial noise")
