@@ -254,6 +254,31 @@ def lesson_parts(repeats: int, idle: float) -> dict[str, float]:
             for (path, script), values in seconds.items()}
 
 
+IMAGE_LINK = "/image-benchmark?bench-dataset=mnist&bench-methods=plain,ceda,acet&bench-preset=demo"
+IMAGE_DRAWN = """() => document.querySelector('[data-testid="stPlotlyChart"] .imagelayer image') !== null
+  && document.querySelectorAll('[data-testid="stDataFrame"]').length >= 2"""
+
+
+def image_link_parts(repeats: int, idle: float) -> dict[str, float]:
+    """Issue 22's link on a fresh server started ``idle`` seconds before (empty run cache, no dataset:
+    ``TOYOOD_DATA`` an empty folder), in a new browser: seconds until the stored run's image grid and
+    both tables are drawn, ``serve.py`` against ``app.py``, alternately."""
+    helpers = _browser_helpers()
+    seconds: dict[str, list[float]] = {}
+    os.environ["TOYOOD_DATA"] = tempfile.mkdtemp(prefix="toyood-no-data-")
+    for _ in range(repeats):
+        for script in ("app.py", "serve.py"):
+            with helpers.streamlit_server(None, script=script) as url, helpers.chromium() as browser:
+                time.sleep(idle)
+                page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+                start = time.perf_counter()
+                page.goto(url + IMAGE_LINK)
+                page.wait_for_function(IMAGE_DRAWN, timeout=600_000, polling=10)
+                seconds.setdefault(script, []).append(time.perf_counter() - start)
+    return {f"image link, fresh server {idle:.0f} s old, stored run drawn: {script} (median of {len(v)})":
+            statistics.median(v) for script, v in seconds.items()}
+
+
 def _first_visit(browser, url: str, page_name: str = "Playground") -> float:
     """Seconds from opening the page in a new browser context until its maps (or regions) are drawn."""
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
@@ -281,12 +306,15 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=20.0, help="seconds between a server's start and a later visit")
     parser.add_argument("--lesson", action="store_true", help="only the walk through every page (lesson_parts)")
     parser.add_argument("--lesson-idle", type=float, default=40.0, help="seconds before the walk starts")
+    parser.add_argument("--image-link", action="store_true", help="only issue 22's image link (image_link_parts)")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()}, {os.cpu_count()} CPUs")
     for title, measure in (("server", server_parts), ("figures", lambda: figure_parts(args.repeats)),
                            ("browser", lambda: browser_parts(args.repeats, args.idle)),
-                           ("lesson", lambda: lesson_parts(args.repeats, args.lesson_idle))):
-        if (args.browser_only and title != "browser") or (args.lesson and title != "lesson"):
+                           ("lesson", lambda: lesson_parts(args.repeats, args.lesson_idle)),
+                           ("image link", lambda: image_link_parts(args.repeats, args.idle))):
+        only = {"browser": args.browser_only, "lesson": args.lesson, "image link": args.image_link}
+        if any(only.values()) and not only.get(title):
             continue
         print(f"\n{title}", flush=True)
         parts = measure()
