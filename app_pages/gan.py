@@ -32,27 +32,31 @@ header = stage.StepHeader()
 header.fill("gan", figures=figures)
 row = header.row
 
-animation, final_map = st.columns([3, 2], gap="medium")
-charts.chart(animation, result.animation, "gan_animation", "gan-samples")
+animation, final_map = charts.map_row(2)
+charts.animation_chart(animation, result.animation, "gan_animation", "gan-samples")
 data = run.classifier.data
 final = toy_plots.confidence_figure(result.final_grid, title="The final classifier over [−50, 50]²",
                                     x_train=data.x_train, y_train=data.y_train, ood=run.snapshots[-1].samples,
                                     n_classes=config.classes, **charts.circles(data, run.classifier.config.sigma))
+final.update_traces(showscale=False, selector=dict(type="heatmap"))  # the animation's colour bar is its scale
 charts.map_chart(final_map, final, "gan_final", "gan-final-confidence")
 row.metric("Final coverage", f"{metrics['coverage']:.0%}", width="content",
-            help=f"Share of {RING_SECTORS} angular sectors per 3σ circle holding a generated sample within 1σ of the "
-                 "circle, averaged over both circles.")
-row.metric("Distance to 3σ", f"{metrics['ring_distance']:.2f}", width="content",
-            help="Mean distance of the generated samples to the nearer 3σ circle.")
-row.metric("Far OOD ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}", width="content",
-            help="Share of the far test points the final classifier gives confidence ≥ 0.99.")
+           help=f"Final boundary coverage: the share of {RING_SECTORS} angular sectors per 3σ circle holding a "
+                "generated sample within 1σ of the circle, averaged over both circles.")
+row.metric("3σ distance", f"{metrics['ring_distance']:.2f}", width="content",
+           help="Mean distance of the last generated samples to the nearer 3σ circle.")
+row.metric("Far ≥ 0.99", f"{metrics['far_ood_overconfident']:.1%}", width="content",
+           help="Far OOD ≥ 0.99: the share of the far test points the final classifier gives confidence ≥ 0.99.")
 row.metric("Test accuracy", f"{metrics['test_accuracy']:.1%}", width="content",
-           help="Per class: " + ", ".join(f"class {k} {r:.0%}" for k, r in enumerate(metrics["class_recall"])))
-row.metric("Samples on the data", f"{metrics['disc_share']:.0%}", width="content",
-           help="Share of the last generated samples inside a class's 3σ disc.")
-row.metric("Training", f"{run.train_seconds:.1f} s", width="content")
-st.caption("Left: press ▶ or drag the slider. Right: the final classifier's confidence with the last samples "
-           "(magenta).")
+           help="Test accuracy of the final classifier; per class: "
+                + ", ".join(f"class {k} {r:.0%}" for k, r in enumerate(metrics["class_recall"])))
+row.metric("On the data", f"{metrics['disc_share']:.0%}", width="content",
+           help="Samples on the data: the share of the last generated samples inside a class's 3σ disc.")
+st.caption("Left: press ▶ or drag the slider. Dots: the training data of each class; magenta: the generated "
+           "samples G(z) for fixed latents z; dashed: the 3σ circles; colour: the classifier's confidence at that "
+           "iteration. The title's recall is that iteration's; whether a class is lost is judged of the final "
+           "classifier (the last frame). Right: the final classifier over [−50, 50]² with the last samples, on the "
+           "same colour scale.")
 if metrics["collapsed"]:
     lost = ", ".join(f"class {k} (recall {r:.0%})" for k, r in enumerate(metrics["class_recall"]) if r < COLLAPSE_RECALL)
     weight = metrics["beta"] * config.classes

@@ -1,3 +1,6 @@
+import dataclasses
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -94,3 +97,51 @@ def test_coverage_figure_has_one_line_per_run():
     fig = coverage_figure({"a": hand_made_run(3), "b": hand_made_run(4)})
     assert [len(trace.x) for trace in fig.data] == [3, 4]
     assert tuple(fig.layout.yaxis.range) == (0, 1)
+
+
+def with_recalls(run: GanRun, recalls: list[tuple[float, ...]]) -> GanRun:
+    """``run`` with the given test recall per class on its snapshots, in order."""
+    run.snapshots = [dataclasses.replace(s, recall=r) for s, r in zip(run.snapshots, recalls)]
+    return run
+
+
+def recall_line(recall: tuple[float, ...]) -> str:
+    """The recall as the title is expected to write it, formatted here by hand."""
+    return "test recall per class " + " / ".join(f"{round(100 * r)}%" for r in recall)
+
+
+def test_recall_is_shown_neutrally_and_only_the_final_classifier_can_lose_a_class():
+    """Iteration 0 of a joint run: the untrained classifier calls everything one class (100 % / 0 %);
+    a middle frame dips below the collapse line; the final classifier keeps both: no verdict anywhere."""
+    recalls = [(1.0, 0.0), (0.3, 0.95), (0.97, 0.98)]
+    fig = gan_animation(with_recalls(hand_made_run(3), recalls))
+    titles = [frame.layout.title.text for frame in fig.frames]
+    for title, recall in zip(titles, recalls):
+        assert recall_line(recall) in title
+    assert not any("lost" in title for title in [*titles, fig.layout.title.text])
+
+
+@pytest.mark.parametrize("initial_frame", [0, -1])
+def test_a_class_lost_is_said_of_the_last_frame_only_when_the_final_classifier_lost_it(initial_frame):
+    recalls = [(1.0, 0.0), (0.9, 0.8), (0.4, 1.0)]  # final: class 0 below COLLAPSE_RECALL (0.5)
+    fig = gan_animation(with_recalls(hand_made_run(3), recalls), initial_frame=initial_frame)
+    said = ["a class lost" in frame.layout.title.text for frame in fig.frames]
+    assert said == [False, False, True]
+    assert "40% / 100%" in fig.frames[-1].layout.title.text
+    assert ("a class lost" in fig.layout.title.text) == (initial_frame == -1)
+
+
+def test_a_recall_at_the_collapse_line_is_no_lost_class():
+    fig = gan_animation(with_recalls(hand_made_run(2), [(1.0, 0.0), (0.5, 1.0)]))
+    assert "lost" not in fig.frames[-1].layout.title.text
+
+
+def test_animation_has_no_legend_and_its_title_lines_fit_a_third_of_a_1024px_screen():
+    """No legend box above the map (the page's caption says what the marks are); each title line at
+    most 60 characters (a 320 px figure fits about 60 of the 11 px lines)."""
+    recalls = [(1.0, 0.0), (0.4, 1.0)]
+    fig = gan_animation(with_recalls(hand_made_run(2), recalls))
+    assert fig.layout.showlegend is False
+    for frame in fig.frames:
+        lines = [re.sub("<[^>]+>", "", line) for line in frame.layout.title.text.split("<br>")]
+        assert len(lines) == 3 and all(len(line) <= 60 for line in lines), lines

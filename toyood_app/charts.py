@@ -87,6 +87,8 @@ def fit_box(fig: go.Figure) -> go.Figure:
     upright = dict(orientation="v", x=1.01, xanchor="left", y=0.5, yanchor="middle", yref="paper", len=0.8,
                    lenmode="fraction", ypad=0, thickness=12, title=dict(side="right"))
     fig.for_each_trace(lambda trace: trace.update(colorbar=upright), selector=lambda t: "colorbar" in t)
+    fig.for_each_trace(lambda trace: trace.update(colorbar_title_side="top"),  # labels under their ticks: title above
+                       selector=lambda t: "colorbar" in t and t.colorbar.ticklabelposition == "outside bottom")
     fig.for_each_trace(lambda trace: trace.update(marker_colorbar=upright),
                        selector=lambda t: t.type in ("scatter", "scattergl") and t.marker.showscale)
     scale = any(trace.type == "heatmap" and trace.showscale is not False for trace in fig.data) or any(
@@ -104,6 +106,30 @@ def map_chart(container, fig: go.Figure, key: str, file_stem: str, clickable: bo
     select = dict(on_select="rerun", selection_mode="points") if clickable else {}
     return box.plotly_chart(fit_box(fig), key=key, width="stretch", height="stretch",
                             config=export_config(file_stem), **select)
+
+
+def animation_box_css(fig: go.Figure, key: str) -> str:
+    """CSS sizing the box of ``animation_chart``: as tall as the column's width needs for the plot
+    area (square data units, as wide as the column less the side margins) plus the figure's fixed
+    top and bottom margins (title; colour bar and controls), never taller than the window less
+    6rem. A CSS container query: the box's width is known only in the browser."""
+    (x0, x1), (y0, y1), margin = fig.layout.xaxis.range, fig.layout.yaxis.range, fig.layout.margin
+    ratio = (y1 - y0) / (x1 - x0)
+    return (f"<style>.st-key-anim-{key} {{container-type: inline-size;}} .st-key-anim-box-{key} {{flex: none; height: "
+            f"calc((100cqw - {margin.l + margin.r}px) * {ratio:.4f} + {margin.t + margin.b}px); "
+            "max-height: calc(100vh - 6rem);}</style>")
+
+
+def animation_chart(container, fig: go.Figure, key: str, file_stem: str) -> None:
+    """An animated map with fixed axes (``toyood.plots.gan.gan_animation``) as wide as ``container``
+    and exactly as tall as that needs (``animation_box_css``): no empty band above or below its plot
+    area, whatever the width. The shared figure is sized by its box once (``layout.meta``)."""
+    if fig.layout.meta != "boxed":
+        fig.update_layout(height=None, width=None, autosize=True, meta="boxed")
+    outer = container.container(key=f"anim-{key}")
+    outer.html(animation_box_css(fig, key))
+    outer.container(key=f"anim-box-{key}").plotly_chart(fig, key=key, width="stretch", height="stretch",
+                                                         config=export_config(file_stem))
 
 
 def colour_bar_figure(n_classes: int = 2) -> go.Figure:
