@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from toyood.farfield import DIRECTION_SAMPLES
+from toyood.models import n_outputs
 from toyood.plots import toy as plots
 from toyood.toy import ToyRun
 from toyood_app import charts, controls, session, stage, training, views
@@ -17,6 +18,10 @@ BOUNDED_NOTE = ("A {activation} net is bounded, not piecewise affine: far away i
                 "confidence tends to a constant that need not be 1 (right: that constant per direction; "
                 "Vernekar et al. Sec. 5.1).")
 WALK_LABELS = {"direction": "a direction", "point": "a point"}
+ENTROPY_SCORES = ("entropy", "dismax_entropy")  # scores under which the right panel shows the limit entropy
+ENTROPY_NOTE = (" With the entropy score the right panel shows each direction's limit entropy in nats, 0 (certain) … "
+                "log C (undecided): 0 on a ReLU net except where the top logit slopes tie (Vernekar et al.'s "
+                "corollary), log K for RBF, a constant > 0 per direction for tanh and sigmoid nets.")
 
 
 def walk_point(row) -> tuple[float, float] | None:
@@ -52,13 +57,27 @@ def walk(runs: dict[str, ToyRun]) -> None:
                                               n_classes=session.state().classes,
                                               title=f"Confidence at α·({point[0]:.3g}, {point[1]:.3g})")
         charts.map_chart(along, ray_fig, "ray", "confidence-along-ray")
-    directions = {method_label(m): views.limit_confidence(run, views.LIMIT_ANGLES) for m, run in runs.items()}
-    angles = next(iter(directions.values()))[0]
-    limit_fig = plots.limit_confidence_figure(angles, {name: limit for name, (_, limit) in directions.items()},
-                                              n_classes=session.state().classes,
-                                              title="Every direction at once: lim α→∞ of the confidence at α·u(θ)")
-    charts.map_chart(limits, limit_fig, "limits", "limit-confidence")
+    charts.map_chart(limits, *limit_figure(runs))
     session.sync_url()
+
+
+def limit_figure(runs: dict[str, ToyRun]) -> tuple:
+    """Every direction's limit, its chart key and file name: the limit entropy (nats) when the score is
+    an entropy, else the limit confidence."""
+    if session.state().score not in ENTROPY_SCORES:
+        directions = {method_label(m): views.limit_confidence(run, views.LIMIT_ANGLES) for m, run in runs.items()}
+        angles = next(iter(directions.values()))[0]
+        return plots.limit_confidence_figure(angles, {name: limit for name, (_, limit) in directions.items()},
+                                             n_classes=session.state().classes,
+                                             title="Confidence as α → ∞, per direction"
+                                             ), "limits", "limit-confidence"
+    directions = {method_label(m): views.limit_entropy(run, views.LIMIT_ANGLES) for m, run in runs.items()}
+    angles = next(iter(directions.values()))[0]
+    return plots.limit_entropy_figure(angles, {name: limit for name, (_, limit) in directions.items()},
+                                      n_classes=session.state().classes,
+                                      reject=any(n_outputs(run.model) > run.config.classes for run in runs.values()),
+                                      title="Entropy as α → ∞, per direction"
+                                      ), "limits-entropy", "limit-entropy"
 
 
 stage.intro("far-away", "Far away from the data",
@@ -72,7 +91,9 @@ st.caption(f"Right: exact for ReLU nets with a linear or reject head: the circle
            f"constant activation pattern at infinity, and on each arc the class with the largest logit slope "
            f"wins (confidence 1; 0 for a reject-class model whose reject logit wins). DisMax and RBF limits "
            f"are evaluated on {DIRECTION_SAMPLES:,} directions. Every curve uses the logits / T "
-           f"(T = {session.state().temperature:g}): T changes how far out the confidence reaches 1, not the limit.")
+           f"(T = {session.state().temperature:g}): T changes how far out the confidence reaches 1, not the limit."
+           + (ENTROPY_NOTE if session.state().score in ENTROPY_SCORES else
+              " Choose the entropy score to see each direction's limit entropy instead."))
 bounded = {run.config.activation for run in runs.values()} & {"tanh", "sigmoid"}
 if bounded:
     st.info(BOUNDED_NOTE.format(activation=" and ".join(sorted(bounded))), icon=":material/info:")

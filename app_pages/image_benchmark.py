@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from toyood.device import max_threads
+from toyood.device import max_threads, resolve_device
 from toyood.errors import BudgetExceeded, ConfigError, RunFileError, TrainingDiverged
 from toyood.images import stored
 from toyood.images.benchmark import IMAGE_METHODS, OOD_SETS, PRESETS, BenchConfig, BenchResult
@@ -126,6 +126,13 @@ def missing_message(title: str, downloads: bool) -> str:
             f"**In-distribution data** in the sidebar, or {remedy}.")
 
 
+def where_it_runs(config: BenchConfig) -> str:
+    """"2 CPU threads" or the accelerator's name: what the estimate assumed."""
+    if resolve_device(config.device).type == "cpu":
+        return f"{max_threads()} CPU thread{'s' * (max_threads() > 1)}"
+    return stored.device_description(config.device)
+
+
 def run_methods(store: ResultFolders, config: BenchConfig) -> BenchResult | None:
     """Offer to train the methods not stored yet, with the estimate; once asked, train them one by
     one as shared jobs (progress, a Stop button), showing each as soon as it is done."""
@@ -142,7 +149,8 @@ def run_methods(store: ResultFolders, config: BenchConfig) -> BenchResult | None
             prompt = st.empty()
             with prompt.container():
                 st.info(f"No stored run holds this view. Training {', '.join(map(method_label, missing))} "
-                        f"({config.preset} preset) takes about **{format_duration(seconds)}** on this server.")
+                        f"({config.preset} preset) takes about **{format_duration(seconds)}** on this server "
+                        f"({where_it_runs(config)}).")
                 clicked = st.button(f"Run {len(missing)} method{'s' * (len(missing) > 1)}", type="primary")
             if not clicked:
                 session.stop()

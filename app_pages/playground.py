@@ -11,6 +11,7 @@ from toyood.evaluate import OVERCONFIDENT, GridEvaluation, score_map
 from toyood.plots import toy as plots
 from toyood.plots.colours import confidence_colorbar
 from toyood.scores import SCORE_LABELS, check_score, default_score
+from toyood.timeline import Snapshot
 from toyood.toy import EXTRA_OOD_COPIES, ToyRun
 from toyood_app import charts, clicks, controls, session, stage, training, views
 from toyood_app.labels import data_title, metric_text, overlay_caption, run_label
@@ -35,7 +36,27 @@ def moved_points(run: ToyRun) -> list[go.Scatter]:
 
 TIMELINE_HELP = ("Scrub through training: the nets kept at up to 20 epochs from the untrained one (epoch 0) to the "
                  "trained one, each with its map, its share of far test points at ≥ 0.99 and its test accuracy; "
-                 "its regions counted when asked. Trains the net once more, keeping the snapshots.")
+                 "its regions counted when asked. Compared methods: one slider moves every net to the same snapshot. "
+                 "Trains each net once more, keeping the snapshots.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Moment:
+    """One net at a snapshot of its training, as the scrubber shows it: its map, its numbers
+    (``toyood.timeline.timeline_entries``), the snapshot, the run's epochs and its region count
+    (None until counted)."""
+    evaluation: GridEvaluation
+    entry: dict
+    snapshot: Snapshot
+    epochs: int
+    regions: int | None
+
+    def caption(self) -> str:
+        """The moment's numbers in one line, for under a compared map's title."""
+        return (f"epoch {self.snapshot.epoch} of {self.epochs} · {self.snapshot.step:,} steps · far OOD ≥ 0.99: "
+                f"**{metric_text('far_ood_overconfident', self.entry['far_ood_overconfident'])}** · test accuracy: "
+                f"**{metric_text('test_accuracy', self.entry['test_accuracy'])}**"
+                + (f" · regions in [−50, 50]²: **{self.regions:,}**" if self.regions is not None else ""))
 
 
 def shown_score(run: ToyRun) -> str:
@@ -54,48 +75,53 @@ def score_figure(run: ToyRun, evaluation: GridEvaluation, score: str, **overlay)
     if score == "max_prob":
         return fig
     if score in ("entropy", "dismax_entropy"):
-        top = math.log(evaluation.probs.shape[-1])
-        values, low, high, colours = evaluation.entropy, 0.0, top, "Viridis_r"
-        ticks = dict(tickvals=[0, top], ticktext=["0 certain", f"log {evaluation.probs.shape[-1]} undecided"])
-        title = "entropy (nats)"
+        values, low, high, colours = evaluation.entropy, 0.0, math.log(evaluation.probs.shape[-1]), "Viridis_r"
+        bar = plots.entropy_colorbar(evaluation.probs.shape[-1])
     else:
         values, low, high, colours = score_map(evaluation, run.model, run.config.method_object(), score), None, None, \
             "Viridis"
-        ticks, title = dict(tickvals=None, ticktext=None), f"{SCORE_LABELS[score]} (higher = in-distribution)"
-    bar = {**confidence_colorbar(), **ticks, "title": dict(text=title, side="top", font=dict(size=12))}
+        bar = {**confidence_colorbar(), "tickvals": None, "ticktext": None,
+               "title": dict(text=f"{SCORE_LABELS[score]} (higher = in-distribution)", side="top", font=dict(size=12))}
     fig.update_traces(z=np.asarray(values, dtype=np.float32), zmin=low, zmax=high, colorscale=colours, colorbar=bar,
                       hovertemplate=f"x=%{{x:.4g}}<br>y=%{{y:.4g}}<br>{SCORE_LABELS[score]}=%{{z:.4g}}<extra></extra>",
                       selector=dict(type="heatmap"))
     return fig
 
 
-def compare_maps(cells: list, row, runs: dict[str, ToyRun], halfwidth: int) -> None:
+def compare_maps(cells: list, row, runs: dict[str, ToyRun], halfwidth: int,
+                 moments: dict[str, Moment] | None = None) -> None:
     """One map per method, two per row: confidence maps share one colour bar in ``row`` above them;
-    maps of another score keep their own."""
+    maps of another score keep their own. With ``moments`` (the scrubber), each net at that moment of
+    its training, its numbers over its map."""
     first = next(iter(runs.values()))
     (x_shown, y_shown), circles, k = charts.shown_points(first.data), charts.circles(first.data, first.config.sigma), \
         first.config.classes
     shared_bar = all(shown_score(run) == "max_prob" for run in runs.values())
     if shared_bar:
         charts.chart(row, charts.colour_bar_figure(k), "compare_colour_bar", "confidence-colour-bar", width=230)
+    attack = session.state().attack and moments is None
     for i, (method, run) in enumerate(runs.items()):
         if i >= len(cells):
             cells += charts.map_row(2)
-        attack = session.state().attack
+        moment = None if moments is None else moments[method]
 
-        def build(run=run):
-            fig = score_figure(run, views.grid(run, halfwidth, views.COMPARE_RESOLUTION), shown_score(run),
-                               title=run_label(run.config), x_train=x_shown, y_train=y_shown, n_classes=k, **circles)
+        def build(run=run, moment=moment):
+            evaluation = views.grid(run, halfwidth, views.COMPARE_RESOLUTION) if moment is None else moment.evaluation
+            fig = score_figure(run, evaluation, shown_score(run), title=run_label(run.config), x_train=x_shown,
+                               y_train=y_shown, n_classes=k, **circles)
             fig.update_traces(showscale=not shared_bar, selector=dict(type="heatmap"))
             if attack:
                 fig.add_traces(moved_points(run))
             return charts.fit_box(fig)
+        if moment is not None:
+            cells[i].caption(f"**{run_label(run.config)}** at {moment.caption()}")
         key = ("compare", run.config, halfwidth, shown_score(run), shared_bar, attack)
-        charts.map_chart(cells[i], views.shared_figure(key, build), f"compare_map_{method}", f"confidence-{method}")
+        fig = build() if moment is not None else views.shared_figure(key, build)
+        charts.map_chart(cells[i], fig, f"compare_map_{method}", f"confidence-{method}")
     st.caption(f"{'One colour scale for every map (above them)' if shared_bar else 'Each map its own scale'}. "
                f"Dots: {charts.OVERLAY_POINTS_PER_CLASS} training "
                f"points per class; {overlay_caption(first.config)}; {BOX_NOTE}"
-               + (f"; {MOVED_NOTE}." if session.state().attack else "."))
+               + (f"; {MOVED_NOTE}." if attack else "."))
 
 
 def single_maps(cells: list, method: str, run: ToyRun, halfwidth: int, moment: GridEvaluation | None = None) -> None:
@@ -157,36 +183,49 @@ def own_points_note(current, clickable: bool) -> None:
                    key="clear-ood-points")
 
 
-def timeline_view(row, run: ToyRun, halfwidth: int) -> GridEvaluation | None:
-    """The scrubber over training (``timeline`` in the link: the snapshot shown; off by default): the
-    snapshot's map (returned), its epoch, far-away share and test accuracy, and its region count on
-    demand. None while off (the trained net is shown)."""
+def timeline_view(row, runs: dict[str, ToyRun], halfwidth: int) -> dict[str, Moment] | None:
+    """The scrubber over training (``timeline`` in the link: the snapshot shown; off by default): one
+    slider over the same snapshot index of every shown net's training (each kept at the same count,
+    spread evenly over its own epochs), each net's map and numbers at that moment (one method: in
+    the slider's row), and region counts on demand. None while off (the trained nets are shown)."""
     on = session.widget("timeline", lambda key: row.toggle("Training over time", key=key, help=TIMELINE_HELP),
                         shown=lambda v: v is not None, suffix=":on",
                         stored=lambda on: (TIMELINE_SNAPSHOTS - 1 if session.state().timeline is None
                                            else session.state().timeline) if on else None)
-    if not on:
+    if on is None:  # the stored value: the snapshot shown, 0 included (epoch 0, the untrained net)
         return None
-    count = min(TIMELINE_SNAPSHOTS, run.config.epochs + 1)
-    config = dataclasses.replace(run.config, temperature=1.0)  # T is read later: one training for every T
-    result = training.timeline_of(config, count)
-    if result is None:
+    count = min(TIMELINE_SNAPSHOTS, *(run.config.epochs + 1 for run in runs.values()))
+    configs = {m: dataclasses.replace(run.config, temperature=1.0) for m, run in runs.items()}  # T is read later
+    results = {m: training.timeline_of(config, count) for m, config in configs.items()}
+    if any(result is None for result in results.values()):
         return None
-    snapshots = result[1]
+    snapshots = {m: result[1] for m, result in results.items()}
+    first, single = next(iter(runs)), len(runs) == 1
+    same = len({tuple(s.epoch for s in kept) for kept in snapshots.values()}) == 1
+    label = (lambda i: f"epoch {snapshots[first][i].epoch} of {runs[first].config.epochs}") if same else \
+        (lambda i: f"snapshot {i} of {count - 1}")
     bar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     index = session.widget("timeline", lambda key: bar.select_slider(
-        "Snapshot", list(range(count)), key=key, width=320,
-        format_func=lambda i: f"epoch {snapshots[i].epoch} of {run.config.epochs}"),
+        "Snapshot", list(range(count)), key=key, width=320, format_func=label),
         shown=lambda v: min(v, count - 1), stored=int, suffix=":scrub", options=list(range(count)))
-    evaluation, entry = views.snapshot_view(run, count, index, halfwidth, snapshots[index])
-    bar.metric("Optimiser steps", f"{snapshots[index].step:,}", width="content")
+    views_at = {m: views.snapshot_view(run, count, index, halfwidth, snapshots[m][index]) for m, run in runs.items()}
+    if single:
+        moment_metrics(bar, snapshots[first][index], views_at[first][1])
+    asked = bar.button("Count its regions" if single else "Count their regions", key="timeline-count",
+                       help="Exact count in [−50, 50]² (1-2 s for a 2×500 net)")
+    moments = {m: Moment(*views_at[m], snapshots[m][index], run.config.epochs,
+                         training.snapshot_regions(configs[m], count, index, snapshots[m][index], count=asked))
+               for m, run in runs.items()}
+    if single and moments[first].regions is not None:
+        bar.metric("Regions in [−50, 50]²", f"{moments[first].regions:,}", width="content")
+    return moments
+
+
+def moment_metrics(bar, snapshot: Snapshot, entry: dict) -> None:
+    """One net's numbers at the scrubbed moment, in the slider's row."""
+    bar.metric("Optimiser steps", f"{snapshot.step:,}", width="content")
     bar.metric("far OOD ≥ 0.99", metric_text("far_ood_overconfident", entry["far_ood_overconfident"]), width="content")
     bar.metric("test accuracy", metric_text("test_accuracy", entry["test_accuracy"]), width="content")
-    asked = bar.button("Count its regions", key="timeline-count", help="Exact count in [−50, 50]² (1-2 s for a 2×500 net)")
-    regions = training.snapshot_regions(config, count, index, snapshots[index], count=asked)
-    if regions is not None:
-        bar.metric("Regions in [−50, 50]²", f"{regions:,}", width="content")
-    return evaluation
 
 
 def metrics(runs: dict[str, ToyRun]) -> None:
@@ -213,13 +252,14 @@ def maps(runs: dict[str, ToyRun]) -> None:
     session.widget("attack", lambda key: row.toggle(
         "Attack the far points", key=key, help="Move the first 1,000 far test points by PGD (ℓ∞ ball of half "
         "each point's norm) towards the highest confidence and draw them: ACET trains on such moves, CEDA does not."))
-    moment = None if session.state().compare else timeline_view(row, next(iter(runs.values())), halfwidth)
+    moments = timeline_view(row, runs, halfwidth)
     header.fill("playground", runs)
     cells = charts.map_row(2)
     if session.state().compare:
-        compare_maps(cells, row, runs, halfwidth)
+        compare_maps(cells, row, runs, halfwidth, moments)
     else:
-        single_maps(cells, *next(iter(runs.items())), halfwidth, moment)
+        method, run = next(iter(runs.items()))
+        single_maps(cells, method, run, halfwidth, None if moments is None else moments[method].evaluation)
     session.sync_url()
 
 

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from test_app import SMALL, assert_clean, open_link
+from test_app import PAGE_FILES, SMALL, assert_clean, open_link
 from toyood.toy import far_test_points, train_toy
 from toyood_app.lecture import SCENARIOS
 from toyood_app.link import parse_query
@@ -202,7 +202,8 @@ def test_the_entropy_map_is_the_nets_entropy_on_its_own_scale_from_certain_to_un
     assert_clean(app)
     trace = heatmap_trace(app)
     assert (trace["zmin"], trace["zmax"]) == (0, pytest.approx(np.log(2)))
-    assert "entropy (nats)" in trace["colorbar"]["title"]["text"] and "undecided" in trace["colorbar"]["ticktext"][1]
+    assert trace["colorbar"]["title"]["text"] == "entropy<br>(nats)" and "undecided" in trace["colorbar"]["ticktext"][1]
+    assert trace["colorbar"]["title"]["side"] == "top", "the title above the bar, the labels under their ticks"
     z, xs, ys = heatmap_values(trace)
     run = trained(query)
     p = numpy_probs(run, np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))
@@ -311,3 +312,39 @@ def test_the_proof_walks_the_ray_at_the_sidebars_temperature():
     reached = {t: float(next(v for label, v in figures.items() if label.startswith("Confidence ≥")))
                for t, figures in shown.items()}
     assert reached["10"] > reached["1"], "a higher T only moves the point where confidence saturates farther out"
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_far_away_with_the_entropy_score_draws_each_directions_limit_entropy(activation):
+    query = {"score": "entropy", "activation": activation, **SMALL}
+    app = open_link("far-away", **query)
+    assert_clean(app)
+    spec = next(json.loads(c.proto.spec) for c in app.get("plotly_chart")
+                if "entropy" in json.loads(c.proto.spec)["layout"]["title"]["text"].lower())
+    trace = spec["data"][0]
+    theta, shown = np.radians(plotly_array(trace["x"])), plotly_array(trace["y"])
+    p = numpy_probs(trained(query), 1e9 * np.stack([np.cos(theta), np.sin(theta)], 1))
+    brute = -(p * np.log(np.where(p > 0, p, 1))).sum(-1)
+    assert np.mean(np.abs(shown - brute) > 1e-6) <= 0.01, "the limit is the entropy far out (ties aside)"
+    assert (shown.max() < 1e-6) if activation == "relu" else (shown.min() > 0), "0 on a ReLU net, > 0 on tanh"
+    assert "undecided" in spec["layout"]["yaxis"]["ticktext"][-1] and "certain" in spec["layout"]["yaxis"]["ticktext"][0]
+
+
+@pytest.mark.parametrize("slope", ["0.97", "0.999", "-0.1"])
+def test_a_link_slope_outside_the_slope_inputs_range_says_so_in_one_line(slope):
+    app = open_link(activation="leaky", leaky=slope, **SMALL)  # the first page says what the link got wrong
+    problems = [line for box in app.warning for line in box.value.splitlines()]
+    assert f"- `leaky={slope}`: expected a number in [0, 0.95]; showing leaky=0 instead" in problems
+    app.switch_page(PAGE_FILES["playground"]).run()
+    assert not app.exception and not app.error, "a message, not a traceback or a failed training"
+    widget = next(w for w in app.number_input if w.label == "Leaky-ReLU slope")
+    assert widget.value == 0.1 and widget.proto.max == 0.95, "the default slope, shown in the input's own range"
+    assert app.query_params.get("leaky") in ("0.1", ["0.1"])
+
+
+def test_the_slope_inputs_largest_value_opens_from_a_link_as_it_is():
+    app = open_link(activation="leaky", leaky="0.95", **SMALL)
+    assert not app.warning
+    app.switch_page(PAGE_FILES["playground"]).run()
+    assert_clean(app)
+    assert next(w for w in app.number_input if w.label == "Leaky-ReLU slope").value == 0.95

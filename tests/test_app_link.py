@@ -259,7 +259,7 @@ def test_a_slope_alone_still_means_leaky_as_links_did_before_the_activation_sett
 @pytest.mark.parametrize("query, words, shown", [
     ({"activation": "tanh", "leaky": "0.2"}, "applies to leaky nets only, not tanh", ("tanh", 0.0)),
     ({"activation": "relu", "leaky": "0.2"}, "applies to leaky nets only, not relu", ("relu", 0.0)),
-    ({"activation": "leaky"}, "needs a slope in (0, 1); showing leaky=0.1", ("leaky", 0.1)),
+    ({"activation": "leaky"}, "needs a slope in (0, 0.95]; showing leaky=0.1", ("leaky", 0.1)),
 ])
 def test_a_slope_that_does_not_fit_the_activation_says_so(query, words, shown):
     state, problems = parse_query(query)

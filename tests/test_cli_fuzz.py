@@ -23,7 +23,7 @@ TOY_CASES = [
     (["--hidden", "1,2,3,4,5,6,7"], "hidden"), (["--hidden", "5000"], "hidden"),
     (["--method", "acet", "--acet-eps", "inf"], "finite"), (["--method", "acet", "--acet-step-size", "inf"], "finite"),
     (["--method", "acet", "--acet-eps", "0"], "ACET eps"), (["--method", "acet", "--acet-steps", "1000"], "ACET steps"),
-    (["--method", "confidence", "--weight", "-1"], "ood_weight"), (["--leaky", "1"], "negative_slope"),
+    (["--method", "confidence", "--weight", "-1"], "ood_weight"), (["--leaky", "1"], "--leaky must be in [0, 0.95]"), (["--leaky", "0.97"], "--leaky must be in [0, 0.95]"),
     (["--n-per-class", "1"], "n_per_class"), (["--n-far", "10"], "n_far"),
     (["--threads", "0"], "threads"), (["--threads", "100000"], "threads"),
     (["--device", "tpu"], "invalid choice"), (["--method", "svm"], "invalid choice"),

@@ -85,6 +85,7 @@ def one_line_error(capsys, *argv):
     (["--init", "--box", "nan"], "--box"),
     (["--init", "--box", "inf"], "--box"),
     (["--init", "--leaky", "nan"], "--leaky"),
+    (["--init", "--leaky", "0.97"], "--leaky must be in [0, 0.95], got 0.97"),
     (["--init", "--hidden", "4096,4096"], "over the limit"),
     (["--init", "--hidden", "100000,100000"], "over the limit"),
     (["--init", "--hidden", ",".join(["500"] * 300)], "over the limit"),

@@ -348,3 +348,37 @@ def test_estimates_grow_with_the_work_and_read_the_real_split_sizes(data_dir):
     assert bench_job_estimate(replace(base, n_train=40))[1] > seconds / 2  # 80 images in the files: 40 is half
     official = BenchConfig(dataset="mnist", methods=("plain",), data_dir=str(data_dir / "nowhere"), preset="paper")
     assert bench_job_estimate(official)[1] > 10 * seconds  # no files: the official 60,000 training images
+
+
+def test_an_accelerator_is_estimated_from_passes_timed_on_it(data_dir, monkeypatch):
+    """On CUDA/MPS the estimate is passes × the seconds per pass measured on the device (stubbed at
+    0.5 ms), never the CPU's FLOP rate; on CPU nothing is timed."""
+    from toyood.images import estimate
+    config = BenchConfig(dataset="mnist", methods=("plain", "acet"), data_dir=str(data_dir), preset="demo")
+    timed = []
+    monkeypatch.setattr(estimate, "measured_pass_seconds", lambda c, m, d: timed.append((m, d)) or 0.0005)
+    cpu_seconds = estimate.bench_job_estimate(config)[1]
+    assert not timed
+    monkeypatch.setattr(estimate, "resolve_device", lambda name: torch.device("cuda", 0))
+    preset, n_ood = config.preset_values(), len(estimate._ood_sets(config))
+    n_train, n_test = (min(n, datasets.split_size("mnist", split, str(data_dir)))
+                       for n, split in ((preset.n_train, "train"), (preset.n_test, "test")))
+    passes = sum(sum(benchmark.method_costs(preset, m, n_train, n_test, n_ood)) for m in config.methods)
+    seconds = estimate.bench_job_estimate(replace(config, device="cuda"), threads=2)[1]
+    assert seconds == pytest.approx(estimate.START_SECONDS + passes * 0.0005) and seconds != cpu_seconds
+    assert [m for m, _ in timed] == ["plain", "acet"] and timed[0][1] == torch.device("cuda", 0)
+    assert estimate.bench_job_estimate(replace(config, device="cuda"), processes=2)[1] == pytest.approx(
+        estimate.START_SECONDS + passes * 0.0005 / 2)
+
+
+def test_a_pass_is_timed_as_the_median_of_synchronised_batches(monkeypatch):
+    """``measured_pass_seconds`` on CPU with a clock that advances 64 ms per timed batch of 128
+    images, after a slower warm-up: 0.5 ms an image (the warm-up left out)."""
+    from toyood.images import estimate
+    steps = iter([0.0, 5.0] + [t for k in range(estimate.PASS_REPEATS) for t in (10.0 + k, 10.064 + k)])
+    monkeypatch.setattr(estimate.time, "perf_counter", lambda: next(steps))
+    synced = []
+    monkeypatch.setattr(estimate, "_synchronise", synced.append)
+    seconds = estimate.measured_pass_seconds.__wrapped__(BenchConfig(methods=("plain",)), "plain", torch.device("cpu"))
+    assert seconds == pytest.approx(0.064 / estimate.BATCH_SIZE)
+    assert len(synced) == 2 * (estimate.PASS_REPEATS + 1)

@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from scipy.special import entr
 from torch import nn
 
 from .methods import Method
@@ -182,6 +183,22 @@ def asymptotic_probabilities(model: nn.Module, angles: np.ndarray, arcs: Directi
     return probs
 
 
+def entropy_nats(probs: np.ndarray) -> np.ndarray:
+    """Shannon entropy −Σ p log p in nats of each row of ``probs`` (0 log 0 = 0): 0 … log C."""
+    return entr(np.asarray(probs, dtype=np.float64)).sum(-1)
+
+
+def limit_entropy(model: nn.Module, angles: np.ndarray, arcs: DirectionArcs | None = None) -> np.ndarray:
+    """lim_{α→∞} of the entropy (nats) of softmax(f(α·u(θ)) / T) for each angle θ (radians), from
+    ``asymptotic_probabilities``: exactly 0 on every arc of a ReLU net with a linear or reject head
+    whose top logit slope is unique (Vernekar et al.'s corollary), finite where slopes tie (a dead
+    sector), log C for RBF, a per-direction constant > 0 for tanh/sigmoid, sampled for DisMax."""
+    angles = np.atleast_1d(np.asarray(angles, dtype=np.float64))
+    if angles.ndim != 1 or not np.all(np.isfinite(angles)):
+        raise ValueError("angles must be a 1-D array of finite numbers (radians)")
+    return entropy_nats(asymptotic_probabilities(model, angles, arcs))
+
+
 def saturated_probabilities(model: MLP, directions: np.ndarray) -> np.ndarray:
     """lim_{α→∞} softmax(f(α·u)) of a tanh or sigmoid MLP for unit ``directions`` (n×2), in float64:
     the first layer saturated (tanh → sign(W₁u), sigmoid → [W₁u > 0]; exactly 0 in W₁u keeps
@@ -209,8 +226,7 @@ def asymptotic_summary(model: nn.Module, method: Method) -> dict:
     arcs = model_direction_arcs(model) if exact else None
     probs = asymptotic_probabilities(model, angles, arcs)
     confidence = method.confidence(torch.from_numpy(probs)).numpy()
-    logs = np.log(np.where(probs > 0, probs, 1.0))
-    common = {"mmc": float(confidence.mean()), "entropy": float(np.mean(-(probs * logs).sum(-1))),
+    common = {"mmc": float(confidence.mean()), "entropy": float(np.mean(entropy_nats(probs))),
               "confident_99": float(np.mean(confidence >= 0.99))}
     if exact and not isinstance(model.head, DisMaxHead):
         share = lambda mask: float(arcs.length[mask].sum() / TWO_PI)  # noqa: E731

@@ -23,6 +23,7 @@ from torch import nn
 HEADS = ("linear", "reject", "dismax")
 ACTIVATIONS = ("relu", "leaky", "tanh", "sigmoid")
 PIECEWISE_AFFINE = ("relu", "leaky")
+MAX_NEGATIVE_SLOPE = 0.95  # the largest leaky slope the CLI, the app and its links accept (saved runs: < 1)
 TEMPERATURE_RANGE = (0.01, 100.0)
 
 

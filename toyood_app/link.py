@@ -35,7 +35,7 @@ from toyood.scores import SCORES
 from toyood.toy import EXTRA_OOD_LIMIT, MAX_EXTRA_OOD, MAX_SEED, PRESETS, parse_points
 
 from .lecture import SCENARIOS, Scenario
-from .state import (BOXES, COLOURINGS, GAN_BETAS, GAN_ITERATIONS, LEAKY_DEFAULT, LEARNING_RATES, OOD_SOURCES,
+from .state import (BOXES, COLOURINGS, GAN_BETAS, GAN_ITERATIONS, LEAKY_DEFAULT, LEAKY_MAX, LEARNING_RATES, OOD_SOURCES,
                     POINT_LIMIT, PRESET_FIELDS, SIGMAS, TEMPERATURES, THETA_STEP, TIMELINE_SNAPSHOTS, WALKS, WEIGHTS,
                     ZOOM_LEVELS, AppState, without_preset_values)
 
@@ -223,7 +223,7 @@ PARAMS = (
     Param("ood-points", "ood_points", point_list, _write_points),
     Param("sigma", "sigma", on_grid(SIGMAS), _text_number),
     Param("hidden", "hidden", widths, _write_list),
-    Param("leaky", "leaky", in_range(0, 1, high_open=True), _text_number),
+    Param("leaky", "leaky", in_range(0, LEAKY_MAX), _text_number),
     Param("activation", "activation", choice(ACTIVATIONS)),
     Param("preset", "preset", choice(tuple(PRESETS))),
     Param("epochs", "epochs", in_range(1, 5000, whole=True), _text_number),
@@ -327,7 +327,7 @@ def _check_activation(state: AppState, named: bool, problems: list[str]) -> AppS
                         f"{state.activation}; ignored")
         return dataclasses.replace(state, leaky=0.0)
     if state.activation == "leaky" and not state.leaky:
-        problems.append(f"`activation=leaky` needs a slope in (0, 1); showing leaky={_text_number(LEAKY_DEFAULT)}")
+        problems.append(f"`activation=leaky` needs a slope in (0, {_text_number(LEAKY_MAX)}]; showing leaky={_text_number(LEAKY_DEFAULT)}")
         return dataclasses.replace(state, leaky=LEAKY_DEFAULT)
     return state
 

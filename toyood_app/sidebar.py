@@ -21,8 +21,8 @@ from .labels import (DATA_HELP, DATA_LABELS, GAN_SOURCE_NOTE, MAX_CONF_NOTE, MET
                      OBJECTIVE_LABELS, OOD_HELP, UPLOAD_HELP, method_label)
 from .link import widths
 from .session import INPUT_ERROR_KEY, VALUES_KEY, WIDGET_PREFIX, set_state, state, widget
-from .state import (GAN_BETAS, GAN_ITERATIONS, LEAKY_DEFAULT, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS, SIGMAS,
-                    TEMPERATURES, WEIGHTS)
+from .state import (GAN_BETAS, GAN_ITERATIONS, LEAKY_DEFAULT, LEAKY_MAX, LEARNING_RATES, OOD_SOURCES, PRESET_FIELDS,
+                    SIGMAS, TEMPERATURES, WEIGHTS)
 
 LOGGER = logging.getLogger("toyood.app")
 
@@ -217,7 +217,7 @@ def _training_controls(methods: tuple[str, ...]) -> None:
         _preset_widget("acet_steps", lambda key: st.number_input("ACET PGD steps", 1, 200, key=key), current.preset)
         widget("acet_step_size", lambda key: st.number_input("ACET step size", 0.01, 100.0, step=0.1, key=key))
     if current.activation == "leaky":
-        widget("leaky", lambda key: st.number_input("Leaky-ReLU slope", 0.0, 0.95, step=0.05, key=key))
+        widget("leaky", lambda key: st.number_input("Leaky-ReLU slope", 0.0, LEAKY_MAX, step=0.05, key=key))
     widget("seed", lambda key: st.number_input("Seed", 0, 2**31 - 1, key=key,
                                                help="Data, OOD samples, initialisation and batch order."))
     widget("device", lambda key: st.selectbox("Device", DEVICES, key=key, help="auto: CUDA, then MPS, then CPU."))

@@ -13,7 +13,7 @@ from toyood.errors import ConfigError
 from toyood.gan import GanConfig
 from toyood.data import OOD_SOURCES as OOD_SAMPLERS  # sampled pools; this module's OOD_SOURCES adds gan
 from toyood.methods import METHODS
-from toyood.models import PIECEWISE_AFFINE
+from toyood.models import MAX_NEGATIVE_SLOPE, PIECEWISE_AFFINE
 from toyood.toy import OOD_CHOICES, PRESETS, ToyConfig
 
 OOD_SOURCES = tuple(source for source in OOD_CHOICES if source != "none")
@@ -32,6 +32,7 @@ POINT_LIMIT = 1000.0
 THETA_STEP = 0.5
 TEMPERATURES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # a log scale
 LEAKY_DEFAULT = 0.1  # the slope a leaky net gets when none is set
+LEAKY_MAX = MAX_NEGATIVE_SLOPE  # the largest leaky slope a link or the sidebar's slope input accepts: [0, LEAKY_MAX]
 TIMELINE_SNAPSHOTS = 20  # Playground: nets kept over training (fewer when there are fewer epochs)
 PRESET_FIELDS = ("epochs", "batch_size", "lr", "acet_steps")  # None: the preset's value
 SERVER_ONLY_FIELDS = ("data_file", "data_digest")  # set by the app's upload, never by a link

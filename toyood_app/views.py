@@ -74,6 +74,14 @@ def limit_confidence(run: ToyRun, n_angles: int) -> tuple[np.ndarray, np.ndarray
     return angles, run.config.method_object().confidence(torch.from_numpy(probs)).numpy()
 
 
+@st.cache_resource(max_entries=GRID_CACHE_ENTRIES, show_spinner=False, hash_funcs=BY_CONFIG)
+def limit_entropy(run: ToyRun, n_angles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Angles and lim_{α→∞} entropy (nats) of softmax(f(α·u(θ)) / T) on ``n_angles`` equally spaced directions."""
+    angles = (np.arange(n_angles) + 0.5) * 2 * np.pi / n_angles
+    with torch_threads():
+        return angles, farfield.limit_entropy(run.model, angles)
+
+
 @st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=BY_CONFIG)
 def ray_profile_of(run: ToyRun, point: tuple[float, float]) -> RayProfile:
     """The exact profile of the trained model along the ray α·``point``."""

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from . import CliError, finite_float, int_list, print_json, seed_value
+from ..models import MAX_NEGATIVE_SLOPE
 from ..progress import StderrProgress
 from ..regions import ENGINES, Regions, as_box, check_regions_budget, enumerate_regions, resolve_engine
 
@@ -57,8 +58,8 @@ def _check_flags(args: argparse.Namespace) -> Path | None:
     if args.init:
         if args.classes < 1:
             raise CliError(f"--classes must be at least 1, got {args.classes}")
-        if not 0 <= args.leaky < 1:
-            raise CliError(f"--leaky must be in [0, 1), got {args.leaky}")
+        if not 0 <= args.leaky <= MAX_NEGATIVE_SLOPE:
+            raise CliError(f"--leaky must be in [0, {MAX_NEGATIVE_SLOPE:g}], got {args.leaky:g}")
         _check_budget(args.hidden, args.classes)
     return _export_path(args.export, args.force)
 

@@ -20,7 +20,7 @@ from ..methods import CEDA_OBJECTIVES, METHODS
 from ..progress import StderrProgress
 from ..output_folder import atomic_directory, check_output_path
 from ..runfiles import save_run, write_run_files
-from ..models import ACTIVATIONS, TEMPERATURE_RANGE
+from ..models import ACTIVATIONS, MAX_NEGATIVE_SLOPE, TEMPERATURE_RANGE
 from ..attack import SHARE as ATTACK_SHARE
 from ..scores import SCORES, check_score
 from ..timeline import snapshot_epochs, timeline_entries, train_with_timeline
@@ -196,6 +196,8 @@ def config_from_args(args: argparse.Namespace, method: str | None = None, seed: 
 def activation_settings(args: argparse.Namespace) -> dict:
     """The ToyConfig fields of --activation and --leaky: a slope alone means leaky; leaky without a
     slope takes PyTorch's default 0.01."""
+    if not 0 <= args.leaky <= MAX_NEGATIVE_SLOPE:
+        raise CliError(f"--leaky must be in [0, {MAX_NEGATIVE_SLOPE:g}], got {args.leaky:g}")
     activation = args.activation or ("leaky" if args.leaky else "relu")
     slope = args.leaky or (LEAKY_DEFAULT if activation == "leaky" else 0.0)
     return dict(activation=activation, negative_slope=slope)

@@ -4,7 +4,8 @@ Time: the benchmark's own cost model (``benchmark.method_costs``: image passes o
 attack steps, the evaluation attacks, forward passes at a third) times the network's floating-point
 operations per pass (its convolutions and dense layers, counted on one image; a pass = forward +
 backward ≈ 3 forwards), at ``CONV_FLOPS_PER_THREAD`` per thread, divided among the processes, plus
-the start-up. Memory: the process itself, the splits as they are loaded (the whole split as float32
+the start-up. On CUDA or MPS the seconds per pass are measured instead (``measured_pass_seconds``: a
+few passes of one batch), since these small networks are bound by kernel launches, not FLOPs. Memory: the process itself, the splits as they are loaded (the whole split as float32
 and its uint8 file contents before the subset is drawn), every method's network with its gradients
 and Adam moments, and the activations of the largest batch kept for a backward pass.
 
@@ -14,12 +15,16 @@ batch norms and small convolutions run less efficiently): expect its estimate to
 """
 from __future__ import annotations
 
+import functools
 import os
+import statistics
+import time
 
 import torch
 from torch import nn
 
 from ..budget import Budget
+from ..device import resolve_device
 from .benchmark import BATCH_SIZE, CHUNK, OOD_SETS, BenchConfig, image_method, method_costs
 from .datasets import N_CLASSES, SHAPES, DatasetUnavailable, locate, split_size
 from .models import build_image_model
@@ -30,6 +35,7 @@ CONV_FLOPS_PER_THREAD = 4e10
 START_SECONDS = 10.0  # importing torch, reading the files, building the networks
 PROCESS_BYTES = 0.6 * 2**30  # Python with torch loaded, before any data
 PASS_FORWARDS = 3  # forward + backward ≈ three forwards
+PASS_REPEATS = 5  # timed passes of a batch on an accelerator (after one warm-up)
 
 
 def network_cost(config: BenchConfig, method: str) -> tuple[float, float, float]:
@@ -70,9 +76,47 @@ def _ood_sets(config: BenchConfig) -> list[str]:
     return present
 
 
+@functools.lru_cache(maxsize=32)
+def measured_pass_seconds(config: BenchConfig, method: str, device: torch.device) -> float:
+    """Seconds per image of one forward + backward pass of ``method``'s network on ``device``,
+    measured on a batch of ``BATCH_SIZE`` zero images (the median of ``PASS_REPEATS`` after a warm-up,
+    synchronised on CUDA); kept per process. The estimate of an accelerator, whose speed on these
+    small networks (launch-bound, not FLOP-bound) no constant predicts."""
+    with torch.random.fork_rng(devices=[]):
+        model = build_image_model(SHAPES[config.dataset], N_CLASSES[config.dataset],
+                                  image_method(method, config).head, config.architecture).to(device)
+    batch = torch.zeros((BATCH_SIZE, *SHAPES[config.dataset]), device=device)
+    times = []
+    for _ in range(PASS_REPEATS + 1):
+        _synchronise(device)
+        start = time.perf_counter()
+        model(batch).sum().backward()
+        _synchronise(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:]) / BATCH_SIZE
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _pass_seconds(config: BenchConfig, method: str, device: torch.device, flops: float, threads: int,
+                  processes: int) -> float:
+    """Seconds per image pass: measured on an accelerator, from the network's ``flops`` per forward
+    on CPU threads."""
+    if device.type != "cpu":
+        return measured_pass_seconds(config, method, device) / processes
+    return PASS_FORWARDS * flops / (CONV_FLOPS_PER_THREAD * threads * processes)
+
+
 def bench_job_estimate(config: BenchConfig, threads: int = 1, processes: int = 1) -> tuple[float, float]:
     """(memory bytes, seconds) of ``run_benchmark(config)`` on ``processes`` processes of ``threads``
-    threads each (see the module docstring); reads no more than the files' headers."""
+    threads each, on the device ``config.device`` resolves to (see the module docstring); reads no
+    more than the files' headers (and times a few passes on an accelerator)."""
+    device = resolve_device(config.device)
     preset = config.preset_values()
     full_train, full_test = (split_size(config.dataset, split, config.data_dir) for split in ("train", "test"))
     n_train = min(preset.n_train or full_train, full_train)
@@ -82,7 +126,7 @@ def bench_job_estimate(config: BenchConfig, threads: int = 1, processes: int = 1
     for method in config.methods:
         flops, per_image, parameters = network_cost(config, method)
         passes = sum(method_costs(preset, method, n_train, n_test, len(ood_sets)))
-        seconds += passes * PASS_FORWARDS * flops / (CONV_FLOPS_PER_THREAD * threads * processes)
+        seconds += passes * _pass_seconds(config, method, device, flops, threads, processes)
         largest_network = max(largest_network, 4.0 * 4 * parameters)  # weights, gradients, two Adam moments
         activations = max(activations, 4.0 * 3 * per_image * max(2 * BATCH_SIZE, CHUNK))
     pixels = 4.0 * torch.Size(SHAPES[config.dataset]).numel()

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from .. import jsonutil
+from ..device import resolve_device
 from ..errors import RunFileError
 from ..output_folder import atomic_directory
 from .benchmark import BenchConfig, BenchResult
@@ -69,7 +70,9 @@ def revision(repository: Path = STORED_DIR.parent) -> str:
 
 
 def device_description(device: str) -> str:
-    """E.g. "cpu (Intel Xeon …, 1 torch thread)" or "cuda (NVIDIA H100 …)"."""
+    """E.g. "cpu (Intel Xeon …, 1 torch thread)" or "cuda (NVIDIA H100 …)"; "auto" as it resolves."""
+    if device == "auto":
+        device = resolve_device(device).type
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"cuda ({torch.cuda.get_device_name()})"
     return f"{device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s))"

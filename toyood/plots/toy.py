@@ -269,3 +269,39 @@ def limit_confidence_figure(angles: np.ndarray, limits: Mapping[str, np.ndarray]
                       yaxis=dict(title="limit confidence as α → ∞", range=[0, 1.05]))
     _curve_layout(fig, title, height)
     return fig
+
+
+def entropy_ticks(n_outputs: int) -> tuple[list[float], list[str]]:
+    """The entropy scale's named values in nats: 0 = certain, log K = undecided (K equal outputs)."""
+    top = float(np.log(n_outputs))
+    return [0.0, top], ["0 = certain", f"log {n_outputs} = {top:.2g}<br>undecided"]
+
+
+def entropy_colorbar(n_outputs: int) -> dict:
+    """The colour bar of an entropy map (nats, 0 = certain … log C = undecided): each label stacked
+    under its tick and the title above the bar (``toyood_app.charts.fit_box`` keeps it there when it
+    stands the bar upright), so title and labels never meet, however short the bar."""
+    values, _ = entropy_ticks(n_outputs)
+    return {**confidence_colorbar(), "tickvals": values, "ticktext": ["0<br>certain", f"log {n_outputs}<br>undecided"],
+            "ticklabelposition": "outside bottom", "title": dict(text="entropy<br>(nats)", side="top", font=dict(size=12))}
+
+
+def limit_entropy_figure(angles: np.ndarray, limits: Mapping[str, np.ndarray], *, n_classes: int = 2,
+                         reject: bool = False, title: str = "", height: int | None = None) -> go.Figure:
+    """lim_{α→∞} entropy (nats) of softmax(f(α·u(θ)) / T) against the direction θ (degrees), one line
+    per model, on the scale 0 (certain) … log K (undecided), and log (K+1) when a model has a reject
+    output (``reject``). Vernekar et al.'s corollary: 0 on a ReLU net, except where top slopes tie."""
+    degrees = np.degrees(angles)
+    fig = go.Figure([go.Scatter(x=degrees, y=limit, mode="lines", name=name, line=dict(shape="hv", **_line(i)),
+                                hovertemplate="θ=%{x:.2f}°<br>limit entropy=%{y:.6f} nats<extra>" + name + "</extra>")
+                     for i, (name, limit) in enumerate(limits.items())])
+    values, labels = entropy_ticks(n_classes)
+    fig.add_hline(y=values[-1], line=dict(dash="dot", color="grey"))
+    if reject:
+        values.append(float(np.log(n_classes + 1)))
+        labels.append(f"log {n_classes + 1} = {values[-1]:.2g}<br>all K+1 equal")
+    fig.update_layout(xaxis=dict(title="direction θ (degrees)", range=[0, 360], dtick=45),
+                      yaxis=dict(title="limit entropy as α → ∞ (nats)", range=[-0.03 * values[-1], 1.08 * values[-1]],
+                                 tickvals=values, ticktext=labels))
+    _curve_layout(fig, title, height)
+    return fig
