@@ -86,7 +86,7 @@ SCORE_OWN = "own"  # the score select's entry for None: each method's own score
 SCORE_HELP = ("What the Playground's map shows and its detection metrics (AUROC, FPR@95, TNR@95, DTACC) rank by; "
               "higher = more in-distribution. Own: max probability (DisMax: its entropy score, Macêdo eq. 8). Entropy "
               "maps have their own scale, 0 (certain) … log C (undecided): Vernekar et al.'s corollary says it → 0 far "
-              "away on a ReLU net.")
+              "away on a ReLU net; with an entropy score, Far away draws each direction's limit entropy.")
 
 
 def _view_controls(bar) -> None:
@@ -95,7 +95,7 @@ def _view_controls(bar) -> None:
         "Temperature T (logits / T, no retraining)", TEMPERATURES, key=key, format_func="{:g}".format,
         help=TEMPERATURE_HELP))
     widget("score", lambda key: bar.selectbox(
-        "Score (Playground's map and metrics)", (SCORE_OWN, *SCORES), key=key, help=SCORE_HELP,
+        "Score (maps, metrics, Far away's limits)", (SCORE_OWN, *SCORES), key=key, help=SCORE_HELP,
         format_func=lambda s: "each method's own" if s == SCORE_OWN else SCORE_LABELS[s]),
         shown=lambda v: v or SCORE_OWN, stored=lambda v: None if v == SCORE_OWN else v)
 
