@@ -10,6 +10,7 @@ import streamlit as st
 
 from test_app import assert_clean, open_link
 from test_images_benchmark import TINY, write_mnist_like
+from toyood.device import max_threads
 from toyood.images import benchmark, datasets
 from toyood.images.stored import STORED_DIR
 
@@ -64,7 +65,9 @@ def test_the_link_opens_the_stored_mnist_run_with_the_paper_beside_it_and_trains
 def test_settings_no_stored_run_holds_get_the_estimate_and_a_run_button(server):
     app = open_link("image-benchmark", **TRAINABLE)
     assert_clean(app)
-    assert any("takes about" in info.value for info in app.info)
+    threads = max_threads()
+    where = f"on this server ({threads} CPU thread{'s' * (threads > 1)})"  # no accelerator here: the CPU estimate
+    assert any("takes about" in info.value and where in info.value for info in app.info), [i.value for i in app.info]
     assert [b.label for b in app.button] == ["Run 3 methods"]
 
 
