@@ -31,6 +31,7 @@ def pattern(result: BenchResult) -> dict[str, bool]:
     noise = {m: r[m].sets["noise"]["mmc"] for m in METHODS}
     adv = {m: r[m].sets["adv_noise"]["mmc"] for m in METHODS}
     return {"noise MMC cut ≥ 0.3": min(noise["plain"] - noise["ceda"], noise["plain"] - noise["acet"]) >= 0.3,
+            "CEDA, ACET within 0.01 of 1/K on noise": max(noise["ceda"], noise["acet"]) <= 0.1 + 0.01,
             "ACET lowest on adv. noise": adv["acet"] < min(adv["ceda"], adv["plain"]),
             "test errors within 2 points": max(abs(r[m].test_error - r["plain"].test_error) for m in METHODS) <= 0.02}
 
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default $TOYOOD_THREADS or all cores)")
     parser.add_argument("--with-quick", action="store_true", help="also run the quick preset (the baseline)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the demo's epochs (a variant to compare)")
     args = parser.parse_args()
     threads = use_threads(args.threads, default=os.cpu_count() or 1)
     presets = ("demo", "quick") if args.with_quick else ("demo",)
@@ -56,7 +58,8 @@ def main() -> None:
         print(f"  estimate {preset:<6} {bench_job_estimate(config, threads)[1]:6.0f} s")
     for seed in map(int, args.seeds.split(",")):
         for preset in presets:
-            config = BenchConfig(methods=METHODS, preset=preset, data_dir=args.data_dir, device="cpu", seed=seed)
+            config = BenchConfig(methods=METHODS, preset=preset, data_dir=args.data_dir, device="cpu", seed=seed,
+                                 epochs=args.epochs if preset == "demo" else None)
             wall, result = timed(config)
             errors = " / ".join(f"{result.methods[m].test_error:.1%}" for m in METHODS)
             noise = " / ".join(f"{result.methods[m].sets['noise']['mmc']:.3f}" for m in METHODS)
