@@ -29,10 +29,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.special import entr
 from torch import nn
 
-from .methods import Method
+from .methods import Method, entropy
 from .models import MLP, RBFNet, DisMaxHead, eval_logit_scale, float64_copy, n_outputs, piecewise_affine_layers
 
 TWO_PI = 2.0 * np.pi
@@ -184,8 +183,9 @@ def asymptotic_probabilities(model: nn.Module, angles: np.ndarray, arcs: Directi
 
 
 def entropy_nats(probs: np.ndarray) -> np.ndarray:
-    """Shannon entropy −Σ p log p in nats of each row of ``probs`` (0 log 0 = 0): 0 … log C."""
-    return entr(np.asarray(probs, dtype=np.float64)).sum(-1)
+    """Shannon entropy −Σ p log p in nats of each row of ``probs`` (0 log 0 = 0): 0 … log C, in float64
+    (``methods.entropy``, the one the maps and metrics use)."""
+    return entropy(torch.from_numpy(np.asarray(probs, dtype=np.float64))).numpy()
 
 
 def limit_entropy(model: nn.Module, angles: np.ndarray, arcs: DirectionArcs | None = None) -> np.ndarray:
