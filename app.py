@@ -21,6 +21,7 @@ if CHART_LIBRARY_KEY not in st.session_state:
 from toyood.device import use_threads  # noqa: E402  (after set_page_config: importing torch takes a moment)
 from toyood.errors import ConfigError  # noqa: E402
 from toyood_app import session, sidebar, stage  # noqa: E402
+from toyood_app.activity import ACTIVITY  # noqa: E402
 from toyood_app.lecture import SCENARIOS  # noqa: E402
 
 TOY_PAGES = ("playground", "linear-regions", "far-away", "proof")
@@ -95,4 +96,5 @@ def main() -> None:
             st.session_state[CHART_LIBRARY_KEY] = None
 
 
-main()
+with ACTIVITY.script_run():  # serve.py's warm start gives way meanwhile
+    main()

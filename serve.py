@@ -6,7 +6,8 @@ imports (torch, plotly, pandas, toyood: ~3 s, while the visitor's browser loads 
 frontend), the Playground's default model (from the run cache, or trained and stored there), its
 metrics, its linear regions and region maps (Linear regions, the proof), torch's one-time optimiser
 imports, and the GAN page's run. The server takes visitors at once; a visitor who comes meanwhile
-watches the same jobs. See ``toyood_app.warm``.
+watches the same jobs, and the warm start gives way while a visitor is served (every request marks
+``toyood_app.activity``). See ``toyood_app.warm``.
 """
 import logging
 import sys
@@ -15,6 +16,9 @@ import time
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
+
+from toyood_app.activity import VisitorRequests
 
 LOGGER = logging.getLogger("toyood.app")
 
@@ -42,4 +46,4 @@ async def warm_start(_app):
         running.jobs().stop_all(timeout=10.0)
 
 
-app = st.App("app.py", lifespan=warm_start)
+app = st.App("app.py", lifespan=warm_start, middleware=[Middleware(VisitorRequests)])

@@ -29,7 +29,7 @@ from toyood.progress import format_duration
 from toyood_app import charts, session, stage
 from toyood_app.labels import method_label, metric_text
 from toyood_app.running import run_once
-from toyood_app.stores import PAGE_RUNS, ResultFolders, results_root
+from toyood_app.stores import PAGE_RUNS, ResultFolders, results_root, shipped_runs
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-10k"  # real MNIST beside the checkout
 DOWNLOADS_VARIABLE = "TOYOOD_DOWNLOADS"
@@ -49,12 +49,6 @@ def operator_data_dir() -> str | None:
 def result_folders(root: str) -> ResultFolders:
     """The store of ``root``, shared by all sessions."""
     return ResultFolders(Path(root))
-
-
-@st.cache_resource(show_spinner=False)
-def shipped_runs() -> list[stored.StoredRun]:
-    """The repository's stored runs (read once per server)."""
-    return stored.stored_runs()
 
 
 def known_runs() -> dict[str, stored.StoredRun]:

@@ -45,6 +45,7 @@ def test_warm_up_computes_what_the_default_pages_show_once_as_the_jobs_they_ask_
     defaults = AppState()
     configs = list(defaults.toy_configs().values())
     assert all(stores.stored_run(config) is None for config in configs)
+    stores.shipped_runs.cache_clear()
     parts = warm_up()
     box = float(defaults.box)
     for config in configs:
@@ -65,7 +66,8 @@ def test_warm_up_computes_what_the_default_pages_show_once_as_the_jobs_they_ask_
     alone = train_gan(defaults.gan_config())
     for name, value in alone.classifier.model.state_dict().items():
         assert torch.equal(gan.classifier.model.state_dict()[name], value)
-    assert set(parts) == {"optimiser imports", "GAN", f"region map ±{box:g}", f"region map ±{proof_half:g}",
+    assert stores.shipped_runs.cache_info().currsize == 1  # the image page's stored runs, read for its visitors
+    assert set(parts) == {"image page", "optimiser imports", "GAN", f"region map ±{box:g}", f"region map ±{proof_half:g}",
                           *(f"{part} {c.method}" for c in configs for part in ("default model", "metrics")),
                           *(f"regions {c.method} ±{half:g}" for c in configs for half in (box, proof_half))}
 

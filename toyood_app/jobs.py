@@ -6,7 +6,8 @@ it. At most ``workers`` jobs compute at once; the others wait in one first-come,
 each shown its place and an estimated wait ("3rd in line, about 20 s"); finished jobs are kept per
 kind up to a limit, least recently used first out. A job nobody watches for ``ABANDON_SECONDS``
 (the browser was closed) stops at its next progress report, unless it was started to be ``keep``-t.
-Time comes from ``clock`` (``time.monotonic``), so tests can move it by hand.
+A ``background`` job (the warm start's) gives way to visitors at each progress report while nobody
+watches it and no job waits for its worker (``toyood_app.activity``). Time comes from ``clock`` (``time.monotonic``), so tests can move it by hand.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from typing import Any, Callable
 from toyood.device import max_threads, use_threads
 from toyood.errors import Cancelled
 from toyood.progress import format_duration
+
+from .activity import Activity
 
 LOGGER = logging.getLogger("toyood.app")
 JOB_LIMITS = {"toy": 32, "metrics": 32, "toy-batch": 4, "regions": 3, "gan": 6}  # finished results kept per kind
@@ -38,8 +41,9 @@ class Job:
 
     ids = itertools.count(1)
 
-    def __init__(self, key, label: str, keep: bool, table: "JobTable"):
+    def __init__(self, key, label: str, keep: bool, table: "JobTable", background: bool = False):
         self.key, self.label, self.keep, self.id, self.table = key, label, keep, next(Job.ids), table
+        self.background = background
         self.fraction, self.text = 0.0, "queued"
         self.preview_value, self.preview_version = None, 0
         self.value, self.error, self.cancelled = None, None, False
@@ -48,6 +52,8 @@ class Job:
         self.started = table.clock()
 
     def __call__(self, fraction: float, text: str) -> None:
+        if self.background:
+            self.table.give_way(self)
         self._check_wanted()
         self.fraction, self.text = min(max(float(fraction), 0.0), 1.0), text
 
@@ -98,27 +104,36 @@ class JobTable:
     """The jobs by key, bounded per kind (``key[0]``): the least recently used finished ones go."""
 
     def __init__(self, limits: dict[str, int], workers: int | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, activity: Activity | None = None):
         self.limits, self.clock, self.lock, self.jobs = limits, clock, threading.RLock(), collections.OrderedDict()
+        self.activity = activity  # visitors a background job gives way to (None: it never pauses)
         self.capacity = workers or max_threads()
         self.queue: collections.deque[Job] = collections.deque()  # jobs waiting for a worker, first come first
         self.running: dict[Job, float] = {}  # jobs computing, and when each got its worker
         self.durations: dict[str, collections.deque] = {}  # recent run times per kind (key[0])
         self.turn = threading.Condition(self.lock)
 
-    def get_or_start(self, key, label: str, compute: Callable[[Job], Any], keep: bool, expected) -> Job:
-        """The job of ``key``: the one running or finished, else a new one computing ``compute``.
-        ``expected`` errors end it with their message; others are logged and named vaguely."""
+    def get_or_start(self, key, label: str, compute: Callable[[Job], Any], keep: bool, expected,
+                     background: bool = False) -> Job:
+        """The job of ``key``: the one running or finished, else a new one computing ``compute``
+        (``background``: giving way to visitors). ``expected`` errors end it with their message;
+        others are logged and named vaguely."""
         with self.lock:
             job = self.jobs.get(key)
             if job is None or job.cancelled or job.stop_requested:
-                job = self.jobs[key] = Job(key, label, keep, self)
+                job = self.jobs[key] = Job(key, label, keep, self, background)
                 self._enter_line(job)
                 threading.Thread(target=self._work, args=(job, compute, expected), daemon=True,
                                  name=f"toyood-job-{job.id}").start()
                 self._evict(key[0])
             self.jobs.move_to_end(key)
             return job
+
+    def give_way(self, job: Job) -> None:
+        """Pause background ``job`` while a visitor is served, nobody watches it, nobody waits in line
+        for a worker and it is not stopped (at most ``activity.MAX_PAUSE_SECONDS`` at a time)."""
+        if self.activity is not None:
+            self.activity.give_way(lambda: job.watchers == 0 and not self.queue and not job.stop_requested)
 
     def finished(self, key) -> bool:
         return self.value_if_finished(key, default=False, present=True)

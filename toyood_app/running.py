@@ -9,13 +9,15 @@ import streamlit as st
 
 from toyood.errors import ConfigError, RunFileError, TrainingDiverged
 
+from .activity import ACTIVITY
 from .jobs import JOB_LIMITS, POLL_SECONDS, Job, JobTable
 
 
 @st.cache_resource(show_spinner=False)
 def jobs() -> JobTable:
-    """The server's one table of jobs, shared by every session."""
-    return JobTable(JOB_LIMITS)
+    """The server's one table of jobs, shared by every session (its background jobs give way to
+    the visitors ``ACTIVITY`` records)."""
+    return JobTable(JOB_LIMITS, activity=ACTIVITY)
 
 
 EXPECTED_ERRORS = (ConfigError, TrainingDiverged, RunFileError)
@@ -31,8 +33,9 @@ class JobSpec(NamedTuple):
 
 
 def start_kept(spec: JobSpec) -> Job:
-    """Start (or find) the job of ``spec``, kept running whether or not anyone watches it."""
-    return jobs().get_or_start(spec.key, spec.label, spec.compute, True, EXPECTED_ERRORS)
+    """Start (or find) the job of ``spec``, kept running whether or not anyone watches it, in the
+    background (giving way to visitors while nobody watches it)."""
+    return jobs().get_or_start(spec.key, spec.label, spec.compute, True, EXPECTED_ERRORS, background=True)
 
 
 STOPPED_KEY = "toyood:stopped"

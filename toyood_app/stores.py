@@ -31,7 +31,7 @@ import torch
 import toyood
 from toyood.device import resolve_device
 from toyood.errors import ConfigError, RunFileError
-from toyood.images import benchmark
+from toyood.images import benchmark, stored
 from toyood.images.benchmark import BenchConfig, BenchResult
 from toyood.images.results import load_result, save_result
 from toyood.runfiles import load_run, read_metrics, save_run
@@ -215,6 +215,13 @@ def upload_still_kept(data_file: str, digest: str) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # Image-benchmark results
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_runs() -> tuple[stored.StoredRun, ...]:
+    """The repository's stored image runs (``results/``), read once per server (``serve.py``'s warm
+    start reads them before the first visitor)."""
+    return tuple(stored.stored_runs())
 
 
 def results_root() -> Path:

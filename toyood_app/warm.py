@@ -1,7 +1,9 @@
 """The warm start (``serve.py``): at server start, in a thread of its own while the server already
-takes visitors, compute what each lecture step's page shows by default, in lecture order
-(``toyood_app.lecture.SCENARIOS``), then what the pages show without a link — as the very jobs the
-pages ask for (a visitor who comes meanwhile watches the same job)."""
+takes visitors, read the image page's stored runs and draw one (its imports), then compute what each
+lecture step's page shows by default, in lecture order (``toyood_app.lecture.SCENARIOS``), then what
+the pages show without a link — as the very jobs the pages ask for (a visitor who comes meanwhile
+watches the same job). It gives way to visitors: it pauses between its steps, and its jobs between
+epochs, while a visitor is served (``toyood_app.activity``)."""
 from __future__ import annotations
 
 import logging
@@ -12,14 +14,18 @@ import torch
 
 from toyood.budget import check_gan_job, check_toy_job
 from toyood.device import use_threads
-from toyood.errors import ConfigError
+from toyood.errors import ConfigError, RunFileError
+from toyood.images.report import detection_rows, summary_rows
+from toyood.plots import images as image_plots
 from toyood.toy import ToyConfig, ToyRun
 from toyood.train import make_optimizer
 
+from .activity import ACTIVITY
 from .lecture import SCENARIOS, Scenario
 from .link import parse_query
 from .running import JobSpec, start_kept
 from .state import SMALL_NET, AppState
+from .stores import shipped_runs
 from .training import APP_BUDGET, MAX_REGION_NEURONS, batch_job, gan_job, metrics_job, regions_job, toy_job
 from .views import (COMPARE_RESOLUTION, LIMIT_ANGLES, MAP_RESOLUTION, RAY_ALPHAS, grid, limit_confidence,
                     proof_view_half, ray_confidence, ray_profile_of, region_colouring, region_map)
@@ -57,7 +63,9 @@ def warm_up() -> dict[str, float]:
 def _warm_up(seconds: dict[str, float]) -> None:
     use_threads()
     start = time.perf_counter()
+    _warm_image_page(seconds)
     for name, scenario, state in lecture_states():
+        ACTIVITY.give_way()
         try:
             if scenario.page == "gan":
                 _warm_gan(state, f"{name}: GAN", seconds)
@@ -69,6 +77,24 @@ def _warm_up(seconds: dict[str, float]) -> None:
             continue
         seconds[f"{name} ready"] = time.perf_counter() - start
     _warm_defaults(seconds)
+
+
+def _warm_image_page(seconds: dict[str, float]) -> None:
+    """The image page's first visit without waiting for files or first calls: the repository's
+    stored runs (read once per server), then one of them drawn and tabulated (plotly express and the
+    PNG encoder import on their first call)."""
+    start = time.perf_counter()
+    try:
+        runs = shipped_runs()
+    except RunFileError as error:  # the page says so to its visitors
+        LOGGER.warning("the warm start cannot read the stored image runs: %s", error)
+        return
+    for run in runs[:1]:
+        for figure in (image_plots.noise_confidence_grid_figure, image_plots.method_histograms_figure,
+                       image_plots.adversarial_samples_figure):
+            figure(run.result).to_json()
+        summary_rows(run.result), detection_rows(run.result)
+    seconds["image page"] = time.perf_counter() - start
 
 
 def _step_configs(page: str, state: AppState) -> dict[str, ToyConfig]:
@@ -100,6 +126,7 @@ def _warm_models(configs: dict[str, ToyConfig], name: str, seconds: dict[str, fl
 
 def _warm_views(page: str, state: AppState, runs: dict[str, ToyRun], name: str, seconds: dict[str, float]) -> None:
     """What the step's page draws from its runs (each cached in ``views`` for every session)."""
+    ACTIVITY.give_way()
     start = time.perf_counter()
     if page == "playground":
         resolution = COMPARE_RESOLUTION if state.compare else MAP_RESOLUTION
@@ -145,6 +172,7 @@ def _warm_defaults(seconds: dict[str, float]) -> None:
 def _warm_job(spec: JobSpec, name: str, seconds: dict[str, float]):
     """Start the job of ``spec`` and wait for it (one at a time: a visitor's job gets the other
     worker); its value. Raises ``Stopped`` if it was stopped, ``ConfigError`` if it failed."""
+    ACTIVITY.give_way()
     start = time.perf_counter()
     job = start_kept(spec)
     job.done.wait()
