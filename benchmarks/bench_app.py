@@ -62,6 +62,19 @@ load 0.8-1.6; both scripts already with the proof page's single outline trace:
     GAN                       14.72          2.62
     Image benchmark            2.45          2.32
 
+The image link (``--image-link``, issue 22: server 20 s old, empty run cache, no dataset, a new
+browser at 1024×768), 2026-12-06, ``--repeats 3``, load 1.1-1.3, medians:
+
+                                                        app.py    serve.py
+    before (warm start trains on, image page cold)       3.85      3.76
+    the warm start reads and draws a stored run first     3.74      3.56
+    ... and gives way to visitors (toyood_app.activity)   3.75      2.67
+
+In a new browser the page's frame is there after ~1.1 s, plotly.js (4.7 MB) arrives ~0.3 s after the
+empty placeholder chart asks for it, and compiling it takes most of the rest; the warm start's
+training on the other core (and the GIL) slowed all of that. The same walk as above (``--lesson``,
+``--repeats 1``) with giving way: 2.1-2.8 s per page, against 2.3-3.3 s without.
+
 Of the proof page's 4.5 s, the server's run is 0.25-0.45 s (it built one plotly trace per crossed
 region, 428 of them: 0.55 s, and Chromium drew them for seconds); a new browser spends ~3 s fetching
 and compiling plotly.js (between the page's title and its first number).
