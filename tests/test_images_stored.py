@@ -181,3 +181,22 @@ def test_select_methods_shows_a_stored_run_for_fewer_methods_in_the_links_order(
     assert view.methods["acet"] is result.methods["acet"]
     with pytest.raises(RunFileError, match="it has no dismax"):
         select_methods(result, ("plain", "dismax"))
+
+
+def test_the_revision_counts_code_changes_but_not_the_stored_runs_being_rewritten(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / STORED_DIR.name).mkdir()
+    (tmp_path / STORED_DIR.name / "results.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    commit = stored_module.revision(tmp_path)
+    assert len(commit) == 40 and "+" not in commit
+    (tmp_path / STORED_DIR.name / "results.json").write_text('{"a": 1}')  # the script's previous run
+    assert stored_module.revision(tmp_path) == commit
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert stored_module.revision(tmp_path) == commit + "+changes"

@@ -58,11 +58,13 @@ def run_name(config: BenchConfig) -> str:
 
 
 def revision(repository: Path = STORED_DIR.parent) -> str:
-    """The checkout's commit, with "+changes" when tracked files differ from it; "unknown" outside git."""
+    """The checkout's commit, with "+changes" when tracked files outside the stored runs differ from it
+    (a run stored just before by the same script is not a change of the code); "unknown" outside git."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True,
                                 check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repository,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                f":(exclude){STORED_DIR.name}"], cwd=repository,
                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
