@@ -11,8 +11,8 @@ Every number comes from a real run through the library (the same calls as the ap
   confidence and drawn as polygons (``toyood.plots.regions.region_map_figure``);
 - ``gan.png``: the last frame of the joint GAN with the reject classifier
   (``toyood.plots.gan.gan_animation``);
-- ``bench.png``: the image benchmark's table (``toyood.images.report.table_records``, as on the
-  page) for plain and ACET, quick preset, on the MNIST subset shipped in ``../shared/data/mnist-10k``.
+- ``bench.png``: Table 1 as the image page shows it (``toyood.images.report.detection_rows``): plain,
+  CEDA and ACET of the stored standard MNIST run in ``results/``, ours beside Hein et al.'s.
 
 PNG export uses kaleido ≥ 1 (``pip install -e .[assets]``), which drives a Chrome or Chromium: the
 ``BROWSER_PATH`` environment variable names it; when unset, Debian's ``/usr/bin/chromium`` is used
@@ -28,7 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 import torch
 
@@ -74,41 +73,35 @@ def gan_figure() -> tuple[go.Figure, int, int]:
     fig = gan_plots.gan_animation(run, initial_frame=-1)
     fig.frames = ()
     fig.layout.updatemenus, fig.layout.sliders = (), ()  # a still: no play controls
-    fig.update_layout(margin=dict(b=110))
+    fig.update_layout(margin=dict(t=110, b=110), title=dict(pad=dict(t=34)))  # kaleido cut the first line at t=10
     return fig, 760, 560
 
 
-def bench_table_figure(data_dir: str) -> tuple[go.Figure, int, int]:
-    """The image benchmark's table (plain vs ACET, quick preset, MNIST) as a plotly table."""
-    from toyood.images.benchmark import BenchConfig, run_benchmark
-    from toyood.images.report import table_records
+def bench_table_figure() -> tuple[go.Figure, int, int]:
+    """Table 1 as the image page shows it: the repository's stored standard MNIST run (plain, CEDA,
+    ACET; nothing trained), ours beside Hein et al.'s, the test errors in the title."""
+    from toyood.images.report import MAIN_COLUMNS, detection_rows, summary_rows
+    from toyood.images.stored import find_stored, select_methods, stored_runs
 
-    config = BenchConfig("mnist", ("plain", "acet"), "quick", data_dir)
-    result = run_benchmark(config, lambda fraction, text: print(f"\r  bench {fraction:4.0%} {text[:60]:60}",
-                                                                 end="", file=sys.stderr, flush=True))
-    print(file=sys.stderr)
-    records = table_records(result)
-    sets = list(dict.fromkeys(r["set"] for r in records))
-    records.sort(key=lambda r: sets.index(r["set"]))  # stable: the methods of one set next to each other
-    columns = list(dict.fromkeys(key for r in records for key in r if key not in ("set", "method")))
-    cells = [[r["set"] for r in records], [r["method"] for r in records],
-             *[[_cell(r.get(key)) for r in records] for key in columns]]
-    shade = ["#f4f6fa" if sets.index(r["set"]) % 2 else "white" for r in records]  # one band per set
-    fig = go.Figure(go.Table(header=dict(values=["evaluated on", "method", *columns], fill_color="#262730",
-                                         font=dict(color="white", size=13), align="left", height=30),
-                             cells=dict(values=cells, align="left", height=26, fill_color=[shade],
-                                        font=dict(size=13, color="#262730")),
-                             columnwidth=[2.2, 1.2, *[1] * len(columns)]))
-    title = (f"Image benchmark: trained on MNIST ({result.n_train} images, quick preset), "
-             f"tested on {result.n_test} test images per set")
+    run = find_stored(stored_runs(), "mnist", "standard")
+    if run is None:
+        raise SystemExit("no stored standard MNIST run in results/: python scripts/store_results.py --preset standard")
+    result = select_methods(run.result, ("plain", "ceda", "acet"))
+    rows, columns = detection_rows(result), MAIN_COLUMNS["detection"]
+    sets = list(dict.fromkeys(r["Evaluation set"] for r in rows))
+    shade = ["#f4f6fa" if sets.index(r["Evaluation set"]) % 2 else "white" for r in rows]  # one band per set
+    fig = go.Figure(go.Table(header=dict(values=list(columns), fill_color="#262730", font=dict(color="white", size=13),
+                                         align="left", height=46),
+                             cells=dict(values=[[r[c] for r in rows] for c in columns], align="left", height=26,
+                                        fill_color=[shade], font=dict(size=13, color="#262730")),
+                             columnwidth=[1.2, 1.9, *[1] * (len(columns) - 2)]))
+    errors = " · ".join(f"{r['Method'].split(' (')[0]} {r['Test error']} (paper {r['Test error (paper)']})"
+                        for r in summary_rows(result))
+    title = (f"Hein et al.'s Table 1 beside ours: LeNet on MNIST ({result.n_train:,} training images, "
+             f"{result.config.preset} preset, stored run)<br><sup>test error: {errors}</sup>")
     fig.update_layout(title=dict(text=title, x=0.5, xanchor="center", font=dict(size=14)),
-                      margin=dict(l=10, r=10, t=50, b=10))
-    return fig, 820, 50 + 30 + 26 * len(records) + 16
-
-
-def _cell(value) -> str:
-    return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else (
-        f"{value:.3f}" if isinstance(value, float) else str(value))
+                      margin=dict(l=10, r=10, t=70, b=10))
+    return fig, 900, 70 + 46 + 26 * len(rows) + 24
 
 
 def write_png(fig: go.Figure, path: Path, width: int, height: int) -> None:
@@ -141,11 +134,10 @@ def _check_export() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    builders = {"playground": playground_figure, "regions": regions_figure, "gan": gan_figure, "bench": None}
+    builders = {"playground": playground_figure, "regions": regions_figure, "gan": gan_figure,
+                "bench": bench_table_figure}
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=list(builders), default=list(builders))
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist-10k"),
-                        help="where the MNIST files are (default: ../shared/data/mnist-10k)")
     args = parser.parse_args(argv)
     _check_export()
     torch.set_num_threads(int(os.environ.get("TOYOOD_THREADS", "1")))
@@ -153,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.only:
         start = time.perf_counter()
         print(f"{name} …", file=sys.stderr)
-        fig, width, height = bench_table_figure(args.data_dir) if name == "bench" else builders[name]()
+        fig, width, height = builders[name]()
         write_png(fig, ASSETS / f"{name}.png", width, height)
         print(f"  {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
