@@ -21,7 +21,6 @@ if CHART_LIBRARY_KEY not in st.session_state:
 from toyood.device import use_threads  # noqa: E402  (after set_page_config: importing torch takes a moment)
 from toyood.errors import ConfigError  # noqa: E402
 from toyood_app import session, sidebar, stage  # noqa: E402
-from toyood_app.activity import ACTIVITY  # noqa: E402
 from toyood_app.lecture import SCENARIOS  # noqa: E402
 
 TOY_PAGES = ("playground", "linear-regions", "far-away", "proof")
@@ -96,5 +95,4 @@ def main() -> None:
             st.session_state[CHART_LIBRARY_KEY] = None
 
 
-with ACTIVITY.script_run():  # serve.py's warm start gives way meanwhile
-    main()
+main()

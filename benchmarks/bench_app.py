@@ -63,17 +63,20 @@ load 0.8-1.6; both scripts already with the proof page's single outline trace:
     Image benchmark            2.45          2.32
 
 The image link (``--image-link``, issue 22: server 20 s old, empty run cache, no dataset, a new
-browser at 1024×768), 2026-12-06, ``--repeats 3``, load 1.1-1.3, medians:
+browser at 1024×768), 2026-12-06, ``--repeats 3`` (two runs each), load 1.1-1.5, medians:
 
-                                                        app.py    serve.py
-    before (warm start trains on, image page cold)       3.85      3.76
-    the warm start reads and draws a stored run first     3.74      3.56
-    ... and gives way to visitors (toyood_app.activity)   3.75      2.67
+                                                             app.py        serve.py
+    before (warm start trains on, image page cold)           3.85, 3.40    3.76, 3.18
+    the warm start reads and draws a stored run first         3.74          3.56
+    ... and pauses 2.5 s after every request                  3.75          2.67
+    ... and pauses 4 s after a page request only (kept)       3.71, 3.41    2.83, 2.52
 
 In a new browser the page's frame is there after ~1.1 s, plotly.js (4.7 MB) arrives ~0.3 s after the
 empty placeholder chart asks for it, and compiling it takes most of the rest; the warm start's
-training on the other core (and the GIL) slowed all of that. The same walk as above (``--lesson``,
-``--repeats 1``) with giving way: 2.1-2.8 s per page, against 2.3-3.3 s without.
+training on the other core (and the GIL) slowed all of that. Pausing after every request (the
+frontend's code chunks and media files come with each click too) held the warm start back while a
+lecturer clicked Next through the steps 30 s after the start: steps 5, 6, 9 and 10 took 4.9, 4.9,
+3.0 and 10.3 s against 1.5-2.0 s; pausing only for page requests gives 1.6-2.2 s, as before.
 
 Of the proof page's 4.5 s, the server's run is 0.25-0.45 s (it built one plotly trace per crossed
 region, 428 of them: 0.55 s, and Chromium drew them for seconds); a new browser spends ~3 s fetching

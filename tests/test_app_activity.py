@@ -1,6 +1,6 @@
-"""The warm start gives way to visitors (``toyood_app.activity``): what counts as a visitor being
-served (a script run, a request less than ``QUIET_SECONDS`` ago), how long it waits, the ASGI
-middleware that marks requests, and a background job pausing at its progress call. Time is a
+"""The warm start gives way to a browser opening a page (``toyood_app.activity``): what counts as
+busy (a page requested less than ``QUIET_SECONDS`` ago), how long it waits, the ASGI middleware that
+marks requests for pages only, and a background job pausing at its progress call. Time is a
 hand-moved clock; sleeping moves it."""
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ class Clock:
         self.slept += 1
 
 
+class Crowded(Activity):
+    """Requests keep coming: busy whatever the clock says."""
+
+    def busy(self) -> bool:
+        return True
+
+
 @pytest.fixture
 def clock():
     return Clock()
@@ -41,25 +48,7 @@ def test_a_request_keeps_it_busy_for_the_quiet_seconds_only(clock):
     assert not activity.busy()
 
 
-def test_a_script_run_keeps_it_busy_until_it_ends_then_the_quiet_seconds(clock):
-    activity = Activity(clock, clock.sleep)
-    with activity.script_run():
-        clock.now += 10 * QUIET_SECONDS  # a long run: a visitor watching a job
-        assert activity.busy()
-    assert activity.busy()
-    clock.now += QUIET_SECONDS
-    assert not activity.busy()
-
-
-def test_a_script_run_ending_in_an_exception_is_counted_out(clock):
-    activity = Activity(clock, clock.sleep)
-    with pytest.raises(RuntimeError), activity.script_run():
-        raise RuntimeError("st.stop() or st.rerun() raise, too")
-    clock.now += QUIET_SECONDS
-    assert not activity.busy()
-
-
-def test_giving_way_waits_until_the_visitor_is_served(clock):
+def test_giving_way_waits_until_the_quiet_seconds_are_over(clock):
     activity = Activity(clock, clock.sleep)
     activity.mark()
     waited = activity.give_way()
@@ -68,18 +57,19 @@ def test_giving_way_waits_until_the_visitor_is_served(clock):
 
 
 def test_giving_way_ends_at_the_limit_or_when_no_longer_wanted(clock):
-    activity = Activity(clock, clock.sleep)
-    with activity.script_run():
-        assert activity.give_way() == pytest.approx(MAX_PAUSE_SECONDS, abs=POLL_SECONDS + 1e-9)
-        polls = iter([True, True, False])
-        assert activity.give_way(lambda: next(polls)) == pytest.approx(2 * POLL_SECONDS)
+    activity = Crowded(clock, clock.sleep)
+    assert activity.give_way() == pytest.approx(MAX_PAUSE_SECONDS, abs=POLL_SECONDS + 1e-9)
+    polls = iter([True, True, False])
+    assert activity.give_way(lambda: next(polls)) == pytest.approx(2 * POLL_SECONDS)
 
 
-def test_the_middleware_marks_each_request_and_websocket_message_only(clock):
+PAGE = [(b"host", b"127.0.0.1"), (b"accept", b"text/html,application/xhtml+xml,*/*;q=0.8")]  # Chromium's
+
+
+def test_the_middleware_marks_requests_for_pages_only(clock):
     activity = Activity(clock, clock.sleep)
-    marks = []
+    marks, received = [], []
     activity.mark = lambda: marks.append(clock.now)  # noqa: E731  (counted, not timed)
-    received = []
 
     async def app(scope, receive, send):
         while (message := await receive())["type"] != "end":
@@ -94,20 +84,24 @@ def test_the_middleware_marks_each_request_and_websocket_message_only(clock):
 
     asyncio.run(visit({"type": "lifespan"}, [{"type": "lifespan.startup"}]))
     assert marks == [] and received == ["lifespan.startup"]
-    asyncio.run(visit({"type": "http"}, [{"type": "http.request"}]))
-    assert len(marks) == 1 + 2  # the request, then each message the app receives (its body, the end)
-    asyncio.run(visit({"type": "websocket"}, [{"type": "websocket.connect"}, {"type": "websocket.receive"},
-                                              {"type": "websocket.receive"}]))
-    assert len(marks) == 3 + 1 + 4  # the connection, then each message (connect, two from the browser, the end)
+    asyncio.run(visit({"type": "http", "path": "/image-benchmark", "headers": PAGE}, [{"type": "http.request"}]))
+    assert len(marks) == 1 and received[-1] == "http.request"
+    for path, accept in (("/static/js/PlotlyChart.js", b"*/*"), ("/media/1db2.json", b"application/json"),
+                         ("/_stcore/health", b"")):
+        asyncio.run(visit({"type": "http", "path": path, "headers": [(b"accept", accept)]}, [{"type": "http.request"}]))
+    asyncio.run(visit({"type": "http", "path": "/_stcore/host-config"}, [{"type": "http.request"}]))
+    asyncio.run(visit({"type": "websocket", "headers": PAGE}, [{"type": "websocket.connect"},
+                                                             {"type": "websocket.receive"}]))
+    assert len(marks) == 1 and received[-2:] == ["websocket.connect", "websocket.receive"]  # a click on Next
 
 
-def _background_job(table: JobTable, gate: threading.Event, reached: list, watched: bool = False):
-    """A background job that reports progress once, then records the polls its table's activity had
-    made by then (``reached``)."""
+def _background_job(table: JobTable, clock: Clock, gate: threading.Event, reached: list, watched: bool = False):
+    """A background job that reports progress once, then records how often the clock had been slept
+    on by then (``reached``)."""
     def compute(job):
         gate.wait(10)
         job(0.5, "half")
-        reached.append(table.activity.clock.slept)
+        reached.append(clock.slept)
         return "done"
     job = table.get_or_start(("toy", "warm"), "Warm", compute, True, EXPECTED_ERRORS, background=True)
     if watched:
@@ -115,48 +109,36 @@ def _background_job(table: JobTable, gate: threading.Event, reached: list, watch
     return job
 
 
-def test_a_background_job_pauses_at_its_progress_call_while_a_visitor_is_served(clock):
+def test_a_background_job_pauses_at_its_progress_call_while_a_browser_loads(clock):
     activity = Activity(clock, clock.sleep)
     table, gate, reached = JobTable({}, workers=2, activity=activity), threading.Event(), []
-    with activity.script_run():
-        job = _background_job(table, gate, reached)
-        gate.set()
-        assert job.done.wait(10) and job.value == "done"
-    assert len(reached) == 1  # paused at most the limit, then went on
+    activity.mark()
+    job = _background_job(table, clock, gate, reached)
+    gate.set()
+    assert job.done.wait(10) and job.value == "done"
+    assert len(reached) == 1 and reached[0] * POLL_SECONDS == pytest.approx(QUIET_SECONDS, abs=POLL_SECONDS + 1e-9)
+
+
+def test_a_background_job_goes_on_after_the_longest_pause(clock):
+    table, gate, reached = JobTable({}, workers=2, activity=Crowded(clock, clock.sleep)), threading.Event(), []
+    job = _background_job(table, clock, gate, reached)
+    gate.set()
+    assert job.done.wait(10)
     assert reached[0] * POLL_SECONDS == pytest.approx(MAX_PAUSE_SECONDS, abs=POLL_SECONDS + 1e-9)
-    assert table.get_or_start(("toy", "visitor"), "Visitor", lambda job: job(1, "x"), False, EXPECTED_ERRORS).done.wait(10)
 
 
 @pytest.mark.parametrize("why", ["watched", "someone waits for its worker", "not background"])
 def test_a_background_job_does_not_pause_when(why, clock):
-    activity = Activity(clock, clock.sleep)
-    table, gate, reached = JobTable({}, workers=1, activity=activity), threading.Event(), []
-    with activity.script_run():
-        if why == "not background":
-            job = table.get_or_start(("toy", "page"), "Page", lambda job: (gate.wait(10), job(0.5, "half"),
-                                                                            reached.append(clock.slept)), True,
-                                     EXPECTED_ERRORS)
-        else:
-            job = _background_job(table, gate, reached, watched=why == "watched")
-        if why == "someone waits for its worker":
-            waiting = table.get_or_start(("toy", "visitor"), "Visitor", lambda job: "ok", False, EXPECTED_ERRORS)
-            assert table.queue_place(waiting) == 1
-        gate.set()
-        assert job.done.wait(10)
+    table, gate, reached = JobTable({}, workers=1, activity=Crowded(clock, clock.sleep)), threading.Event(), []
+    if why == "not background":
+        job = table.get_or_start(("toy", "page"), "Page", lambda job: (gate.wait(10), job(0.5, "half"),
+                                                                        reached.append(clock.slept)), True,
+                                 EXPECTED_ERRORS)
+    else:
+        job = _background_job(table, clock, gate, reached, watched=why == "watched")
+    if why == "someone waits for its worker":
+        waiting = table.get_or_start(("toy", "visitor"), "Visitor", lambda job: "ok", False, EXPECTED_ERRORS)
+        assert table.queue_place(waiting) == 1
+    gate.set()
+    assert job.done.wait(10)
     assert reached == [0]
-
-
-def test_every_script_run_of_the_app_is_counted_in_and_out(monkeypatch):
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
-    from toyood_app import activity as activity_module
-
-    clock = Clock()
-    recorded = Activity(clock, clock.sleep)
-    monkeypatch.setattr(activity_module, "ACTIVITY", recorded)
-    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
-    app.run()
-    assert not app.exception
-    assert recorded._runs == 0 and recorded._last == clock.now  # counted out again, the end marked
