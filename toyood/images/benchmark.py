@@ -102,7 +102,8 @@ PRESETS: dict[str, dict[str, Preset]] = {  # preset -> architecture -> settings
     # (toyood.images.estimate, 2 threads: MNIST-10k 47 min, Fashion-MNIST 58 min): up to 10,000
     # training images (mnist-10k: all 8,000), 10 epochs of 128-image steps with the paper's lr ÷10 at
     # 50/75/90 %, 20-step ACET (step ε/20: the paper's path length, half its steps), 100/40-step
-    # evaluation attacks on 250 images, 1,000 α trials. Epochs first: test-error parity needs them.
+    # evaluation attacks on 250 images, 1,000 α trials. Epochs first: test-error parity needs them
+    # (Fashion-MNIST's CEDA gap is +2 points at 10 epochs, +0.7/+1.3 at 30: benchmarks/error_gap.py).
     "standard": {"lenet": Preset(10_000, 2000, 10, 20, 100, 40, 250, 1000, True),
                  "resnet": Preset(10_000, 2000, 10, 5, 50, 20, 250, 500, True)},
     # Hein et al.'s settings: full splits, 100 epochs, 40-step ACET, 200/80-step evaluation attacks.
