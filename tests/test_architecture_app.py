@@ -10,8 +10,8 @@ APP = ROOT / "toyood_app"
 SCRIPTS = [ROOT / "app.py", ROOT / "serve.py", *sorted((ROOT / "app_pages").glob("*.py"))]
 # Each module's layer; a module imports only modules of lower layers. Layers 0-1 are pure Python.
 LAYERS = {
-    0: ["state", "lecture", "jobs", "stores"],
-    1: ["link", "labels"],
+    0: ["activity", "state", "lecture", "stores"],
+    1: ["jobs", "link", "labels"],
     2: ["session", "running"],
     3: ["charts", "clicks", "controls", "sidebar", "views"],
     4: ["training"],
