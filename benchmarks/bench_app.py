@@ -68,7 +68,7 @@ browser at 1024×768), 2026-12-06, ``--repeats 3`` (two runs each), load 1.1-1.5
                                                              app.py        serve.py
     before (warm start trains on, image page cold)           3.85, 3.40    3.76, 3.18
     the warm start reads and draws a stored run first         3.74          3.56
-    ... and pauses 2.5 s after every request                  3.75          2.67
+    ... and pauses in script runs, 2.5 s after any request    3.75          2.67
     ... and pauses 4 s after a page request only (kept)       3.71, 3.41    2.83, 2.52
 
 In a new browser the page's frame is there after ~1.1 s, plotly.js (4.7 MB) arrives ~0.3 s after the
