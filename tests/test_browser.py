@@ -250,7 +250,7 @@ def test_compare_maps_are_square_two_per_row_and_grow_with_the_window(server_url
         for box in maps:
             assert box["width"] >= least and abs(box["width"] - box["height"]) <= 2, (width, box)
         rows = {round(box["y"]) for box in maps}
-        assert len(rows) == 2, "two maps per row"
+        assert len(rows) == 2, ("two maps per row", width, maps)
         context.close()
 
 
