@@ -6,8 +6,8 @@ imports (torch, plotly, pandas, toyood: ~3 s, while the visitor's browser loads 
 frontend), the Playground's default model (from the run cache, or trained and stored there), its
 metrics, its linear regions and region maps (Linear regions, the proof), torch's one-time optimiser
 imports, and the GAN page's run. The server takes visitors at once; a visitor who comes meanwhile
-watches the same jobs, and the warm start gives way while a visitor is served (every request marks
-``toyood_app.activity``). See ``toyood_app.warm``.
+watches the same jobs, and the warm start gives way for a few seconds after a browser opens a page
+(a middleware marks ``toyood_app.activity``). See ``toyood_app.warm``.
 """
 import logging
 import sys

@@ -6,8 +6,9 @@ it. At most ``workers`` jobs compute at once; the others wait in one first-come,
 each shown its place and an estimated wait ("3rd in line, about 20 s"); finished jobs are kept per
 kind up to a limit, least recently used first out. A job nobody watches for ``ABANDON_SECONDS``
 (the browser was closed) stops at its next progress report, unless it was started to be ``keep``-t.
-A ``background`` job (the warm start's) gives way to visitors at each progress report while nobody
-watches it and no job waits for its worker (``toyood_app.activity``). Time comes from ``clock`` (``time.monotonic``), so tests can move it by hand.
+A ``background`` job (the warm start's) gives way to a browser opening a page at each progress report
+while nobody watches it and no job waits for a worker (``toyood_app.activity``). Time comes from
+``clock`` (``time.monotonic``), so tests can move it by hand.
 """
 from __future__ import annotations
 
@@ -130,8 +131,8 @@ class JobTable:
             return job
 
     def give_way(self, job: Job) -> None:
-        """Pause background ``job`` while a visitor is served, nobody watches it, nobody waits in line
-        for a worker and it is not stopped (at most ``activity.MAX_PAUSE_SECONDS`` at a time)."""
+        """Pause background ``job`` while a browser opens a page, nobody watches the job, nobody waits
+        in line for a worker and it is not stopped (at most ``activity.MAX_PAUSE_SECONDS`` at a time)."""
         if self.activity is not None:
             self.activity.give_way(lambda: job.watchers == 0 and not self.queue and not job.stop_requested)
 

@@ -3,7 +3,7 @@ takes visitors, read the image page's stored runs and draw one (its imports), th
 lecture step's page shows by default, in lecture order (``toyood_app.lecture.SCENARIOS``), then what
 the pages show without a link — as the very jobs the pages ask for (a visitor who comes meanwhile
 watches the same job). It gives way to visitors: it pauses between its steps, and its jobs between
-epochs, while a visitor is served (``toyood_app.activity``)."""
+epochs, for a few seconds after a browser opens a page (``toyood_app.activity``)."""
 from __future__ import annotations
 
 import logging
