@@ -64,8 +64,7 @@ def _warm_up(seconds: dict[str, float]) -> None:
     use_threads()
     start = time.perf_counter()
     _warm_image_page(seconds)
-    for name, scenario, state in lecture_states():
-        ACTIVITY.give_way()
+    for name, scenario, state in lecture_states():  # each job gives way first (_warm_job)
         try:
             if scenario.page == "gan":
                 _warm_gan(state, f"{name}: GAN", seconds)
